@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+/** The package version, read from package.json next to the build. */
+export function packageVersion(): string {
+  const url = new URL('../../../package.json', import.meta.url);
+  const pkg = JSON.parse(readFileSync(url, 'utf8')) as { version?: string };
+  return pkg.version ?? '0.0.0';
+}
+
+export function registerVersion(program: Command): void {
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => {
+      process.stdout.write(`permify-ts ${packageVersion()} (Permify API v1.7.3 compatible)\n`);
+    });
+}

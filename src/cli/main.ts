@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+/**
+ * The `permify` command line. Each sub-command lives in `commands/<name>.ts` and registers itself on the
+ * program; this file only assembles them and maps failures to exit codes.
+ */
+import { Command } from 'commander';
+import { registerAst } from './commands/ast.js';
+import { registerCoverage } from './commands/coverage.js';
+import { registerFmt } from './commands/fmt.js';
+import { registerMigrate } from './commands/migrate.js';
+import { registerServe } from './commands/serve.js';
+import { registerValidate } from './commands/validate.js';
+import { registerVersion } from './commands/version.js';
+
+export function createProgram(): Command {
+  const program = new Command('permify')
+    .description('permify-ts: a Permify-compatible authorization service')
+    .showHelpAfterError();
+  registerServe(program);
+  registerValidate(program);
+  registerCoverage(program);
+  registerAst(program);
+  registerFmt(program);
+  registerMigrate(program);
+  registerVersion(program);
+  return program;
+}
+
+createProgram()
+  .parseAsync(process.argv)
+  .catch((e: unknown) => {
+    process.stderr.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  });
