@@ -4,6 +4,7 @@
  * Produced by `language/compiler` once per schema version, deeply frozen, and shared by every request
  * evaluated against that version. All maps iterate in declaration (source) order.
  */
+import type { AttributeValue, JsonValue } from '../data/types.js';
 
 /** The eight attribute (and rule parameter) types, spelled as in the schema language. */
 export type AttributeType =
@@ -88,18 +89,19 @@ export interface EntityDefinition {
   readonly memberOrder: readonly string[];
 }
 
-/** A CEL activation value: what rule parameters and `context` are bound to at evaluation time. */
-export type CelValue = null | boolean | number | bigint | string | readonly CelValue[] | { readonly [k: string]: CelValue };
-
-/** A type-checked CEL program, ready to evaluate. */
+/** A type-checked CEL program, ready to evaluate. CEL specifics stay inside `language/`. */
 export interface CompiledRuleProgram {
   /**
-   * Evaluates the program. Integer parameters are passed as `bigint`, doubles as `number`.
+   * Evaluates the rule body.
+   * @param args parameter name -> value. A key that is absent leaves the parameter unbound (touching it is an
+   *   evaluation error); a key bound to `null` binds the parameter to its type's default (`""`, `false`,
+   *   `0`, `0.0`, `[]`). Integers are CEL `int`, doubles CEL `double`.
+   * @param contextData the request's `context.data`, visible as `context.data` (JSON numbers are doubles).
    * @returns the boolean result.
-   * @throws PermifyError (ERROR_CODE_INTERNAL with the evaluation message) on evaluation failure or a
+   * @throws PermifyError (ERROR_CODE_INTERNAL, message = the evaluation error) on evaluation failure or a
    *   non-boolean result.
    */
-  evaluate(activation: Readonly<Record<string, CelValue>>): boolean;
+  evaluate(args: ReadonlyMap<string, AttributeValue | null>, contextData: { readonly [k: string]: JsonValue }): boolean;
 }
 
 export interface RuleDefinition {
