@@ -258,12 +258,12 @@ function decodeScenario(node: unknown, path: string): ValidationScenario {
  *   section of the wrong shape (message names the path).
  */
 export function decodeValidationFile(text: string): ValidationFile {
-  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: true });
   const firstError = doc.errors[0];
   if (firstError !== undefined) {
-    const pos = firstError.linePos?.[0];
-    const where = pos === undefined ? '' : `line ${pos.line}, column ${pos.col}: `;
-    fail(`invalid validation file: yaml: ${where}${firstError.message.split('\n')[0] ?? ''}`);
+    // With prettyErrors the first line reads "<reason> at line L, column C:".
+    const reason = (firstError.message.split('\n')[0] ?? '').replace(/:$/, '');
+    fail(`invalid validation file: yaml: ${reason}`);
   }
   const root = doc.contents;
   const e = mapEntries(root, 'validation file');
