@@ -60,6 +60,8 @@ export interface ValidationResult {
   /** Recorded failures, as upstream words them (before the `fail: ` lower-casing). */
   readonly failures: readonly string[];
   readonly warnings: readonly string[];
+  /** The compiled schema of the file (coverage uses it). */
+  readonly schema: Schema;
 }
 
 /** Page size used when following LookupEntity / LookupSubject continuation tokens. */
@@ -183,7 +185,7 @@ export async function runValidation(loaded: LoadedValidationFile, options: RunVa
     out('assertions successfully passed');
     out('SUCCESS');
   }
-  return { failures, warnings };
+  return { failures, warnings, schema: sandbox.schema };
 }
 
 function parseContext(context: ValidationContext, notation: ValidationNotation): RequestContext {
