@@ -34,7 +34,9 @@ for (const file of selected) {
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (result.status !== 0) {
     failed++;
-    process.stdout.write(`=== ${basename(file)}: FAILED (exit ${result.status ?? result.signal}) after ${seconds}s ===\n`);
+    process.stdout.write(
+      `=== ${basename(file)}: FAILED (exit ${result.status ?? result.signal}) after ${seconds}s ===\n`,
+    );
   } else {
     process.stdout.write(`=== ${basename(file)}: done in ${seconds}s ===\n`);
   }

@@ -174,7 +174,11 @@ export function generateGoogleDocsDataset(options: GoogleDocsOptions): GoogleDoc
     add('document', id, 'viewer', randomUser());
     add('document', id, 'editor', groupMembers(pick(groupCount)));
     if (d % 50 === 0) {
-      add('document', id, 'viewer', { type: 'organization', id: organizations[pick(orgCount)] as string, relation: 'member' });
+      add('document', id, 'viewer', {
+        type: 'organization',
+        id: organizations[pick(orgCount)] as string,
+        relation: 'member',
+      });
     }
   }
 

@@ -34,7 +34,11 @@ function messageOf(e: unknown): string {
  * several, each report is preceded by `validating <file>` and followed by a blank line, and a `summary:`
  * block lists every file's outcome. Exit code 1 when any file failed or could not be run.
  */
-export async function validateCommand(locations: readonly string[], io: CommandIo, toolkit: ValidationToolkit): Promise<number> {
+export async function validateCommand(
+  locations: readonly string[],
+  io: CommandIo,
+  toolkit: ValidationToolkit,
+): Promise<number> {
   const many = locations.length > 1;
   const summary: string[] = [];
   let exitCode = 0;
@@ -49,7 +53,9 @@ export async function validateCommand(locations: readonly string[], io: CommandI
       });
       if (result.failures.length > 0) {
         exitCode = 1;
-        summary.push(`  ${location}: FAILED (${result.failures.length} failure${result.failures.length === 1 ? '' : 's'})`);
+        summary.push(
+          `  ${location}: FAILED (${result.failures.length} failure${result.failures.length === 1 ? '' : 's'})`,
+        );
       } else {
         const w = result.warnings.length;
         summary.push(`  ${location}: SUCCESS${w > 0 ? ` (${w} warning${w === 1 ? '' : 's'})` : ''}`);
@@ -83,7 +89,11 @@ export async function coverageCommand(
   let result;
   try {
     loaded = await loadValidationFile(location, toolkit.load);
-    result = await runValidation(loaded, { out: io.out, createSandbox: toolkit.createSandbox, notation: toolkit.notation });
+    result = await runValidation(loaded, {
+      out: io.out,
+      createSandbox: toolkit.createSandbox,
+      notation: toolkit.notation,
+    });
   } catch (e) {
     io.err(`Error: ${messageOf(e)}`);
     io.out('failed to validate given file');

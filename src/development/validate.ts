@@ -111,7 +111,10 @@ function isKnownName(schema: Schema, entityType: string, name: string): boolean 
  * exit code: 1 when `failures` is non-empty).
  * @throws PermifyError for fatal errors (the CLI prints `Error: <message>` and exits 1).
  */
-export async function runValidation(loaded: LoadedValidationFile, options: RunValidationOptions): Promise<ValidationResult> {
+export async function runValidation(
+  loaded: LoadedValidationFile,
+  options: RunValidationOptions,
+): Promise<ValidationResult> {
   const { out, notation } = options;
   const failures: string[] = [];
   const warnings: string[] = [];
@@ -247,7 +250,14 @@ async function runScenario(
       let allowed: boolean;
       try {
         const response = await engine.check(
-          { tenantId, metadata: { schemaVersion, snapToken: '', depth }, entity, permission: assertion.name, subject, context },
+          {
+            tenantId,
+            metadata: { schemaVersion, snapToken: '', depth },
+            entity,
+            permission: assertion.name,
+            subject,
+            context,
+          },
           signal,
         );
         allowed = response.can === 'allowed';

@@ -334,8 +334,7 @@ export async function loadValidationFile(location: string, options: LoadOptions 
   if (scheme === 'http' || scheme === 'https') {
     text = await fetchText(rewriteGistUrl(new URL(location)), options);
   } else if (scheme === undefined || scheme === 'file' || /^[a-zA-Z]$/.test(scheme)) {
-    const path =
-      scheme === 'file' ? fileURLToPath(location) : resolvePath(options.cwd ?? process.cwd(), location);
+    const path = scheme === 'file' ? fileURLToPath(location) : resolvePath(options.cwd ?? process.cwd(), location);
     try {
       const size = statSync(path).size;
       if (size > MAX_VALIDATION_FILE_BYTES) fail(`${location} exceeds ${MAX_VALIDATION_FILE_BYTES} bytes`);
@@ -345,7 +344,9 @@ export async function loadValidationFile(location: string, options: LoadOptions 
       const code = (e as NodeJS.ErrnoException).code;
       throw new PermifyError(
         'ERROR_CODE_INVALID_ARGUMENT',
-        code === 'ENOENT' ? `open ${location}: no such file or directory` : `cannot read ${location}: ${code ?? 'error'}`,
+        code === 'ENOENT'
+          ? `open ${location}: no such file or directory`
+          : `cannot read ${location}: ${code ?? 'error'}`,
         { cause: e },
       );
     }

@@ -20,7 +20,12 @@ function definition(
     name,
     relations: new Map(relations.map(([r, references]) => [r, { name: r, references }])),
     attributes: new Map(attributes.map((a) => [a, { name: a, type: 'boolean' as const }])),
-    permissions: new Map(permissions.map((p) => [p, { name: p, isAction: false, child: { kind: 'computed-user-set' as const, relation: 'x' } }])),
+    permissions: new Map(
+      permissions.map((p) => [
+        p,
+        { name: p, isAction: false, child: { kind: 'computed-user-set' as const, relation: 'x' } },
+      ]),
+    ),
     references: new Map([
       ...relations.map(([r]) => [r, 'relation'] as const),
       ...attributes.map((a) => [a, 'attribute'] as const),
@@ -35,10 +40,27 @@ const u = (type: string, relation = ''): RelationReference => ({ type, relation 
 const schema87: Schema = {
   entities: new Map([
     ['user', definition('user', [], [])],
-    ['company', definition('company', [['boss', [u('user')]], ['staff', [u('user')]]], ['open_project', 'close'])],
+    [
+      'company',
+      definition(
+        'company',
+        [
+          ['boss', [u('user')]],
+          ['staff', [u('user')]],
+        ],
+        ['open_project', 'close'],
+      ),
+    ],
     [
       'project',
-      definition('project', [['lead', [u('user'), u('company', 'staff')]], ['company', [u('company')]]], ['commit', 'audit', 'archive', 'review']),
+      definition(
+        'project',
+        [
+          ['lead', [u('user'), u('company', 'staff')]],
+          ['company', [u('company')]],
+        ],
+        ['commit', 'audit', 'archive', 'review'],
+      ),
     ],
   ]),
   rules: new Map(),
@@ -91,13 +113,21 @@ describe('coverage (spec §8.7)', () => {
 
   it('computes the totals and the threshold verdicts', () => {
     expect(report.totals).toEqual({ relationships: 77, attributes: 100, assertions: 50 });
-    expect(formatCoverageTotals(report.totals)).toBe('total coverage: relationships 77%, attributes 100%, assertions 50%');
+    expect(formatCoverageTotals(report.totals)).toBe(
+      'total coverage: relationships 77%, attributes 100%, assertions 50%',
+    );
     expect(checkCoverageThresholds(report.totals, {})).toBeUndefined();
     expect(checkCoverageThresholds(report.totals, { assertions: 60 })).toBe('assertions coverage < 60%');
-    expect(checkCoverageThresholds(report.totals, { assertions: 50, relationships: 78 })).toBe('relationships coverage < 78%');
+    expect(checkCoverageThresholds(report.totals, { assertions: 50, relationships: 78 })).toBe(
+      'relationships coverage < 78%',
+    );
     // Order: assertions are reported before relationships even when both fail.
-    expect(checkCoverageThresholds(report.totals, { assertions: 90, relationships: 90, attributes: 100 })).toBe('assertions coverage < 90%');
-    expect(checkCoverageThresholds({ relationships: 100, attributes: 40, assertions: 100 }, { attributes: 41 })).toBe('attributes coverage < 41%');
+    expect(checkCoverageThresholds(report.totals, { assertions: 90, relationships: 90, attributes: 100 })).toBe(
+      'assertions coverage < 90%',
+    );
+    expect(checkCoverageThresholds({ relationships: 100, attributes: 40, assertions: 100 }, { attributes: 41 })).toBe(
+      'attributes coverage < 41%',
+    );
   });
 });
 
@@ -151,7 +181,10 @@ scenarios:
   });
 
   it('reports 100% everywhere when there is nothing to cover', () => {
-    const r = computeCoverage({ entities: new Map([['user', definition('user', [], [])]]), rules: new Map(), references: new Map() }, decodeValidationFile(''));
+    const r = computeCoverage(
+      { entities: new Map([['user', definition('user', [], [])]]), rules: new Map(), references: new Map() },
+      decodeValidationFile(''),
+    );
     expect(r.totals).toEqual({ relationships: 100, attributes: 100, assertions: 100 });
   });
 });

@@ -24,7 +24,8 @@ describe('generateGoogleDocsDataset', () => {
   it('builds group chains of depth 4 and folder chains of depth 5', () => {
     const d = generateGoogleDocsDataset({ tuples: 20_000 });
     const parentOf = new Map<string, string>();
-    for (const t of d.tuples) if (t.relation === 'parent' && t.entity.type === 'folder') parentOf.set(t.entity.id, t.subject.id);
+    for (const t of d.tuples)
+      if (t.relation === 'parent' && t.entity.type === 'folder') parentOf.set(t.entity.id, t.subject.id);
     let maxFolderDepth = 0;
     for (const f of d.folders) {
       let depth = 1;
@@ -34,7 +35,8 @@ describe('generateGoogleDocsDataset', () => {
     expect(maxFolderDepth).toBe(5);
 
     const nested = new Map<string, string>();
-    for (const t of d.tuples) if (t.entity.type === 'group' && t.subject.type === 'group') nested.set(t.entity.id, t.subject.id);
+    for (const t of d.tuples)
+      if (t.entity.type === 'group' && t.subject.type === 'group') nested.set(t.entity.id, t.subject.id);
     let maxGroupDepth = 0;
     for (const g of d.groups) {
       let depth = 1;

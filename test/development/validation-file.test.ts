@@ -101,7 +101,9 @@ scenarios:
 
   it('rejects a context written as a list (older docs) naming the path', () => {
     const e = thrown(() =>
-      decodeValidationFile('scenarios:\n  - name: a\n    checks:\n      - entity: a:1\n        context:\n          - tuples: []\n'),
+      decodeValidationFile(
+        'scenarios:\n  - name: a\n    checks:\n      - entity: a:1\n        context:\n          - tuples: []\n',
+      ),
     );
     expect(e.code).toBe('ERROR_CODE_INVALID_ARGUMENT');
     expect(e.message).toBe('scenarios[0].checks[0].context: expected a mapping');
@@ -154,9 +156,7 @@ describe('schema resolution', () => {
       'invalid file path',
     );
     expect((await rejection(resolveSchema('../x/model.perm', { baseDir: dir }))).message).toBe('invalid file path');
-    expect((await rejection(resolveSchema('a/../../model.perm', { baseDir: dir }))).message).toBe(
-      'invalid file path',
-    );
+    expect((await rejection(resolveSchema('a/../../model.perm', { baseDir: dir }))).message).toBe('invalid file path');
   });
 
   it('rejects empty schemas', async () => {
@@ -217,9 +217,19 @@ describe('loadValidationFile', () => {
 
   it('loads every public conformance file', async () => {
     const scenarioCounts: Record<string, number> = {
-      'banking-system': 2, 'custom-roles': 2, 'disney-plus': 0, 'facebook-groups': 4, 'google-docs-simplified': 1,
-      instagram: 3, mercury: 0, notion: 0, 'organizations-hierarchies': 1, 'polymorphic-relations': 0,
-      'public-private-repository': 0, rbac: 1, 'user-groups': 0,
+      'banking-system': 2,
+      'custom-roles': 2,
+      'disney-plus': 0,
+      'facebook-groups': 4,
+      'google-docs-simplified': 1,
+      instagram: 3,
+      mercury: 0,
+      notion: 0,
+      'organizations-hierarchies': 1,
+      'polymorphic-relations': 0,
+      'public-private-repository': 0,
+      rbac: 1,
+      'user-groups': 0,
     };
     for (const [n, count] of Object.entries(scenarioCounts)) {
       const l = await loadValidationFile(join(PUBLIC, `${n}.yaml`));

@@ -38,10 +38,11 @@ type Outcome = CheckResult | `error:${string}`;
 /** An id no dataset uses: every type gets one entity with no data at all. */
 export const NO_DATA_ID = 'zz_no_data';
 
-const subjectKey = (s: Subject): string => (s.relation === '' ? `${s.type}:${s.id}` : `${s.type}:${s.id}#${s.relation}`);
+const subjectKey = (s: Subject): string =>
+  s.relation === '' ? `${s.type}:${s.id}` : `${s.type}:${s.id}#${s.relation}`;
 const entityKey = (e: Entity): string => `${e.type}:${e.id}`;
 const norm = (r: string): string => (r === '...' ? '' : r);
-const byteCompare = (a: string, b: string): number => (Buffer.compare(Buffer.from(a), Buffer.from(b)));
+const byteCompare = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 function errorCode(e: unknown): string {
   return isPermifyError(e) ? e.code : e instanceof Error ? e.message : String(e);
@@ -108,7 +109,8 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
   }
   const sortedIds = (type: string): string[] => [...(idsByType.get(type) ?? [])].sort(byteCompare);
   const plainSubjects: Subject[] = [];
-  for (const type of schema.entities.keys()) for (const id of sortedIds(type)) plainSubjects.push({ type, id, relation: '' });
+  for (const type of schema.entities.keys())
+    for (const id of sortedIds(type)) plainSubjects.push({ type, id, relation: '' });
   const usersetSubjects = new Map<string, Subject>();
   for (const t of tuples) {
     if (norm(t.subject.relation) !== '') usersetSubjects.set(subjectKey(t.subject), t.subject);
@@ -117,7 +119,9 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
   const namesOf = (type: string): { all: string[]; permissions: string[] } => {
     const def = schema.entities.get(type);
     if (def === undefined) return { all: [], permissions: [] };
-    const all = def.memberOrder.filter((n) => def.references.get(n) === 'relation' || def.references.get(n) === 'permission');
+    const all = def.memberOrder.filter(
+      (n) => def.references.get(n) === 'relation' || def.references.get(n) === 'permission',
+    );
     return { all, permissions: all.filter((n) => def.references.get(n) === 'permission') };
   };
 
@@ -171,13 +175,17 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
     for (let i = 0; i < items.length; i += 100) {
       const batch = items.slice(i, i + 100);
       const r = await engine.bulkCheck({ tenantId, metadata, context, items: batch });
-      if (r.results.length !== batch.length) mismatches.push(`bulkCheck returned ${r.results.length} results for ${batch.length} items`);
+      if (r.results.length !== batch.length)
+        mismatches.push(`bulkCheck returned ${r.results.length} results for ${batch.length} items`);
       batch.forEach((item, j) => {
         const expected = outcomeOf(item.entity, item.permission, item.subject);
         const want = expected === 'allowed' ? 'allowed' : 'denied';
         const got = r.results[j]?.can;
         count('bulkCheck');
-        if (got !== want) mismatches.push(`bulkCheck ${oracleKey(item.entity, item.permission, item.subject)}: expected ${want} (check: ${expected}) got ${got}`);
+        if (got !== want)
+          mismatches.push(
+            `bulkCheck ${oracleKey(item.entity, item.permission, item.subject)}: expected ${want} (check: ${expected}) got ${got}`,
+          );
       });
     }
   }
@@ -195,7 +203,13 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
           count('subjectPermission');
           const label = `subjectPermission ${entityKey(entity)} @${subjectKey(subject)} only=${onlyPermission}`;
           try {
-            const r = await engine.subjectPermission({ tenantId, metadata: { ...metadata, onlyPermission }, entity, subject, context });
+            const r = await engine.subjectPermission({
+              tenantId,
+              metadata: { ...metadata, onlyPermission },
+              entity,
+              subject,
+              context,
+            });
             if (anyError !== undefined) {
               mismatches.push(`${label}: expected an error (${anyError[0]}: ${anyError[1]}), got a result`);
               continue;
@@ -224,9 +238,26 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
             count(`lookupEntity.${mode}`);
             let got: string[];
             try {
-              got = mode === 'unary'
-                ? await lookupEntityAll(engine, { tenantId, metadata, entityType: type, permission: name, subject, context, pageSize })
-                : await lookupEntityStreamAll(engine, { tenantId, metadata, entityType: type, permission: name, subject, context, pageSize });
+              got =
+                mode === 'unary'
+                  ? await lookupEntityAll(engine, {
+                      tenantId,
+                      metadata,
+                      entityType: type,
+                      permission: name,
+                      subject,
+                      context,
+                      pageSize,
+                    })
+                  : await lookupEntityStreamAll(engine, {
+                      tenantId,
+                      metadata,
+                      entityType: type,
+                      permission: name,
+                      subject,
+                      context,
+                      pageSize,
+                    });
             } catch (e) {
               mismatches.push(`${label} ${mode} page=${pageSize}: unexpected error ${errorCode(e)}`);
               continue;
@@ -289,7 +320,13 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
             let got: string[];
             try {
               got = await lookupSubjectAll(engine, {
-                tenantId, metadata, entity, permission: name, subjectReference: { type: refType, relation: refRelation }, context, pageSize,
+                tenantId,
+                metadata,
+                entity,
+                permission: name,
+                subjectReference: { type: refType, relation: refRelation },
+                context,
+                pageSize,
               });
             } catch (e) {
               mismatches.push(`${where}: unexpected error ${errorCode(e)}`);
@@ -320,7 +357,15 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
         count('expand');
         let tree: ExpandNode;
         try {
-          tree = (await engine.expand({ tenantId, metadata: { schemaVersion: '', snapToken: '' }, entity, permission: name, context })).tree;
+          tree = (
+            await engine.expand({
+              tenantId,
+              metadata: { schemaVersion: '', snapToken: '' },
+              entity,
+              permission: name,
+              context,
+            })
+          ).tree;
         } catch (e) {
           mismatches.push(`expand ${entityKey(entity)}#${name}: unexpected error ${errorCode(e)}`);
           continue;
@@ -335,7 +380,9 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
             break;
           }
           if (got !== expected) {
-            mismatches.push(`expand ${entityKey(entity)}#${name} @${subjectKey(subject)}: tree says ${got}, check says ${expected}`);
+            mismatches.push(
+              `expand ${entityKey(entity)}#${name} @${subjectKey(subject)}: tree says ${got}, check says ${expected}`,
+            );
           }
         }
       }
@@ -362,7 +409,8 @@ export function evaluateExpand(schema: Schema, node: ExpandNode, subject: Subjec
     }
   }
   const leaf = node.leaf;
-  if (leaf === undefined) throw new Error(`node ${entityKey(node.entity)}#${node.permission} has neither expand nor leaf`);
+  if (leaf === undefined)
+    throw new Error(`node ${entityKey(node.entity)}#${node.permission} has neither expand nor leaf`);
   switch (leaf.kind) {
     case 'subjects':
       return leaf.subjects.some(

@@ -65,7 +65,15 @@ export function generateRandomModel(seed: number): RandomModel {
   for (let i = 0; i < typeCount; i++) {
     const name = TYPE_NAMES[i] as string;
     const ids = ENTITY_IDS.slice(0, 2 + Math.floor(random() * 3));
-    const t: TypeModel = { name, index: i, ids, relations: new Map(), permissions: [], hasFlag: chance(0.4), hasLevel: chance(0.3) };
+    const t: TypeModel = {
+      name,
+      index: i,
+      ids,
+      relations: new Map(),
+      permissions: [],
+      hasFlag: chance(0.4),
+      hasLevel: chance(0.3),
+    };
     const relationCount = 1 + Math.floor(random() * 3);
     for (let r = 0; r < relationCount; r++) {
       const rel = RELATION_NAMES[r] as string;
@@ -73,7 +81,8 @@ export function generateRandomModel(seed: number): RandomModel {
       for (const earlier of types) {
         if (chance(0.35)) refs.push({ type: earlier.name, relation: '' });
         const earlierRelations = [...earlier.relations.keys()];
-        if (earlierRelations.length > 0 && chance(0.3)) refs.push({ type: earlier.name, relation: pick(earlierRelations) });
+        if (earlierRelations.length > 0 && chance(0.3))
+          refs.push({ type: earlier.name, relation: pick(earlierRelations) });
       }
       if (rel === 'member' && chance(0.5)) refs.push({ type: name, relation: 'member' });
       if (chance(0.15)) refs.shift(); // sometimes no direct users at all
@@ -90,7 +99,9 @@ export function generateRandomModel(seed: number): RandomModel {
 
     const body: string[] = [];
     for (const [rel, refs] of t.relations) {
-      body.push(`    relation ${rel} ${refs.map((r) => (r.relation === '' ? `@${r.type}` : `@${r.type}#${r.relation}`)).join(' ')}`);
+      body.push(
+        `    relation ${rel} ${refs.map((r) => (r.relation === '' ? `@${r.type}` : `@${r.type}#${r.relation}`)).join(' ')}`,
+      );
     }
     if (t.hasFlag) body.push('    attribute flag boolean');
     if (t.hasLevel) body.push('    attribute level integer');
@@ -103,10 +114,11 @@ export function generateRandomModel(seed: number): RandomModel {
         const options: Array<() => string> = [() => pick(plainRelations)];
         if (t.permissions.length > 0) options.push(() => pick(t.permissions));
         if (t.hasFlag) options.push(() => 'flag');
-        if (t.hasLevel) options.push(() => {
-          usesRule = true;
-          return 'high(level)';
-        });
+        if (t.hasLevel)
+          options.push(() => {
+            usesRule = true;
+            return 'high(level)';
+          });
         if (walkTarget !== undefined) {
           const target = walkTarget;
           const names = [...target.relations.keys(), ...target.permissions];
@@ -158,8 +170,18 @@ export function generateRandomModel(seed: number): RandomModel {
   const attributes: Attribute[] = [];
   for (const t of types) {
     for (const id of t.ids) {
-      if (t.hasFlag && chance(0.5)) attributes.push({ entity: { type: t.name, id }, attribute: 'flag', value: { type: 'boolean', value: chance(0.6) } });
-      if (t.hasLevel && chance(0.5)) attributes.push({ entity: { type: t.name, id }, attribute: 'level', value: { type: 'integer', value: Math.floor(random() * 6) } });
+      if (t.hasFlag && chance(0.5))
+        attributes.push({
+          entity: { type: t.name, id },
+          attribute: 'flag',
+          value: { type: 'boolean', value: chance(0.6) },
+        });
+      if (t.hasLevel && chance(0.5))
+        attributes.push({
+          entity: { type: t.name, id },
+          attribute: 'level',
+          value: { type: 'integer', value: Math.floor(random() * 6) },
+        });
     }
   }
   return { schema: lines.join('\n'), tuples, attributes };
