@@ -1,0 +1,153 @@
+/**
+ * The PostgreSQL store: `createPostgresStore(options)` wires the pools, migrations, readers, writers,
+ * Watch and the garbage-collection loop behind the storage contract (src/storage/contract.ts).
+ *
+ * Start-up: when the database cannot be reached (or migrating fails), the factory still resolves; the
+ * store keeps retrying in the background (1 s, doubling up to 30 s) and `isReady()` answers false until
+ * the database is reachable and migrated. Requests made meanwhile fail fast with a PermifyError
+ * (UNAVAILABLE / ERROR_CODE_DATASTORE) bounded by `connectionTimeoutMs` / `statementTimeoutMs`. A database
+ * lost at run time is handled the same way: failed requests, no crash, and the pools reconnect by
+ * themselves once it is back.
+ */
+import { PermifyError } from '../../errors.js';
+import type { Store } from '../contract.js';
+import { createDatabase, query, silentLogger, type Database, type StoreLogger } from './database.js';
+import { createPostgresBundleStore } from './bundle-store.js';
+import { createPostgresDataReader } from './data-reader.js';
+import { createPostgresDataWriter } from './data-writer.js';
+import { createPostgresGarbageCollector, type PostgresGarbageCollector } from './gc.js';
+import { migrateUp } from './migrator.js';
+import { createPostgresSchemaStore } from './schema-store.js';
+import { createPostgresTenantStore } from './tenant-store.js';
+import { createPostgresWatcher, type PostgresWatcher } from './watch.js';
+
+export interface PostgresStoreOptions {
+  /** URI for both roles; when empty, `writerUri` and `readerUri` are used. */
+  readonly uri?: string;
+  readonly writerUri?: string;
+  readonly readerUri?: string;
+  /** Pool size per role (default 20). */
+  readonly maxOpenConnections?: number;
+  readonly maxIdleConnections?: number;
+  /** Time to obtain a connection before failing (default 5 000). */
+  readonly connectionTimeoutMs?: number;
+  /** Server-side statement timeout; the client gives up 1 s later (default 30 000). */
+  readonly statementTimeoutMs?: number;
+  /** Retries of a conflicting write (default 10). */
+  readonly maxRetries?: number;
+  /** Not enforced by the store (the Data handlers apply it); kept for configuration symmetry. */
+  readonly maxDataPerWrite?: number;
+  /** Apply pending migrations on start (default true). */
+  readonly autoMigrate?: boolean;
+  /** Transactions fetched per Watch poll (default 100). */
+  readonly watchBufferSize?: number;
+  readonly gc?: {
+    readonly enabled: boolean;
+    readonly intervalMs: number;
+    readonly windowMs: number;
+    readonly timeoutMs: number;
+  };
+  readonly logger?: StoreLogger;
+}
+
+export interface PostgresStore extends Store {
+  readonly kind: 'postgres';
+  readonly watcher: PostgresWatcher;
+  readonly gc: PostgresGarbageCollector;
+  /** The pools, for tests and diagnostics. */
+  readonly database: Database;
+  /** Resolves once the database is reachable and migrated (or rejects when the store is closed first). */
+  ready(): Promise<void>;
+}
+
+function resolveUris(o: PostgresStoreOptions): { writerUri: string; readerUri: string } {
+  if (o.uri) return { writerUri: o.uri, readerUri: o.uri };
+  if (o.writerUri && o.readerUri) return { writerUri: o.writerUri, readerUri: o.readerUri };
+  if (o.writerUri) return { writerUri: o.writerUri, readerUri: o.writerUri };
+  throw new PermifyError('ERROR_CODE_VALIDATION', 'database.uri (or database.writer.uri and database.reader.uri) is required', {
+    details: { limit: 'database.uri' },
+  });
+}
+
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const { writerUri, readerUri } = resolveUris(options);
+  const logger = options.logger ?? silentLogger;
+  const db = createDatabase({
+    writerUri,
+    readerUri,
+    maxOpenConnections: options.maxOpenConnections ?? 20,
+    maxIdleConnections: options.maxIdleConnections ?? 1,
+    connectionTimeoutMs: options.connectionTimeoutMs ?? 5_000,
+    statementTimeoutMs: options.statementTimeoutMs ?? 30_000,
+    maxRetries: options.maxRetries ?? 10,
+    logger,
+  });
+  const gc = createPostgresGarbageCollector(db);
+  const watcher = createPostgresWatcher(db, options.watchBufferSize ?? 100);
+
+  let closed = false;
+  let migrated = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let resolveReady!: () => void;
+  let rejectReady!: (e: unknown) => void;
+  const readyPromise = new Promise<void>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  readyPromise.catch(() => undefined);
+
+  async function startUp(): Promise<void> {
+    if (options.autoMigrate ?? true) await migrateUp(writerUri);
+    else await query(db.writer, 'SELECT 1', []);
+    migrated = true;
+    if (options.gc?.enabled) gc.start(options.gc.intervalMs, options.gc.windowMs, options.gc.timeoutMs);
+    resolveReady();
+  }
+
+  async function attempt(delayMs: number): Promise<void> {
+    try {
+      await startUp();
+    } catch (e) {
+      if (closed) return;
+      logger.warn({ err: (e as Error).message, retryInMs: delayMs }, 'postgres store not ready; retrying');
+      retryTimer = setTimeout(() => void attempt(Math.min(30_000, delayMs * 2)), delayMs);
+      retryTimer.unref();
+    }
+  }
+  await attempt(1_000);
+
+  const reader = createPostgresDataReader(db);
+  return {
+    kind: 'postgres',
+    database: db,
+    reader,
+    writer: createPostgresDataWriter(db),
+    schemas: createPostgresSchemaStore(db),
+    tenants: createPostgresTenantStore(db),
+    bundles: createPostgresBundleStore(db),
+    watcher,
+    gc,
+    ready: () => readyPromise,
+    async isReady(signal) {
+      if (!migrated || closed) return false;
+      try {
+        await query(db.writer, 'SELECT 1', [], signal ?? AbortSignal.timeout(db.options.connectionTimeoutMs));
+        if (db.reader !== db.writer) await query(db.reader, 'SELECT 1', [], signal);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      rejectReady(new PermifyError('UNAVAILABLE', 'store closed'));
+      await gc.close();
+      await db.close();
+    },
+  };
+}
+
+export { migrateDown, migrateUp, migrationStatus } from './migrator.js';
+export type { MigrationStatus } from './migrator.js';
