@@ -1,13 +1,20 @@
 /**
  * Schema version ids: 20 characters of base32hex (`[0-9a-v]`), the same shape as the xid library Permify
- * uses. Layout of the 12 encoded bytes: 4-byte big-endian Unix seconds, 5 random process bytes, 3-byte
- * counter. Ids therefore sort by creation second first and, within one process and second, by creation
- * order; they are unique across processes with overwhelming probability.
+ * uses. Layout of the 12 encoded bytes: 4-byte big-endian Unix seconds, 3-byte machine id (a hash of the
+ * host name), 2-byte process id, 3-byte counter. Ids therefore sort by creation second first and, within
+ * one process and second, by creation order (strictly increasing within a process); they are unique across
+ * processes with overwhelming probability.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+
+import { PermifyError } from '../errors.js';
 
 const alphabet = '0123456789abcdefghijklmnopqrstuv';
-const processBytes = randomBytes(5);
+const processBytes = new Uint8Array(5);
+processBytes.set(createHash('sha256').update(hostname()).digest().subarray(0, 3), 0);
+processBytes[3] = (process.pid >>> 8) & 0xff;
+processBytes[4] = process.pid & 0xff;
 let counter = randomBytes(3).readUIntBE(0, 3);
 let lastSeconds = 0;
 
@@ -66,4 +73,14 @@ export function versionIdTime(id: string): Date | undefined {
   // The first 32 bits are the first 6.4 characters: decode 7 characters (35 bits) and drop 3.
   for (let i = 0; i < 7; i += 1) seconds = seconds * 32 + alphabet.indexOf(id[i] as string);
   return new Date(Math.floor(seconds / 8) * 1000);
+}
+
+/**
+ * The creation time (second precision) of a version id.
+ * @throws PermifyError ERROR_CODE_INTERNAL when `id` is not a version id.
+ */
+export function versionTimestamp(id: string): Date {
+  const t = versionIdTime(id);
+  if (t === undefined) throw new PermifyError('ERROR_CODE_INTERNAL', `invalid schema version id ${JSON.stringify(id)}`);
+  return t;
 }

@@ -1,0 +1,389 @@
+/**
+ * Reads of the memory store. Every read is pinned to a transaction id decoded from its snap token and sees
+ * the rows with `created <= T < expired`. Filters are answered from the most selective index that the
+ * filter allows (entity+relation, entity, subject, entity type+relation, subject type+relation, entity type);
+ * only a filter naming neither an entity type nor a subject walks the whole tenant table.
+ */
+import { PermifyError, throwIfAborted } from '../../errors.js';
+import type { Attribute, Entity, Tuple } from '../../data/types.js';
+import type {
+  AttributeFilter,
+  DataReader,
+  Page,
+  PageRequest,
+  QueryOptions,
+  SnapToken,
+  TupleFilter,
+} from '../contract.js';
+import {
+  attributeFilterKey,
+  checkPageSize,
+  decodePageToken,
+  encodePageToken,
+  tupleFilterKey,
+} from '../page-token.js';
+import type { ChainIndex, Interner } from './row-index.js';
+import { decodeSnapToken, encodeSnapToken } from './snap-token.js';
+import {
+  A_ATTR,
+  A_CREATED,
+  A_EID,
+  A_ET,
+  A_EXPIRED,
+  A_ID,
+  type AttributeTable,
+  type MemoryState,
+  T_CREATED,
+  T_EID,
+  T_ET,
+  T_EXPIRED,
+  T_ID,
+  T_REL,
+  T_SID,
+  T_SREL,
+  T_ST,
+  type TenantData,
+  type TupleTable,
+} from './tables.js';
+
+/** -1 = any; -2 = a value never stored (nothing matches). */
+const ANY = -1;
+const NONE = -2;
+
+function one(strings: Interner, s: string | undefined): number {
+  if (s === undefined || s === '') return ANY;
+  const id = strings.lookup(s);
+  return id < 0 ? NONE : id;
+}
+
+/** Interned ids of a non-empty id list (unknown ids dropped); null = any; [] = nothing can match. */
+function many(strings: Interner, list: readonly string[] | undefined): number[] | null {
+  if (list === undefined || list.length === 0) return null;
+  const out: number[] = [];
+  for (const s of list) {
+    const id = strings.lookup(s);
+    if (id >= 0 && !out.includes(id)) out.push(id);
+  }
+  return out;
+}
+
+function checkString(v: unknown, what: string): void {
+  if (v !== undefined && typeof v !== 'string') {
+    throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', `invalid filter: ${what} must be a string`);
+  }
+}
+
+function checkList(v: unknown, what: string): void {
+  if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) {
+    throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', `invalid filter: ${what} must be a list of strings`);
+  }
+}
+
+export function validateTupleFilter(f: TupleFilter): void {
+  if (typeof f !== 'object' || f === null) throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid filter');
+  checkString(f.entity?.type, 'entity type');
+  checkList(f.entity?.ids, 'entity ids');
+  checkString(f.relation, 'relation');
+  checkString(f.subject?.type, 'subject type');
+  checkList(f.subject?.ids, 'subject ids');
+  checkString(f.subject?.relation, 'subject relation');
+}
+
+export function validateAttributeFilter(f: AttributeFilter): void {
+  if (typeof f !== 'object' || f === null) throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid filter');
+  checkString(f.entity?.type, 'entity type');
+  checkList(f.entity?.ids, 'entity ids');
+  checkList(f.attributes, 'attributes');
+}
+
+/** True when the filter has at least one criterion (used by filter deletes). */
+export function tupleFilterHasCriterion(f: TupleFilter): boolean {
+  return Boolean(
+    f.entity?.type ||
+      (f.entity?.ids?.length ?? 0) > 0 ||
+      f.relation ||
+      f.subject?.type ||
+      (f.subject?.ids?.length ?? 0) > 0 ||
+      f.subject?.relation,
+  );
+}
+
+export function attributeFilterHasCriterion(f: AttributeFilter): boolean {
+  return Boolean(f.entity?.type || (f.entity?.ids?.length ?? 0) > 0 || (f.attributes?.length ?? 0) > 0);
+}
+
+function pushChain(index: ChainIndex, key: ArrayLike<number>, out: number[]): void {
+  const next = index.next;
+  for (let row = index.first(key); row >= 0; row = next[row] as number) out.push(row);
+}
+
+/**
+ * Rows of the tuple table visible at `tx` and matching the filter, ascending (= insertion order).
+ * `entityIdFrom` keeps only rows whose entity id is >= it.
+ */
+export function matchTupleRows(data: TenantData, filter: TupleFilter, tx: number, entityIdFrom?: string): number[] {
+  const s = data.strings;
+  const t: TupleTable = data.tuples;
+  const et = one(s, filter.entity?.type);
+  const eids = many(s, filter.entity?.ids);
+  const rel = one(s, filter.relation);
+  const st = one(s, filter.subject?.type);
+  const sids = many(s, filter.subject?.ids);
+  const srel = one(s, filter.subject?.relation);
+  if (et === NONE || rel === NONE || st === NONE || srel === NONE) return [];
+  if ((eids !== null && eids.length === 0) || (sids !== null && sids.length === 0)) return [];
+
+  let candidates: number[] = [];
+  let sorted = true;
+  if (et >= 0 && eids !== null) {
+    for (const eid of eids) {
+      if (rel >= 0) pushChain(t.byEntityRelation, [et, eid, rel], candidates);
+      else pushChain(t.byEntity, [et, eid], candidates);
+    }
+    sorted = eids.length === 1;
+  } else if (st >= 0 && sids !== null) {
+    for (const sid of sids) pushChain(t.bySubject, [st, sid], candidates);
+    sorted = sids.length === 1;
+  } else if (et >= 0 && rel >= 0) {
+    pushChain(t.byTypeRelation, [et, rel], candidates);
+  } else if (st >= 0 && srel >= 0) {
+    pushChain(t.bySubjectRelation, [st, srel], candidates);
+  } else if (et >= 0) {
+    pushChain(t.byType, [et], candidates);
+  } else {
+    candidates = Array.from({ length: t.length }, (_, i) => i);
+  }
+  if (!sorted) candidates.sort((a, b) => a - b);
+
+  const cET = t.col(T_ET);
+  const cEID = t.col(T_EID);
+  const cREL = t.col(T_REL);
+  const cST = t.col(T_ST);
+  const cSID = t.col(T_SID);
+  const cSREL = t.col(T_SREL);
+  const cCreated = t.col(T_CREATED);
+  const cExpired = t.col(T_EXPIRED);
+  const eidSet = eids === null ? null : new Set(eids);
+  const sidSet = sids === null ? null : new Set(sids);
+  const out: number[] = [];
+  for (const row of candidates) {
+    if ((cCreated[row] as number) > tx || (cExpired[row] as number) <= tx) continue;
+    if (et >= 0 && cET[row] !== et) continue;
+    if (eidSet !== null && !eidSet.has(cEID[row] as number)) continue;
+    if (rel >= 0 && cREL[row] !== rel) continue;
+    if (st >= 0 && cST[row] !== st) continue;
+    if (sidSet !== null && !sidSet.has(cSID[row] as number)) continue;
+    if (srel >= 0 && cSREL[row] !== srel) continue;
+    if (entityIdFrom !== undefined && entityIdFrom !== '' && s.get(cEID[row] as number) < entityIdFrom) continue;
+    out.push(row);
+  }
+  return out;
+}
+
+/** Rows of the attribute table visible at `tx` and matching the filter, ascending. */
+export function matchAttributeRows(
+  data: TenantData,
+  filter: AttributeFilter,
+  tx: number,
+  entityIdFrom?: string,
+): number[] {
+  const s = data.strings;
+  const a: AttributeTable = data.attributes;
+  const et = one(s, filter.entity?.type);
+  const eids = many(s, filter.entity?.ids);
+  const attrs = many(s, filter.attributes);
+  if (et === NONE) return [];
+  if ((eids !== null && eids.length === 0) || (attrs !== null && attrs.length === 0)) return [];
+
+  let candidates: number[] = [];
+  let sorted = true;
+  if (et >= 0 && eids !== null && attrs !== null) {
+    for (const eid of eids) for (const attr of attrs) pushChain(a.unique, [et, eid, attr], candidates);
+    sorted = eids.length * attrs.length === 1;
+  } else if (et >= 0 && eids !== null) {
+    for (const eid of eids) pushChain(a.byEntity, [et, eid], candidates);
+    sorted = eids.length === 1;
+  } else if (et >= 0 && attrs !== null) {
+    for (const attr of attrs) pushChain(a.byTypeAttribute, [et, attr], candidates);
+    sorted = attrs.length === 1;
+  } else if (et >= 0) {
+    pushChain(a.byType, [et], candidates);
+  } else {
+    candidates = Array.from({ length: a.length }, (_, i) => i);
+  }
+  if (!sorted) candidates.sort((x, y) => x - y);
+
+  const cET = a.col(A_ET);
+  const cEID = a.col(A_EID);
+  const cATTR = a.col(A_ATTR);
+  const cCreated = a.col(A_CREATED);
+  const cExpired = a.col(A_EXPIRED);
+  const eidSet = eids === null ? null : new Set(eids);
+  const attrSet = attrs === null ? null : new Set(attrs);
+  const out: number[] = [];
+  for (const row of candidates) {
+    if ((cCreated[row] as number) > tx || (cExpired[row] as number) <= tx) continue;
+    if (et >= 0 && cET[row] !== et) continue;
+    if (eidSet !== null && !eidSet.has(cEID[row] as number)) continue;
+    if (attrSet !== null && !attrSet.has(cATTR[row] as number)) continue;
+    if (entityIdFrom !== undefined && entityIdFrom !== '' && s.get(cEID[row] as number) < entityIdFrom) continue;
+    out.push(row);
+  }
+  return out;
+}
+
+/** Materialises a tuple row. */
+export function tupleAt(data: TenantData, row: number): Tuple {
+  const s = data.strings;
+  const t = data.tuples;
+  return {
+    entity: { type: s.get(t.col(T_ET)[row] as number), id: s.get(t.col(T_EID)[row] as number) },
+    relation: s.get(t.col(T_REL)[row] as number),
+    subject: {
+      type: s.get(t.col(T_ST)[row] as number),
+      id: s.get(t.col(T_SID)[row] as number),
+      relation: s.get(t.col(T_SREL)[row] as number),
+    },
+  };
+}
+
+/** Materialises an attribute row. */
+export function attributeAt(data: TenantData, row: number): Attribute {
+  const s = data.strings;
+  const a = data.attributes;
+  return {
+    entity: { type: s.get(a.col(A_ET)[row] as number), id: s.get(a.col(A_EID)[row] as number) },
+    attribute: s.get(a.col(A_ATTR)[row] as number),
+    value: a.values[row] as Attribute['value'],
+  };
+}
+
+/** First index in ascending `rows` whose id column value is >= `id`. */
+function lowerBound(rows: readonly number[], ids: Int32Array, id: number): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ids[rows[mid] as number] as number) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function pageOf<T>(
+  rows: readonly number[],
+  ids: Int32Array,
+  page: PageRequest,
+  kind: string,
+  requestKey: string,
+  build: (row: number) => T,
+): Page<T> {
+  checkPageSize(page.size);
+  let start = 0;
+  if (page.token !== undefined && page.token !== '') {
+    const position = decodePageToken(page.token, kind, requestKey);
+    if (!/^[1-9][0-9]{0,9}$/.test(position)) {
+      throw new PermifyError('ERROR_CODE_INVALID_CONTINUOUS_TOKEN', 'invalid continuous token');
+    }
+    start = lowerBound(rows, ids, Number(position));
+  }
+  const end = Math.min(rows.length, start + page.size);
+  const items: T[] = [];
+  for (let i = start; i < end; i += 1) items.push(build(rows[i] as number));
+  const continuousToken =
+    end < rows.length ? encodePageToken(kind, String(ids[rows[end] as number]), requestKey) : '';
+  return { items, continuousToken };
+}
+
+export function createMemoryDataReader(state: MemoryState): DataReader {
+  /** Data of a tenant, or undefined if it never stored anything (reads then answer empty). */
+  const dataOf = (tenantId: string): TenantData | undefined => state.tenantData.get(tenantId);
+
+  return {
+    async headSnapToken(tenantId, signal) {
+      throwIfAborted(signal);
+      void tenantId;
+      return encodeSnapToken(state.head);
+    },
+
+    async queryRelationships(tenantId, filter, snapToken: SnapToken, options?: QueryOptions) {
+      throwIfAborted(options?.signal);
+      validateTupleFilter(filter);
+      const tx = decodeSnapToken(state, snapToken);
+      const data = dataOf(tenantId);
+      if (data === undefined) return [];
+      return matchTupleRows(data, filter, tx, options?.entityIdFrom).map((row) => tupleAt(data, row));
+    },
+
+    async readRelationships(tenantId, filter, snapToken, page, signal) {
+      throwIfAborted(signal);
+      validateTupleFilter(filter);
+      const tx = decodeSnapToken(state, snapToken);
+      const data = dataOf(tenantId);
+      const key = tupleFilterKey(filter);
+      if (data === undefined) return pageOf([], new Int32Array(0), page, 'tuples', key, () => undefined as never);
+      const rows = matchTupleRows(data, filter, tx);
+      return pageOf(rows, data.tuples.col(T_ID), page, 'tuples', key, (row) => tupleAt(data, row));
+    },
+
+    async querySingleAttribute(tenantId, entity: Entity, attribute, snapToken, signal) {
+      throwIfAborted(signal);
+      const tx = decodeSnapToken(state, snapToken);
+      const data = dataOf(tenantId);
+      if (data === undefined) return undefined;
+      const s = data.strings;
+      const key = [s.lookup(entity.type), s.lookup(entity.id), s.lookup(attribute)];
+      if (key.some((k) => k < 0)) return undefined;
+      const a = data.attributes;
+      const created = a.col(A_CREATED);
+      const expired = a.col(A_EXPIRED);
+      const next = a.unique.next;
+      for (let row = a.unique.first(key); row >= 0; row = next[row] as number) {
+        if ((created[row] as number) <= tx && (expired[row] as number) > tx) return attributeAt(data, row);
+      }
+      return undefined;
+    },
+
+    async queryAttributes(tenantId, filter, snapToken, options) {
+      throwIfAborted(options?.signal);
+      validateAttributeFilter(filter);
+      const tx = decodeSnapToken(state, snapToken);
+      const data = dataOf(tenantId);
+      if (data === undefined) return [];
+      return matchAttributeRows(data, filter, tx, options?.entityIdFrom).map((row) => attributeAt(data, row));
+    },
+
+    async readAttributes(tenantId, filter, snapToken, page, signal) {
+      throwIfAborted(signal);
+      validateAttributeFilter(filter);
+      const tx = decodeSnapToken(state, snapToken);
+      const data = dataOf(tenantId);
+      const key = attributeFilterKey(filter);
+      if (data === undefined) return pageOf([], new Int32Array(0), page, 'attributes', key, () => undefined as never);
+      const rows = matchAttributeRows(data, filter, tx);
+      return pageOf(rows, data.attributes.col(A_ID), page, 'attributes', key, (row) => attributeAt(data, row));
+    },
+
+    async queryUniqueSubjectIds(tenantId, subjectType, subjectRelation, snapToken, signal) {
+      throwIfAborted(signal);
+      const tx = decodeSnapToken(state, snapToken);
+      const data = dataOf(tenantId);
+      if (data === undefined) return [];
+      const s = data.strings;
+      const st = s.lookup(subjectType);
+      const srel = s.lookup(subjectRelation);
+      if (st < 0 || srel < 0) return [];
+      const t = data.tuples;
+      const created = t.col(T_CREATED);
+      const expired = t.col(T_EXPIRED);
+      const sid = t.col(T_SID);
+      const next = t.bySubjectRelation.next;
+      const seen = new Set<number>();
+      for (let row = t.bySubjectRelation.first([st, srel]); row >= 0; row = next[row] as number) {
+        if ((created[row] as number) <= tx && (expired[row] as number) > tx) seen.add(sid[row] as number);
+      }
+      // Ids are ASCII by the API's pattern, so UTF-16 order equals byte order.
+      return [...seen].map((id) => s.get(id)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    },
+  };
+}

@@ -1,0 +1,213 @@
+/**
+ * Building blocks of the in-memory tables: string interning, columnar row storage in typed arrays and hash
+ * indexes that chain rows through a per-row `next` array. No JS object is allocated per row: a row is a
+ * number, its fields live in `Int32Array` columns, and every index costs 4 bytes per row plus a few bytes
+ * per distinct key. Rows are append-only (only the `expired` column is ever updated in place) until a
+ * compaction rebuilds everything, so a chain lists its rows in ascending insertion order.
+ */
+
+/** Maps strings to dense small integers and back. */
+export class Interner {
+  private readonly ids = new Map<string, number>();
+  readonly strings: string[] = [];
+
+  /** The id of `s`, creating it if needed. */
+  intern(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.strings.length;
+      this.strings.push(s);
+      this.ids.set(s, id);
+    }
+    return id;
+  }
+
+  /** The id of `s`, or -1 when `s` was never interned (so nothing stored can match it). */
+  lookup(s: string): number {
+    return this.ids.get(s) ?? -1;
+  }
+
+  get(id: number): string {
+    return this.strings[id] as string;
+  }
+}
+
+/** Grows an Int32Array to at least `min` elements by doubling, keeping its contents. */
+export function growInt32(a: Int32Array<ArrayBuffer>, min: number, fill = 0): Int32Array<ArrayBuffer> {
+  if (a.length >= min) return a;
+  let size = Math.max(16, a.length);
+  while (size < min) size *= 2;
+  const b = new Int32Array(size);
+  b.set(a);
+  if (fill !== 0) b.fill(fill, a.length);
+  return b;
+}
+
+/** Grows a Float64Array to at least `min` elements by doubling, keeping its contents. */
+export function growFloat64(a: Float64Array<ArrayBuffer>, min: number): Float64Array<ArrayBuffer> {
+  if (a.length >= min) return a;
+  let size = Math.max(16, a.length);
+  while (size < min) size *= 2;
+  const b = new Float64Array(size);
+  b.set(a);
+  return b;
+}
+
+/** An append-only list of int32 values in a growable typed array. */
+export class IntList {
+  data = new Int32Array(0);
+  length = 0;
+
+  push(v: number): void {
+    if (this.length === this.data.length) this.data = growInt32(this.data, this.length + 1);
+    this.data[this.length++] = v;
+  }
+}
+
+/** Columnar rows: `cols[c][row]`. Column arrays are replaced (not mutated in size) when the table grows. */
+export class Columns {
+  readonly cols: Int32Array<ArrayBuffer>[];
+  length = 0;
+  capacity = 0;
+
+  constructor(columnCount: number) {
+    this.cols = Array.from({ length: columnCount }, () => new Int32Array(0));
+  }
+
+  /** Makes room for one more row and returns its number (the caller fills every column). */
+  appendRow(): number {
+    if (this.length === this.capacity) {
+      const capacity = Math.max(16, this.capacity * 2);
+      for (let c = 0; c < this.cols.length; c += 1) this.cols[c] = growInt32(this.cols[c] as Int32Array<ArrayBuffer>, capacity);
+      this.capacity = capacity;
+    }
+    return this.length++;
+  }
+}
+
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, 0x9e3779b1);
+  return h ^ (h >>> 15);
+}
+
+/**
+ * A hash index from a key of several columns to the chain of rows having that key, in insertion order.
+ * Open addressing with linear probing; a slot stores the first and last row of its chain, and the key is
+ * read from the first row's columns (no key copies are stored).
+ */
+export class ChainIndex {
+  private heads = new Int32Array(16).fill(-1);
+  private tails = new Int32Array(16);
+  private used = 0;
+  /** next[row] = the following row of the same key, or -1. */
+  next = new Int32Array(0);
+
+  constructor(
+    private readonly table: Columns,
+    private readonly fields: readonly number[],
+  ) {}
+
+  /** Number of distinct keys. */
+  get keyCount(): number {
+    return this.used;
+  }
+
+  private hashRow(row: number): number {
+    let h = 0x811c9dc5;
+    for (const f of this.fields) h = mix(h, (this.table.cols[f] as Int32Array)[row] as number);
+    return h;
+  }
+
+  private hashKey(key: ArrayLike<number>): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i += 1) h = mix(h, key[i] as number);
+    return h;
+  }
+
+  private rowMatches(row: number, key: ArrayLike<number>): boolean {
+    const cols = this.table.cols;
+    const fields = this.fields;
+    for (let i = 0; i < fields.length; i += 1) {
+      if ((cols[fields[i] as number] as Int32Array)[row] !== key[i]) return false;
+    }
+    return true;
+  }
+
+  private rowsMatch(a: number, b: number): boolean {
+    const cols = this.table.cols;
+    for (const f of this.fields) {
+      const col = cols[f] as Int32Array;
+      if (col[a] !== col[b]) return false;
+    }
+    return true;
+  }
+
+  /** First row of the chain of `key` (values in field order), or -1. */
+  first(key: ArrayLike<number>): number {
+    const mask = this.heads.length - 1;
+    let i = this.hashKey(key) & mask;
+    for (;;) {
+      const head = this.heads[i] as number;
+      if (head < 0) return -1;
+      if (this.rowMatches(head, key)) return head;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Last row of the chain of `key`, or -1. */
+  last(key: ArrayLike<number>): number {
+    const mask = this.heads.length - 1;
+    let i = this.hashKey(key) & mask;
+    for (;;) {
+      const head = this.heads[i] as number;
+      if (head < 0) return -1;
+      if (this.rowMatches(head, key)) return this.tails[i] as number;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Appends `row` (whose key columns are filled) to the end of its chain. */
+  add(row: number): void {
+    if (this.next.length <= row) this.next = growInt32(this.next, this.table.capacity, -1);
+    this.next[row] = -1;
+    const mask = this.heads.length - 1;
+    let i = this.hashRow(row) & mask;
+    for (;;) {
+      const head = this.heads[i] as number;
+      if (head < 0) {
+        this.heads[i] = row;
+        this.tails[i] = row;
+        this.used += 1;
+        if (this.used * 2 > this.heads.length) this.rehash(this.heads.length * 2);
+        return;
+      }
+      if (this.rowsMatch(head, row)) {
+        this.next[this.tails[i] as number] = row;
+        this.tails[i] = row;
+        return;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  private rehash(size: number): void {
+    const oldHeads = this.heads;
+    const oldTails = this.tails;
+    this.heads = new Int32Array(size).fill(-1);
+    this.tails = new Int32Array(size);
+    const mask = size - 1;
+    for (let j = 0; j < oldHeads.length; j += 1) {
+      const head = oldHeads[j] as number;
+      if (head < 0) continue;
+      let i = this.hashRow(head) & mask;
+      while ((this.heads[i] as number) >= 0) i = (i + 1) & mask;
+      this.heads[i] = head;
+      this.tails[i] = oldTails[j] as number;
+    }
+  }
+
+  /** Approximate bytes held by this index (for measurements). */
+  get byteSize(): number {
+    return this.heads.byteLength + this.tails.byteLength + this.next.byteLength;
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * The state of the in-memory store: one {@link TenantData} per tenant id (created on first use, dropped
+ * entirely when the tenant is deleted), each holding its own interned strings, columnar tuple and
+ * attribute tables with their indexes, the transaction log that Watch and GC read, schema versions and
+ * bundles.
+ *
+ * MVCC: every write transaction takes the next number of a store-wide counter (`MemoryState.head`). A row
+ * records the transaction that created it and the one that expired it ({@link LIVE} while live). A reader
+ * at transaction T sees a row iff `created <= T < expired`. The current state (inside a write) is read at
+ * {@link CURRENT}.
+ */
+import type { AttributeValue } from '../../data/types.js';
+import type { DataBundle, SchemaDefinitionRecord, Tenant } from '../contract.js';
+import { ChainIndex, Columns, Interner, IntList, growFloat64, growInt32 } from './row-index.js';
+
+/** `expired` value of a live row. */
+export const LIVE = 0x7fffffff;
+/** Read position that sees exactly the live rows. */
+export const CURRENT = LIVE - 1;
+
+// Tuple columns.
+export const T_ET = 0;
+export const T_EID = 1;
+export const T_REL = 2;
+export const T_ST = 3;
+export const T_SID = 4;
+export const T_SREL = 5;
+export const T_ID = 6;
+export const T_CREATED = 7;
+export const T_EXPIRED = 8;
+const TUPLE_COLUMNS = 9;
+
+// Attribute columns.
+export const A_ET = 0;
+export const A_EID = 1;
+export const A_ATTR = 2;
+export const A_ID = 3;
+export const A_CREATED = 4;
+export const A_EXPIRED = 5;
+const ATTRIBUTE_COLUMNS = 6;
+
+export class TupleTable {
+  readonly rows = new Columns(TUPLE_COLUMNS);
+  /** Insertion id (stable across compactions, used by page tokens). */
+  nextId = 1;
+  /** Full tuple → its versions (the last one may be live). */
+  readonly unique = new ChainIndex(this.rows, [T_ET, T_EID, T_REL, T_ST, T_SID, T_SREL]);
+  /** (entity type, entity id, relation): Check. */
+  readonly byEntityRelation = new ChainIndex(this.rows, [T_ET, T_EID, T_REL]);
+  /** (entity type, entity id): filters naming entities without a relation. */
+  readonly byEntity = new ChainIndex(this.rows, [T_ET, T_EID]);
+  /** (entity type, relation): lookups. */
+  readonly byTypeRelation = new ChainIndex(this.rows, [T_ET, T_REL]);
+  /** (entity type). */
+  readonly byType = new ChainIndex(this.rows, [T_ET]);
+  /** (subject type, subject id): subject filters. */
+  readonly bySubject = new ChainIndex(this.rows, [T_ST, T_SID]);
+  /** (subject type, subject relation): LookupSubject's distinct subject ids. */
+  readonly bySubjectRelation = new ChainIndex(this.rows, [T_ST, T_SREL]);
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  col(c: number): Int32Array {
+    return this.rows.cols[c] as Int32Array;
+  }
+
+  /** Appends a live row created at `tx` and indexes it; returns its row number. */
+  append(et: number, eid: number, rel: number, st: number, sid: number, srel: number, tx: number): number {
+    return this.insert(et, eid, rel, st, sid, srel, this.nextId++, tx, LIVE);
+  }
+
+  /** Appends a row with every column given (compaction) and indexes it. */
+  insert(
+    et: number,
+    eid: number,
+    rel: number,
+    st: number,
+    sid: number,
+    srel: number,
+    id: number,
+    created: number,
+    expired: number,
+  ): number {
+    const row = this.rows.appendRow();
+    const c = this.rows.cols as Int32Array[];
+    (c[T_ET] as Int32Array)[row] = et;
+    (c[T_EID] as Int32Array)[row] = eid;
+    (c[T_REL] as Int32Array)[row] = rel;
+    (c[T_ST] as Int32Array)[row] = st;
+    (c[T_SID] as Int32Array)[row] = sid;
+    (c[T_SREL] as Int32Array)[row] = srel;
+    (c[T_ID] as Int32Array)[row] = id;
+    (c[T_CREATED] as Int32Array)[row] = created;
+    (c[T_EXPIRED] as Int32Array)[row] = expired;
+    this.unique.add(row);
+    this.byEntityRelation.add(row);
+    this.byEntity.add(row);
+    this.byTypeRelation.add(row);
+    this.byType.add(row);
+    this.bySubject.add(row);
+    this.bySubjectRelation.add(row);
+    return row;
+  }
+
+  get byteSize(): number {
+    let n = 0;
+    for (const c of this.rows.cols) n += c.byteLength;
+    for (const i of [
+      this.unique,
+      this.byEntityRelation,
+      this.byEntity,
+      this.byTypeRelation,
+      this.byType,
+      this.bySubject,
+      this.bySubjectRelation,
+    ]) {
+      n += i.byteSize;
+    }
+    return n;
+  }
+}
+
+export class AttributeTable {
+  readonly rows = new Columns(ATTRIBUTE_COLUMNS);
+  readonly values: AttributeValue[] = [];
+  nextId = 1;
+  /** (entity type, entity id, attribute) → versions. */
+  readonly unique = new ChainIndex(this.rows, [A_ET, A_EID, A_ATTR]);
+  readonly byEntity = new ChainIndex(this.rows, [A_ET, A_EID]);
+  readonly byTypeAttribute = new ChainIndex(this.rows, [A_ET, A_ATTR]);
+  readonly byType = new ChainIndex(this.rows, [A_ET]);
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  col(c: number): Int32Array {
+    return this.rows.cols[c] as Int32Array;
+  }
+
+  append(et: number, eid: number, attr: number, value: AttributeValue, tx: number): number {
+    return this.insert(et, eid, attr, value, this.nextId++, tx, LIVE);
+  }
+
+  /** Appends a row with every column given (compaction) and indexes it. */
+  insert(
+    et: number,
+    eid: number,
+    attr: number,
+    value: AttributeValue,
+    id: number,
+    created: number,
+    expired: number,
+  ): number {
+    const row = this.rows.appendRow();
+    const c = this.rows.cols as Int32Array[];
+    (c[A_ET] as Int32Array)[row] = et;
+    (c[A_EID] as Int32Array)[row] = eid;
+    (c[A_ATTR] as Int32Array)[row] = attr;
+    (c[A_ID] as Int32Array)[row] = id;
+    (c[A_CREATED] as Int32Array)[row] = created;
+    (c[A_EXPIRED] as Int32Array)[row] = expired;
+    this.values[row] = value;
+    this.unique.add(row);
+    this.byEntity.add(row);
+    this.byTypeAttribute.add(row);
+    this.byType.add(row);
+    return row;
+  }
+}
+
+/**
+ * One record per committed write transaction of the tenant: its id, commit time, the contiguous ranges of
+ * rows it created and the ranges of the expired-row logs holding the rows it expired.
+ */
+export class TxLog {
+  length = 0;
+  tx = new Int32Array(0);
+  timeMs = new Float64Array(0);
+  tupleStart = new Int32Array(0);
+  tupleEnd = new Int32Array(0);
+  attrStart = new Int32Array(0);
+  attrEnd = new Int32Array(0);
+  tupleExpStart = new Int32Array(0);
+  tupleExpEnd = new Int32Array(0);
+  attrExpStart = new Int32Array(0);
+  attrExpEnd = new Int32Array(0);
+  /** Rows expired by transactions, grouped by transaction. */
+  tupleExpired = new IntList();
+  attrExpired = new IntList();
+  /** The greatest transaction id of this tenant removed by GC (0 = none). Watch cannot resume before it. */
+  forgottenUpTo = 0;
+
+  /** Index of the first record whose tx is greater than `tx`. */
+  firstAfter(tx: number): number {
+    let lo = 0;
+    let hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.tx[mid] as number) <= tx) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  ensure(n: number): void {
+    if (this.tx.length >= n) return;
+    this.tx = growInt32(this.tx, n);
+    this.timeMs = growFloat64(this.timeMs, n);
+    this.tupleStart = growInt32(this.tupleStart, n);
+    this.tupleEnd = growInt32(this.tupleEnd, n);
+    this.attrStart = growInt32(this.attrStart, n);
+    this.attrEnd = growInt32(this.attrEnd, n);
+    this.tupleExpStart = growInt32(this.tupleExpStart, n);
+    this.tupleExpEnd = growInt32(this.tupleExpEnd, n);
+    this.attrExpStart = growInt32(this.attrExpStart, n);
+    this.attrExpEnd = growInt32(this.attrExpEnd, n);
+  }
+}
+
+export interface SchemaVersionRecord {
+  readonly version: string;
+  readonly createdAt: Date;
+  readonly definitions: readonly SchemaDefinitionRecord[];
+}
+
+export class TenantData {
+  readonly strings = new Interner();
+  tuples = new TupleTable();
+  attributes = new AttributeTable();
+  txLog = new TxLog();
+  /** Schema versions in creation (= ascending id) order. */
+  readonly schemaVersions: SchemaVersionRecord[] = [];
+  readonly bundles = new Map<string, DataBundle>();
+  /** Wake-up callbacks of waiting Watch streams; called after each commit and when the tenant is dropped. */
+  readonly waiters = new Set<() => void>();
+  /** Set when the tenant has been deleted (or the store closed): watchers end. */
+  dropped = false;
+
+  wake(): void {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const w of waiters) w();
+  }
+}
+
+/** The whole store state, shared by the store's parts. */
+export interface MemoryState {
+  /** The newest transaction id of the store (tokens are store-wide transaction ids). */
+  head: number;
+  readonly tenantData: Map<string, TenantData>;
+  readonly tenants: Map<string, Tenant>;
+  readonly now: () => number;
+  closed: boolean;
+}
+
+/** The tenant's data, created empty on first use (tenant existence is not enforced outside Tenancy). */
+export function tenantData(state: MemoryState, tenantId: string): TenantData {
+  let data = state.tenantData.get(tenantId);
+  if (data === undefined) {
+    data = new TenantData();
+    state.tenantData.set(tenantId, data);
+  }
+  return data;
+}
