@@ -1,0 +1,241 @@
+/**
+ * The Check evaluator (spec §5.2-§5.4): `invoke` enforces the depth budget, `evaluate` resolves the requested
+ * name and dispatches to permission expressions, direct relations, boolean attributes or rule calls.
+ *
+ * Contract:
+ * - Results are deterministic: unions/intersections follow §5.2.2's deterministic rule (see combine.ts).
+ * - Children run concurrently (at most `state.concurrency` per combination); losers of a short-circuit are
+ *   cancelled through their Scope and stop before their next read.
+ * - Cyclic data or schemas never loop forever: every nested step consumes depth, and exhaustion is the error
+ *   ERROR_CODE_DEPTH_NOT_ENOUGH.
+ * - Only PermifyError escapes (plus the internal ScopeCancelled, which only cancelled work ever sees).
+ */
+import type { AttributeValue, Entity, Subject } from '../data/types.js';
+import { PermifyError } from '../errors.js';
+import type { Child, RuleDefinition } from '../schema/model.js';
+import { combine, exclude, Scope, scopeCancelled } from './combine.js';
+import {
+  checkSignal,
+  contextualAttribute,
+  entityNotFound,
+  type EvalState,
+  normRelation,
+  readTuples,
+  storedAttribute,
+  storedAttributes,
+} from './state.js';
+
+export function depthNotEnough(): PermifyError {
+  return new PermifyError('ERROR_CODE_DEPTH_NOT_ENOUGH', 'ERROR_CODE_DEPTH_NOT_ENOUGH');
+}
+
+/**
+ * One nested step: fails with DEPTH_NOT_ENOUGH when `depth < 0`, otherwise evaluates with `depth - 1`.
+ * Check and BulkCheck enter here; lookups and SubjectPermission enter {@link evaluate} directly (§5.4).
+ */
+export function invoke(
+  st: EvalState,
+  entity: Entity,
+  permission: string,
+  subject: Subject,
+  depth: number,
+  args: readonly string[] | undefined,
+  scope: Scope,
+): Promise<boolean> {
+  if (depth < 0) return Promise.reject(depthNotEnough());
+  return evaluate(st, entity, permission, subject, depth - 1, args, scope);
+}
+
+/** Evaluates `permission` on `entity` for `subject` with the remaining budget `depth` for nested steps. */
+export async function evaluate(
+  st: EvalState,
+  entity: Entity,
+  permission: string,
+  subject: Subject,
+  depth: number,
+  args: readonly string[] | undefined,
+  scope: Scope,
+): Promise<boolean> {
+  if (scope.dead) throw scopeCancelled;
+  checkSignal(st);
+  const def = st.schema.entities.get(entity.type);
+  if (def === undefined) throw entityNotFound(entity.type);
+  let result: boolean;
+  if (
+    subject.id === entity.id &&
+    subject.type === entity.type &&
+    normRelation(subject.relation) === normRelation(permission)
+  ) {
+    result = true;
+  } else {
+    switch (def.references.get(permission)) {
+      case 'permission':
+        result = await evalChild(st, (def.permissions.get(permission) as { child: Child }).child, entity, subject, depth, scope);
+        break;
+      case 'relation':
+        result = await directRelation(st, entity, permission, subject, depth, scope);
+        break;
+      case 'attribute':
+        result = await directAttribute(st, entity, permission);
+        break;
+      default:
+        result = await directCall(st, entity, permission, args ?? []);
+    }
+  }
+  st.count++;
+  return result;
+}
+
+function evalChild(st: EvalState, child: Child, entity: Entity, subject: Subject, depth: number, scope: Scope): Promise<boolean> {
+  switch (child.kind) {
+    case 'rewrite': {
+      const [left, right] = child.children;
+      if (child.operation === 'exclusion') {
+        return exclude(
+          scope,
+          (s) => evalChild(st, left, entity, subject, depth, s),
+          (s) => evalChild(st, right, entity, subject, depth, s),
+        );
+      }
+      return combine(2, child.operation === 'union', scope, st.concurrency, (i, s) =>
+        evalChild(st, i === 0 ? left : right, entity, subject, depth, s),
+      );
+    }
+    case 'computed-user-set':
+      return invoke(st, entity, child.relation, subject, depth, undefined, scope);
+    case 'computed-attribute':
+      return invoke(st, entity, child.name, subject, depth, undefined, scope);
+    case 'call':
+      return invoke(st, entity, child.ruleName, subject, depth, child.arguments, scope);
+    case 'tuple-to-user-set':
+      return walk(st, entity, child.tupleSet, child.computed, subject, depth, scope);
+  }
+}
+
+/** `tupleSet.computed`: union of `computed` on every subject entity of `entity#tupleSet` (relation ignored). */
+async function walk(
+  st: EvalState,
+  entity: Entity,
+  tupleSet: string,
+  computed: string,
+  subject: Subject,
+  depth: number,
+  scope: Scope,
+): Promise<boolean> {
+  const tuples = await readTuples(st, entity, tupleSet);
+  if (scope.dead) throw scopeCancelled;
+  return combine(tuples.length, true, scope, st.concurrency, (i, s) =>
+    invoke(st, (tuples[i] as { subject: Subject }).subject, computed, subject, depth, undefined, s),
+  );
+}
+
+async function directRelation(
+  st: EvalState,
+  entity: Entity,
+  relation: string,
+  subject: Subject,
+  depth: number,
+  scope: Scope,
+): Promise<boolean> {
+  const tuples = await readTuples(st, entity, relation);
+  if (scope.dead) throw scopeCancelled;
+  const sRel = normRelation(subject.relation);
+  let pending: Subject[] | undefined;
+  for (const t of tuples) {
+    const ts = t.subject;
+    if (ts.id === subject.id && ts.type === subject.type && normRelation(ts.relation) === sRel) return true;
+    if (ts.relation !== '' && ts.relation !== '...') (pending ??= []).push(ts);
+  }
+  if (pending === undefined) return false;
+  const sets = pending;
+  return combine(sets.length, true, scope, st.concurrency, (i, s) => {
+    const u = sets[i] as Subject;
+    return invoke(st, u, u.relation, subject, depth, undefined, s);
+  });
+}
+
+/** A bare boolean attribute: contextual value first, then stored; missing ⇒ DENIED; non-boolean ⇒ error. */
+export async function directAttribute(st: EvalState, entity: Entity, name: string): Promise<boolean> {
+  const v = contextualAttribute(st, entity, name) ?? (await storedAttribute(st, entity, name));
+  if (v === undefined) return false;
+  if (v.type !== 'boolean') {
+    throw new PermifyError(
+      'ERROR_CODE_TYPE_CONVERSATION',
+      `attribute ${entity.type}:${entity.id}$${name} is ${v.type}, not boolean`,
+    );
+  }
+  return v.value;
+}
+
+export function ruleNotFound(name: string): PermifyError {
+  return new PermifyError('ERROR_CODE_SCHEMA_NOT_FOUND', `rule definition not found: ${name}`);
+}
+
+/**
+ * Argument values of a rule call (§5.3): each argument starts unset (null ⇒ the parameter type's default),
+ * the stored value of `entity$arg` wins, else the first contextual value. A value whose type differs from the
+ * parameter type is an evaluation error.
+ */
+export async function ruleArguments(
+  st: EvalState,
+  rule: RuleDefinition,
+  entity: Entity,
+  args: readonly string[],
+): Promise<Map<string, AttributeValue | null>> {
+  const values = new Map<string, AttributeValue | null>();
+  const stored = await storedAttributes(st, entity, args);
+  for (const a of args) {
+    let v: AttributeValue | undefined;
+    for (const s of stored) {
+      if (s.attribute === a) {
+        v = s.value;
+        break;
+      }
+    }
+    v ??= contextualAttribute(st, entity, a);
+    const type = rule.parameters.get(a);
+    if (v !== undefined && type !== undefined && v.type !== type) {
+      throw new PermifyError(
+        'ERROR_CODE_INTERNAL',
+        `rule ${rule.name}: argument ${a} has type ${v.type}, parameter expects ${type}`,
+      );
+    }
+    values.set(a, v ?? null);
+  }
+  return values;
+}
+
+/** A rule call on `entity` (§5.3). `P` names a rule; a missing rule is ERROR_CODE_SCHEMA_NOT_FOUND. */
+export async function directCall(
+  st: EvalState,
+  entity: Entity,
+  ruleName: string,
+  args: readonly string[],
+): Promise<boolean> {
+  const rule = st.schema.rules.get(ruleName);
+  if (rule === undefined) throw ruleNotFound(ruleName);
+  const values = await ruleArguments(st, rule, entity, args);
+  try {
+    return rule.program.evaluate(values, st.context.data);
+  } catch (e) {
+    if (e instanceof PermifyError) throw e;
+    throw new PermifyError('ERROR_CODE_INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
+  }
+}
+
+/** A top-level check (Check/BulkCheck entry): `invoke` at the request depth in a fresh root scope. */
+export function checkRoot(
+  st: EvalState,
+  entity: Entity,
+  permission: string,
+  subject: Subject,
+  depth: number,
+  args: readonly string[] | undefined,
+): Promise<boolean> {
+  return invoke(st, entity, permission, subject, depth, args, new Scope(undefined));
+}
+
+/** A lookup/SubjectPermission entry: `evaluate` directly (one more nested step than Check, §5.4). */
+export function evaluateRoot(st: EvalState, entity: Entity, permission: string, subject: Subject, depth: number): Promise<boolean> {
+  return evaluate(st, entity, permission, subject, depth, undefined, new Scope(undefined));
+}

@@ -1,0 +1,165 @@
+/**
+ * Concurrent combination of boolean sub-problems with short-circuit, cancellation and a concurrency bound.
+ *
+ * The outcome never depends on scheduling (spec §5.2.2, deterministic recommendation): a combination resolves
+ * to its deciding value as soon as one child produces it, otherwise it rejects with the error of the
+ * lowest-index child that failed, otherwise it resolves to the non-deciding value.
+ */
+
+/**
+ * A cancellation scope. A combination that has decided marks its scope cancelled; every evaluation started
+ * in that scope (or a descendant scope) stops before its next read. Cheaper than an AbortController per
+ * combination: cancellation is observed by walking up the (short) parent chain.
+ */
+export class Scope {
+  cancelled = false;
+  constructor(readonly parent: Scope | undefined) {}
+
+  /** True when this scope or any ancestor has been cancelled. */
+  get dead(): boolean {
+    for (let s: Scope | undefined = this; s !== undefined; s = s.parent) if (s.cancelled) return true;
+    return false;
+  }
+}
+
+/** Thrown (and swallowed by the deciding combination) by work whose scope was cancelled. */
+export class ScopeCancelled extends Error {
+  constructor() {
+    super('scope cancelled');
+    this.name = 'ScopeCancelled';
+  }
+}
+/** One shared instance: cancellation is frequent and the stack trace is never shown. */
+export const scopeCancelled = new ScopeCancelled();
+
+/**
+ * Runs `run(0..count-1)` with at most `limit` in flight. Resolves `decisive` as soon as one child resolves to
+ * it (cancelling the others), else rejects with the lowest-index child error, else resolves `!decisive`.
+ * No children ⇒ false (both union and intersection of nothing are DENIED, spec §5.2.2).
+ */
+export function combine(
+  count: number,
+  decisive: boolean,
+  parent: Scope,
+  limit: number,
+  run: (index: number, scope: Scope) => Promise<boolean>,
+): Promise<boolean> {
+  if (count === 0) return Promise.resolve(false);
+  if (count === 1) return run(0, parent);
+  return new Promise<boolean>((resolve, reject) => {
+    const scope = new Scope(parent);
+    let next = 0;
+    let active = 0;
+    let done = false;
+    let errorIndex = -1;
+    let error: unknown;
+    const settleOne = (): void => {
+      if (next >= count && active === 0) {
+        done = true;
+        if (errorIndex >= 0) reject(error);
+        else resolve(!decisive);
+      } else launch();
+    };
+    const onValue = (v: boolean): void => {
+      active--;
+      if (done) return;
+      if (v === decisive) {
+        done = true;
+        scope.cancelled = true;
+        resolve(decisive);
+        return;
+      }
+      settleOne();
+    };
+    const launch = (): void => {
+      while (!done && active < limit && next < count) {
+        const i = next++;
+        active++;
+        let p: Promise<boolean>;
+        try {
+          p = run(i, scope);
+        } catch (e) {
+          p = Promise.reject(e);
+        }
+        p.then(onValue, (e: unknown) => {
+          active--;
+          if (done) return;
+          if (errorIndex < 0 || i < errorIndex) {
+            errorIndex = i;
+            error = e;
+          }
+          settleOne();
+        });
+      }
+    };
+    launch();
+  });
+}
+
+/**
+ * Exclusion `left not right` (spec §5.2.2): both sides start concurrently; the left result is awaited first.
+ * Left DENIED ⇒ DENIED (right ignored even if it fails); left error ⇒ error; then right ALLOWED ⇒ DENIED,
+ * right error ⇒ error, right DENIED ⇒ ALLOWED.
+ */
+export async function exclude(
+  parent: Scope,
+  left: (scope: Scope) => Promise<boolean>,
+  right: (scope: Scope) => Promise<boolean>,
+): Promise<boolean> {
+  const scope = new Scope(parent);
+  const l = left(scope);
+  let r: Promise<boolean>;
+  try {
+    r = right(scope);
+  } catch (e) {
+    r = Promise.reject(e);
+  }
+  r.catch(noop);
+  let lv: boolean;
+  try {
+    lv = await l;
+  } catch (e) {
+    scope.cancelled = true;
+    throw e;
+  }
+  if (!lv) {
+    scope.cancelled = true;
+    return false;
+  }
+  return !(await r);
+}
+
+function noop(): void {}
+
+/**
+ * Maps `items` through `fn` with at most `limit` in flight, preserving order. Rejects with the lowest-index
+ * failure once everything has settled (so no rejection is left unobserved).
+ */
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let errorIndex = -1;
+  let error: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i] as T, i);
+      } catch (e) {
+        if (errorIndex < 0 || i < errorIndex) {
+          errorIndex = i;
+          error = e;
+        }
+      }
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let w = 0; w < Math.min(limit, items.length); w++) workers.push(worker());
+  await Promise.all(workers);
+  if (errorIndex >= 0) throw error;
+  return out;
+}

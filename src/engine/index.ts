@@ -1,0 +1,423 @@
+/**
+ * The permission engine: `createEngine(options)` implements {@link PermissionEngine} over the storage
+ * contract (a DataReader and a SchemaStore), independent of any transport or backend.
+ *
+ * Request path of every method: resolve the schema version (empty ⇒ head, compiled once per version in a
+ * bounded LRU) and the snap token (empty ⇒ reader.headSnapToken), THEN consult the check cache, then evaluate
+ * against exactly that snapshot. Everything thrown is a PermifyError.
+ */
+import type { Entity, RequestContext, Subject } from '../data/types.js';
+import { PermifyError, toPermifyError } from '../errors.js';
+import type { DataReader, SchemaStore } from '../storage/contract.js';
+import { checkCacheKey, createCheckCache, type CheckCache } from './check-cache.js';
+import { checkRoot, evaluate } from './check.js';
+import { mapBounded, Scope, ScopeCancelled } from './combine.js';
+import { decodeToken, encodeToken, hashRequest } from './continuous-token.js';
+import { expandTree } from './expand.js';
+import { compareIds } from './ids.js';
+import { collectCandidates } from './lookup-entity.js';
+import { lookupSubjectSet } from './lookup-subject.js';
+import { createSchemaResolver, type SchemaResolver } from './schema-resolver.js';
+import { contextKey, createEvalState, entityNotFound, type EvalState, subjectText } from './state.js';
+import type {
+  BulkCheckRequest,
+  BulkCheckResponse,
+  CheckRequest,
+  CheckResponse,
+  CheckResult,
+  ExpandRequest,
+  ExpandResponse,
+  LookupEntityRequest,
+  LookupEntityResponse,
+  LookupEntityStreamItem,
+  LookupSubjectRequest,
+  LookupSubjectResponse,
+  PermissionEngine,
+  SubjectPermissionRequest,
+  SubjectPermissionResponse,
+} from './types.js';
+
+export type * from './types.js';
+
+export interface EngineOptions {
+  readonly reader: DataReader;
+  readonly schemas: SchemaStore;
+  /** Check-cache entries; default 100_000; 0 disables the cache. */
+  readonly checkCacheSize?: number;
+  /** Compiled schema versions kept; default 1000. */
+  readonly schemaCacheSize?: number;
+  /** Max concurrent sub-problems per combination (and per lookup page); default 100. */
+  readonly concurrency?: number;
+  /** Max candidates of one LookupEntity; exceeding it is an error naming the limit. Default 1_000_000. */
+  readonly maxLookupCandidates?: number;
+}
+
+export const engineDefaults = {
+  checkCacheSize: 100_000,
+  schemaCacheSize: 1000,
+  concurrency: 100,
+  maxLookupCandidates: 1_000_000,
+  pageSize: 1000,
+} as const;
+
+function positiveInteger(name: string, v: number | undefined, def: number, allowZero = false): number {
+  if (v === undefined) return def;
+  if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) {
+    throw new PermifyError('ERROR_CODE_VALIDATION', `engine option ${name} must be an integer ≥ ${allowZero ? 0 : 1}, got ${v}`, {
+      details: { limit: name },
+    });
+  }
+  return v;
+}
+
+
+function resultOf(b: boolean): CheckResult {
+  return b ? 'allowed' : 'denied';
+}
+
+function normalise(e: unknown): PermifyError {
+  if (e instanceof ScopeCancelled) return new PermifyError('ERROR_CODE_CANCELLED', 'ERROR_CODE_CANCELLED');
+  return toPermifyError(e);
+}
+
+function lowerBound(ids: readonly string[], cursor: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareIds(ids[mid] as string, cursor) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function pageSizeOf(n: number | undefined): number {
+  if (n === undefined || n === 0) return engineDefaults.pageSize;
+  if (!Number.isInteger(n) || n < 1) throw new PermifyError('ERROR_CODE_VALIDATION', `page size must be ≥ 1, got ${n}`);
+  return n;
+}
+
+/** Creates the engine. Options are validated eagerly (ERROR_CODE_VALIDATION naming the option). */
+export function createEngine(options: EngineOptions): PermissionEngine {
+  const reader = options.reader;
+  const concurrency = positiveInteger('concurrency', options.concurrency, engineDefaults.concurrency);
+  const maxCandidates = positiveInteger('maxLookupCandidates', options.maxLookupCandidates, engineDefaults.maxLookupCandidates);
+  const cache: CheckCache = createCheckCache(
+    positiveInteger('checkCacheSize', options.checkCacheSize, engineDefaults.checkCacheSize, true),
+  );
+  const cacheOn = (options.checkCacheSize ?? engineDefaults.checkCacheSize) > 0;
+  const resolver: SchemaResolver = createSchemaResolver(
+    options.schemas,
+    positiveInteger('schemaCacheSize', options.schemaCacheSize, engineDefaults.schemaCacheSize),
+  );
+
+  async function prepare(
+    tenantId: string,
+    schemaVersion: string | undefined,
+    snapToken: string | undefined,
+    context: RequestContext | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<EvalState> {
+    const [schema, snap] = await Promise.all([
+      resolver.resolve(tenantId, schemaVersion, signal),
+      snapToken !== undefined && snapToken !== '' ? snapToken : reader.headSnapToken(tenantId, signal),
+    ]);
+    return createEvalState({
+      tenantId,
+      schema: schema.schema,
+      schemaVersion: schema.version,
+      snapToken: snap,
+      reader,
+      context,
+      signal,
+      concurrency,
+    });
+  }
+
+  /** A full Check entering through `invoke` at `depth`, through the cache. */
+  async function cachedCheck(
+    st: EvalState,
+    ctxKey: string,
+    entity: Entity,
+    permission: string,
+    subject: Subject,
+    depth: number,
+    args: readonly string[] | undefined,
+  ): Promise<{ can: CheckResult; count: number }> {
+    let key = '';
+    if (cacheOn) {
+      key = checkCacheKey(st.tenantId, st.schemaVersion, st.snapToken, ctxKey, entity, permission, subject, args);
+      const hit = cache.get(key, depth);
+      if (hit !== undefined) return { can: hit, count: 0 };
+    }
+    const before = st.count;
+    const can = resultOf(await checkRoot(st, entity, permission, subject, depth, args));
+    if (cacheOn) cache.set(key, depth, can);
+    return { can, count: st.count - before };
+  }
+
+  /**
+   * Lookup/SubjectPermission verification: enters `evaluate` directly with `depth` (behaves like a Check with
+   * depth + 1, §5.4), so it shares cache entries with such Checks.
+   */
+  async function cachedEvaluate(
+    st: EvalState,
+    ctxKey: string,
+    entity: Entity,
+    permission: string,
+    subject: Subject,
+    depth: number,
+    scope: Scope,
+  ): Promise<boolean> {
+    let key = '';
+    if (cacheOn) {
+      key = checkCacheKey(st.tenantId, st.schemaVersion, st.snapToken, ctxKey, entity, permission, subject, undefined);
+      const hit = cache.get(key, depth + 1);
+      if (hit !== undefined) return hit === 'allowed';
+    }
+    const r = await evaluate(st, entity, permission, subject, depth, undefined, scope);
+    if (cacheOn) cache.set(key, depth + 1, resultOf(r));
+    return r;
+  }
+
+  async function* lookupEntityItems(req: LookupEntityRequest, signal?: AbortSignal): AsyncGenerator<LookupEntityStreamItem> {
+    const pageSize = pageSizeOf(req.pageSize);
+    const ctxKey = contextKey(req.context);
+    const scopeText =
+      req.scope === undefined
+        ? ''
+        : [...req.scope.entries()]
+            .sort((a, b) => compareIds(a[0], b[0]))
+            .map(([t, ids]) => `${t}=${[...ids].sort(compareIds).join(',')}`)
+            .join(';');
+    const hash = hashRequest([
+      'lookup-entity',
+      req.tenantId,
+      req.entityType,
+      req.permission,
+      subjectText(req.subject),
+      ctxKey,
+      scopeText,
+      String(req.metadata.depth),
+    ]);
+    let cursor: string | undefined;
+    let version = req.metadata.schemaVersion;
+    let snap = req.metadata.snapToken;
+    if (req.continuousToken !== undefined && req.continuousToken !== '') {
+      const t = decodeToken(req.continuousToken, hash);
+      cursor = t.next;
+      version = t.schemaVersion;
+      snap = t.snapToken;
+    }
+    const st = await prepare(req.tenantId, version, snap, req.context, signal);
+    const candidateSet = await collectCandidates(st, {
+      entityType: req.entityType,
+      permission: req.permission,
+      subject: req.subject,
+      scope: req.scope,
+      maxCandidates,
+    });
+    const candidates = [...candidateSet].sort(compareIds);
+    const n = candidates.length;
+    const start = cursor === undefined ? 0 : lowerBound(candidates, cursor);
+    const tokenAt = (i: number): string =>
+      i < n ? encodeToken({ next: candidates[i] as string, snapToken: st.snapToken, schemaVersion: st.schemaVersion, requestHash: hash }) : '';
+    const depth = req.metadata.depth;
+    const lookupScope = new Scope(undefined);
+    type Outcome = { ok: true; allowed: boolean } | { ok: false; error: unknown };
+    const window: Promise<Outcome>[] = [];
+    let launched = start;
+    const launch = (): void => {
+      while (window.length < concurrency && launched < n) {
+        const id = candidates[launched++] as string;
+        window.push(
+          cachedEvaluate(st, ctxKey, { type: req.entityType, id }, req.permission, req.subject, depth, new Scope(lookupScope)).then(
+            (allowed): Outcome => ({ ok: true, allowed }),
+            (error: unknown): Outcome => ({ ok: false, error }),
+          ),
+        );
+      }
+    };
+    try {
+      launch();
+      let emitted = 0;
+      for (let i = start; i < n && emitted < pageSize; i++) {
+        const outcome = await (window.shift() as Promise<Outcome>);
+        if (!outcome.ok) {
+          const e = normalise(outcome.error);
+          if (e.code === 'ERROR_CODE_CANCELLED' || e.code === 'DEADLINE_EXCEEDED') throw e;
+          throw new PermifyError('ERROR_CODE_INTERNAL', `bulk execution failed: failed to get request result: ${e.message}`, {
+            cause: e,
+          });
+        }
+        if (outcome.allowed) {
+          emitted++;
+          yield { entityId: candidates[i] as string, continuousToken: tokenAt(i + 1) };
+        }
+        if (emitted < pageSize) launch();
+      }
+    } finally {
+      lookupScope.cancelled = true;
+    }
+  }
+
+  return {
+    async check(req: CheckRequest, signal?: AbortSignal): Promise<CheckResponse> {
+      try {
+        const st = await prepare(req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, req.context, signal);
+        const r = await cachedCheck(
+          st,
+          cacheOn ? contextKey(req.context) : '',
+          req.entity,
+          req.permission,
+          req.subject,
+          req.metadata.depth,
+          req.arguments,
+        );
+        return { can: r.can, metadata: { checkCount: r.count } };
+      } catch (e) {
+        throw normalise(e);
+      }
+    },
+
+    async bulkCheck(req: BulkCheckRequest, signal?: AbortSignal): Promise<BulkCheckResponse> {
+      const failed: CheckResponse = { can: 'denied', metadata: { checkCount: 1 } };
+      let st: EvalState;
+      try {
+        st = await prepare(req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, req.context, signal);
+      } catch (e) {
+        const err = normalise(e);
+        if (err.code === 'ERROR_CODE_CANCELLED' || err.code === 'DEADLINE_EXCEEDED') throw err;
+        return { results: req.items.map(() => failed) };
+      }
+      const ctxKey = cacheOn ? contextKey(req.context) : '';
+      const base = st;
+      const results = await mapBounded(req.items, concurrency, async (item): Promise<CheckResponse> => {
+        try {
+          const r = await cachedCheck(
+            { ...base, count: 0 },
+            ctxKey,
+            item.entity,
+            item.permission,
+            item.subject,
+            req.metadata.depth,
+            req.arguments,
+          );
+          return { can: r.can, metadata: { checkCount: r.count } };
+        } catch (e) {
+          const err = normalise(e);
+          if (err.code === 'ERROR_CODE_CANCELLED' || err.code === 'DEADLINE_EXCEEDED') throw err;
+          return failed;
+        }
+      }).catch((e: unknown) => {
+        throw normalise(e);
+      });
+      return { results };
+    },
+
+    async expand(req: ExpandRequest, signal?: AbortSignal): Promise<ExpandResponse> {
+      try {
+        const st = await prepare(req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, req.context, signal);
+        return { tree: await expandTree(st, req.entity, req.permission, req.arguments) };
+      } catch (e) {
+        throw normalise(e);
+      }
+    },
+
+    async lookupEntity(req: LookupEntityRequest, signal?: AbortSignal): Promise<LookupEntityResponse> {
+      try {
+        const entityIds: string[] = [];
+        let continuousToken = '';
+        for await (const item of lookupEntityItems(req, signal)) {
+          entityIds.push(item.entityId);
+          continuousToken = item.continuousToken;
+        }
+        return { entityIds, continuousToken };
+      } catch (e) {
+        throw normalise(e);
+      }
+    },
+
+    lookupEntityStream(req: LookupEntityRequest, signal?: AbortSignal): AsyncIterable<LookupEntityStreamItem> {
+      return {
+        async *[Symbol.asyncIterator]() {
+          try {
+            yield* lookupEntityItems(req, signal);
+          } catch (e) {
+            throw normalise(e);
+          }
+        },
+      };
+    },
+
+    async lookupSubject(req: LookupSubjectRequest, signal?: AbortSignal): Promise<LookupSubjectResponse> {
+      try {
+        const pageSize = pageSizeOf(req.pageSize);
+        const hash = hashRequest([
+          'lookup-subject',
+          req.tenantId,
+          req.entity.type,
+          req.entity.id,
+          req.permission,
+          req.subjectReference.type,
+          req.subjectReference.relation,
+          contextKey(req.context),
+        ]);
+        let cursor: string | undefined;
+        let version = req.metadata.schemaVersion;
+        let snap = req.metadata.snapToken;
+        if (req.continuousToken !== undefined && req.continuousToken !== '') {
+          const t = decodeToken(req.continuousToken, hash);
+          cursor = t.next;
+          version = t.schemaVersion;
+          snap = t.snapToken;
+        }
+        const st = await prepare(req.tenantId, version, snap, req.context, signal);
+        const set = await lookupSubjectSet(st, req.entity, req.permission, req.subjectReference, undefined);
+        let ids: string[];
+        if (set.all) {
+          const every = await reader.queryUniqueSubjectIds(
+            req.tenantId,
+            req.subjectReference.type,
+            req.subjectReference.relation,
+            st.snapToken,
+            signal,
+          );
+          ids = every.filter((id) => !set.ids.has(id));
+        } else ids = [...set.ids];
+        ids.sort(compareIds);
+        const start = cursor === undefined ? 0 : lowerBound(ids, cursor);
+        const end = Math.min(ids.length, start + pageSize);
+        const continuousToken =
+          end < ids.length
+            ? encodeToken({ next: ids[end] as string, snapToken: st.snapToken, schemaVersion: st.schemaVersion, requestHash: hash })
+            : '';
+        return { subjectIds: ids.slice(start, end), continuousToken };
+      } catch (e) {
+        throw normalise(e);
+      }
+    },
+
+    async subjectPermission(req: SubjectPermissionRequest, signal?: AbortSignal): Promise<SubjectPermissionResponse> {
+      try {
+        const st = await prepare(req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, req.context, signal);
+        const def = st.schema.entities.get(req.entity.type);
+        if (def === undefined) throw entityNotFound(req.entity.type);
+        const names = def.memberOrder.filter((m) => {
+          const k = def.references.get(m);
+          return k === 'permission' || (k === 'relation' && req.metadata.onlyPermission !== true);
+        });
+        const ctxKey = cacheOn ? contextKey(req.context) : '';
+        const values = await mapBounded(names, concurrency, (name) =>
+          cachedEvaluate(st, ctxKey, req.entity, name, req.subject, req.metadata.depth, new Scope(undefined)),
+        );
+        const results = new Map<string, CheckResult>();
+        names.forEach((n, i) => results.set(n, resultOf(values[i] as boolean)));
+        return { results };
+      } catch (e) {
+        throw normalise(e);
+      }
+    },
+  };
+}
+

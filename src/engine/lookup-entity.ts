@@ -1,0 +1,253 @@
+/**
+ * LookupEntity candidate search (spec §5.7.2) and ordered, paged verification (§5.7.3).
+ *
+ * Deliberate improvement over upstream: the candidate set is computed completely, WITHOUT applying the
+ * continuation cursor to intermediate objects, and pages are cut from the sorted candidate list. Every page
+ * of a paged lookup therefore reads the same snapshot and the union of all pages equals the unpaged answer
+ * (upstream's recursive-cursor and PathChain-cursor losses, §5.7.4, do not happen). The other candidate rules
+ * are upstream's: attribute and rule entrances publish holders of a stored or contextual value (defaults are
+ * invisible), unknown permissions or types yield no candidates.
+ *
+ * An Attribute entrance that lives on a type other than the requested one (reachable only through a userset
+ * relation whose subject relation is a permission with attribute leaves) publishes nothing.
+ */
+import type { Attribute, Subject, Tuple } from '../data/types.js';
+import { PermifyError } from '../errors.js';
+import type { Schema } from '../schema/model.js';
+import type { TupleFilter } from '../storage/contract.js';
+import { entrances, type Entrance, leavesOf } from './entrances.js';
+import { mapBounded } from './combine.js';
+import { checkSignal, type EvalState, normRelation } from './state.js';
+
+/** Spec §5.7.2: more self-recursion rounds than this is an error (upstream's limit). */
+export const maxSelfRecursionRounds = 100;
+
+export interface CandidateSearch {
+  readonly entityType: string;
+  readonly permission: string;
+  readonly subject: Subject;
+  readonly scope: ReadonlyMap<string, readonly string[]> | undefined;
+  readonly maxCandidates: number;
+}
+
+function candidateLimit(limit: number): PermifyError {
+  return new PermifyError(
+    'ERROR_CODE_VALIDATION',
+    `lookup candidate limit exceeded: maxLookupCandidates=${limit}`,
+    { details: { limit: 'maxLookupCandidates' } },
+  );
+}
+
+/** The complete, unsorted candidate id set of a LookupEntity request. */
+export async function collectCandidates(st: EvalState, req: CandidateSearch): Promise<Set<string>> {
+  const { schema } = st;
+  const target = req.entityType;
+  const candidates = new Set<string>();
+  const publish = (id: string): void => {
+    if (candidates.has(id)) return;
+    candidates.add(id);
+    if (candidates.size > req.maxCandidates) throw candidateLimit(req.maxCandidates);
+  };
+  if (!schema.entities.has(target)) return candidates;
+
+  const visited = new Set<string>();
+  const attributesDone = new Set<string>();
+  const scopeIds = (type: string): readonly string[] | undefined => {
+    const ids = req.scope?.get(type);
+    return ids !== undefined && ids.length > 0 ? ids : undefined;
+  };
+  const inScope = (type: string, id: string): boolean => {
+    const ids = scopeIds(type);
+    return ids === undefined || ids.includes(id);
+  };
+
+  type Node = { readonly type: string; readonly id: string; readonly relation: string };
+  let frontier: Node[] = [{ type: req.subject.type, id: req.subject.id, relation: normRelation(req.subject.relation) }];
+  visited.add(`${frontier[0]?.type}:${frontier[0]?.id}#${frontier[0]?.relation}`);
+
+  const push = (next: Node[], type: string, id: string, relation: string): void => {
+    const k = `${type}:${id}#${relation}`;
+    if (visited.has(k)) return;
+    visited.add(k);
+    next.push({ type, id, relation });
+  };
+
+  while (frontier.length > 0) {
+    checkSignal(st);
+    const next: Node[] = [];
+    await mapBounded(frontier, st.concurrency, async (node) => {
+      if (node.type === target && node.relation === req.permission) publish(node.id);
+      const list = uniqueEntrances(entrances(schema, target, req.permission, node.type, node.relation));
+      for (const e of list) {
+        switch (e.kind) {
+          case 'relation': {
+            const tuples = await readReverse(st, {
+              entity: { type: e.type, ids: scopeIds(e.type) ?? [] },
+              relation: e.relation,
+              subject: { type: node.type, ids: [node.id], relation: node.relation },
+            });
+            for (const t of tuples) push(next, t.entity.type, t.entity.id, e.relation);
+            break;
+          }
+          case 'computed-user-set':
+            if (node.type === e.type) push(next, e.type, node.id, e.permission);
+            break;
+          case 'tuple-to-user-set': {
+            const tuples = await readReverse(st, {
+              entity: { type: e.type, ids: scopeIds(e.type) ?? [] },
+              relation: e.tupleSet,
+              subject: { type: node.type, ids: [node.id] },
+            });
+            for (const t of tuples) push(next, t.entity.type, t.entity.id, e.permission);
+            break;
+          }
+          case 'attribute': {
+            const k = `${e.type}$${e.attribute}`;
+            if (attributesDone.has(k)) break;
+            attributesDone.add(k);
+            if (e.type !== target) break;
+            const holders = await attributeHolders(st, e.type, e.attribute, scopeIds(e.type));
+            for (const id of holders) publish(id);
+            await selfRecursion(st, schema, target, req.permission, holders, inScope, publish);
+            break;
+          }
+          case 'path-chain': {
+            const k = `${e.type}$${e.attribute}>${e.chain.map((h) => `${h.type}#${h.relation}`).join('>')}`;
+            if (attributesDone.has(k)) break;
+            attributesDone.add(k);
+            let ids = await attributeHolders(st, e.type, e.attribute, scopeIds(e.type));
+            let prevType = e.type;
+            for (let h = e.chain.length - 1; h >= 0 && ids.length > 0; h--) {
+              const hop = e.chain[h] as { type: string; relation: string };
+              const tuples = await readReverse(st, {
+                entity: { type: hop.type, ids: h === 0 ? (scopeIds(hop.type) ?? []) : [] },
+                relation: hop.relation,
+                subject: { type: prevType, ids },
+              });
+              ids = unique(tuples.map((t) => t.entity.id));
+              prevType = hop.type;
+            }
+            if (prevType === target) for (const id of ids) publish(id);
+            break;
+          }
+        }
+      }
+    });
+    frontier = next;
+  }
+  return candidates;
+}
+
+function uniqueEntrances(list: readonly Entrance[]): Entrance[] {
+  const seen = new Set<string>();
+  const out: Entrance[] = [];
+  for (const e of list) {
+    const k = JSON.stringify(e);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(e);
+  }
+  return out;
+}
+
+function unique(ids: readonly string[]): string[] {
+  return [...new Set(ids)];
+}
+
+/** Stored plus contextual tuples matching a reverse (subject-side) filter. */
+async function readReverse(st: EvalState, filter: TupleFilter): Promise<readonly Tuple[]> {
+  const stored = await st.reader.queryRelationships(st.tenantId, filter, st.snapToken, st.signal === undefined ? undefined : { signal: st.signal });
+  if (st.context.tuples.length === 0) return stored;
+  const extra: Tuple[] = [];
+  const eIds = filter.entity?.ids ?? [];
+  const sIds = filter.subject?.ids ?? [];
+  const sRel = filter.subject?.relation ?? '';
+  for (const t of st.context.tuples) {
+    if (filter.entity?.type !== undefined && t.entity.type !== filter.entity.type) continue;
+    if (eIds.length > 0 && !eIds.includes(t.entity.id)) continue;
+    if (filter.relation !== undefined && filter.relation !== '' && t.relation !== filter.relation) continue;
+    if (filter.subject?.type !== undefined && t.subject.type !== filter.subject.type) continue;
+    if (sIds.length > 0 && !sIds.includes(t.subject.id)) continue;
+    if (sRel !== '' && normRelation(t.subject.relation) !== sRel) continue;
+    extra.push(t);
+  }
+  return extra.length === 0 ? stored : stored.concat(extra);
+}
+
+/** Ids of `type` entities holding any value (stored or contextual) of `attribute`. */
+async function attributeHolders(
+  st: EvalState,
+  type: string,
+  attribute: string,
+  scope: readonly string[] | undefined,
+): Promise<string[]> {
+  const stored: readonly Attribute[] = await st.reader.queryAttributes(
+    st.tenantId,
+    { entity: { type, ids: scope ?? [] }, attributes: [attribute] },
+    st.snapToken,
+    st.signal === undefined ? undefined : { signal: st.signal },
+  );
+  const ids = new Set<string>();
+  for (const a of stored) ids.add(a.entity.id);
+  for (const a of st.context.attributes) {
+    if (a.entity.type === type && a.attribute === attribute && (scope === undefined || scope.includes(a.entity.id))) {
+      ids.add(a.entity.id);
+    }
+  }
+  return [...ids];
+}
+
+/**
+ * Self-recursion expansion (§5.7.2): when P on T walks `r.P` through a relation r allowing T, objects reached
+ * from attribute holders through r (breadth-first) are candidates too.
+ */
+async function selfRecursion(
+  st: EvalState,
+  schema: Schema,
+  target: string,
+  permission: string,
+  seeds: readonly string[],
+  inScope: (type: string, id: string) => boolean,
+  publish: (id: string) => void,
+): Promise<void> {
+  const def = schema.entities.get(target);
+  const perm = def?.permissions.get(permission);
+  if (def === undefined || perm === undefined) return;
+  const relations: string[] = [];
+  for (const leaf of leavesOf(perm.child)) {
+    if (leaf.kind !== 'tuple-to-user-set' || leaf.computed !== permission) continue;
+    const rel = def.relations.get(leaf.tupleSet);
+    if (rel?.references.some((r) => r.type === target) === true && !relations.includes(leaf.tupleSet)) {
+      relations.push(leaf.tupleSet);
+    }
+  }
+  if (relations.length === 0) return;
+  const seen = new Set<string>(seeds);
+  let frontier = [...seeds];
+  let rounds = 0;
+  while (frontier.length > 0) {
+    if (++rounds > maxSelfRecursionRounds) {
+      throw new PermifyError(
+        'ERROR_CODE_INTERNAL',
+        `recursive relation expansion exceeded maximum depth (${maxSelfRecursionRounds})`,
+        { details: { limit: 'maxSelfRecursionRounds' } },
+      );
+    }
+    const next: string[] = [];
+    for (const r of relations) {
+      const tuples = await readReverse(st, {
+        entity: { type: target },
+        relation: r,
+        subject: { type: target, ids: frontier },
+      });
+      for (const t of tuples) {
+        const id = t.entity.id;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        next.push(id);
+        if (inScope(target, id)) publish(id);
+      }
+    }
+    frontier = next;
+  }
+}
