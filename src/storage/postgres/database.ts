@@ -57,6 +57,11 @@ function makePool(uri: string, options: DatabaseOptions, role: string): pg.Pool 
   });
   // An idle client losing its connection emits 'error' on the pool; without a listener Node would crash.
   pool.on('error', (err) => options.logger.warn({ err: err.message, role }, 'postgres idle client error'));
+  // A terminated backend can report twice (the FATAL message, then ECONNRESET on the socket) after the
+  // pool has already dropped the client and its listener; a permanent listener keeps that from crashing.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 
