@@ -1,0 +1,7 @@
+export { createGrpcServer, type BeforeCallInfo, type GrpcServer, type GrpcServerOptions } from './server.js';
+export {
+  createHealthReporter,
+  type HealthReporter,
+  type ServingStatus,
+  type SettableHealthReporter,
+} from './health.js';
