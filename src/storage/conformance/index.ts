@@ -1,0 +1,1 @@
+export { describeStoreConformance, uniqueTenantId, type StoreFactoryResult } from './describe-store-conformance.js';
