@@ -1,0 +1,333 @@
+/**
+ * Parser of the Permify schema language (spec §2, §3.2): a recursive-descent/Pratt parser that mirrors
+ * upstream's control flow closely enough to report the same first error at the same position.
+ *
+ * Parse errors throw `PermifyError('ERROR_CODE_SCHEMA_PARSE', 'L:C:msg')` where `L:C` is the lexer cursor (just
+ * past the look-ahead token, spec §1.4). Expression nesting is bounded by {@link maxExpressionDepth}, so hostile
+ * input cannot overflow the stack.
+ */
+import { PermifyError } from '../errors.js';
+import type {
+  AttributeAst,
+  CallAst,
+  EntityAst,
+  ExpressionAst,
+  MemberAst,
+  Name,
+  OperatorAst,
+  ParameterAst,
+  PathAst,
+  PermissionAst,
+  RelationAst,
+  RuleAst,
+  SchemaAst,
+  StatementAst,
+  SubjectTypeAst,
+} from './ast.js';
+import { Lexer, decodeBytes, type Token, type TokenType } from './lexer.js';
+
+/**
+ * Maximum nesting depth of a permission expression (parentheses plus operator chains). Deeper expressions are
+ * rejected with a parse error naming this limit; the engine evaluates expressions recursively, so unbounded
+ * depth would be a denial-of-service vector.
+ */
+export const maxExpressionDepth = 1000;
+
+const ignored: ReadonlySet<TokenType> = new Set<TokenType>(['SPACE', 'TAB', 'SINGLE_LINE_COMMENT', 'MULTI_LINE_COMMENT']);
+/** Tokens after which one line break is skipped, so an expression may continue on the next line. */
+const continuation: ReadonlySet<TokenType> = new Set<TokenType>(['LP', 'AND', 'OR', 'NOT', 'ASSIGN']);
+const operators: ReadonlyMap<TokenType, OperatorAst> = new Map<TokenType, OperatorAst>([
+  ['AND', 'and'],
+  ['OR', 'or'],
+  ['NOT', 'not'],
+]);
+
+class Parser {
+  private readonly lexer: Lexer;
+  private cur: Token;
+  private peek: Token;
+  /** Top-level names (entities and rules). */
+  private readonly topNames = new Set<string>();
+  /** Member keys `entity#name`. */
+  private readonly memberKeys = new Set<string>();
+  private readonly depths = new WeakMap<ExpressionAst, number>();
+
+  constructor(text: string) {
+    this.lexer = new Lexer(text);
+    const eof: Token = { type: 'EOF', literal: '', line: 1, column: 1 };
+    this.cur = eof;
+    this.peek = this.fetch();
+    this.next();
+  }
+
+  private peekType(): TokenType {
+    return this.peek.type;
+  }
+
+  private curType(): TokenType {
+    return this.cur.type;
+  }
+
+  private fetch(): Token {
+    let t = this.lexer.nextToken();
+    while (ignored.has(t.type)) t = this.lexer.nextToken();
+    return t;
+  }
+
+  /** Advances by one significant token (spaces and comments skipped; one newline after a continuation token). */
+  private next(): void {
+    this.cur = this.peek;
+    this.peek = this.fetch();
+    if (continuation.has(this.cur.type) && this.peek.type === 'NEWLINE') this.peek = this.fetch();
+  }
+
+  /** Advances without skipping anything (rule bodies). */
+  private nextRaw(): void {
+    this.cur = this.peek;
+    this.peek = this.lexer.nextToken();
+  }
+
+  private fail(message: string): never {
+    throw new PermifyError('ERROR_CODE_SCHEMA_PARSE', `${this.lexer.line}:${this.lexer.column}:${message}`, {
+      details: { line: this.lexer.line, column: this.lexer.column },
+    });
+  }
+
+  private peekError(expected: TokenType): never {
+    return this.fail(`expected next token to be ${expected}, got ${this.peekType()} instead`);
+  }
+
+  /** Advances if the look-ahead has the given type, else fails. */
+  private expectAndNext(type: TokenType): void {
+    if (this.peekType() !== type) this.peekError(type);
+    this.next();
+  }
+
+  private name(t: Token): Name {
+    return { kind: 'name', value: decodeBytes(t.literal), line: t.line, column: t.column };
+  }
+
+  parseSchema(): SchemaAst {
+    const statements: StatementAst[] = [];
+    while (this.curType() !== 'EOF') {
+      if (this.curType() === 'ENTITY') statements.push(this.parseEntity());
+      else if (this.curType() === 'RULE') statements.push(this.parseRule());
+      // Any other token at top level is skipped silently (upstream leniency, spec §1.3).
+      this.next();
+    }
+    return { kind: 'schema', statements };
+  }
+
+  private declareTop(name: string): void {
+    if (this.topNames.has(name)) this.fail(`duplication found for ${name}`);
+    this.topNames.add(name);
+  }
+
+  private declareMember(entity: string, name: string): void {
+    const key = `${entity}#${name}`;
+    if (this.memberKeys.has(key)) this.fail(`duplication found for ${key}`);
+    this.memberKeys.add(key);
+  }
+
+  private parseEntity(): EntityAst {
+    const keyword = this.cur;
+    this.expectAndNext('IDENT');
+    const name = this.name(this.cur);
+    this.declareTop(name.value);
+    this.expectAndNext('LCB');
+    const members: MemberAst[] = [];
+    while (this.curType() !== 'RCB') {
+      switch (this.curType()) {
+        case 'EOF':
+          this.fail('expected token to be RCB, got EOF instead');
+          break;
+        case 'RELATION':
+          members.push(this.parseRelation(name.value));
+          break;
+        case 'ATTRIBUTE':
+          members.push(this.parseAttribute(name.value));
+          break;
+        case 'PERMISSION':
+          members.push(this.parsePermission(name.value));
+          break;
+        case 'NEWLINE':
+        case 'LCB':
+          break;
+        default:
+          this.fail(`expected token to be RELATION, PERMISSION, ATTRIBUTE, got ${this.curType()} instead`);
+      }
+      this.next();
+    }
+    return { kind: 'entity', name, members, line: keyword.line, column: keyword.column };
+  }
+
+  private parseRelation(entity: string): RelationAst {
+    this.expectAndNext('IDENT');
+    const name = this.name(this.cur);
+    if (this.peekType() !== 'SIGN') this.peekError('SIGN');
+    const types: SubjectTypeAst[] = [];
+    while (this.peekType() === 'SIGN') {
+      this.next();
+      this.expectAndNext('IDENT');
+      const type = this.name(this.cur);
+      if (this.peekType() === 'HASH') {
+        this.next();
+        this.expectAndNext('IDENT');
+        types.push({ kind: 'subject-type', type, relation: this.name(this.cur) });
+      } else {
+        types.push({ kind: 'subject-type', type });
+      }
+    }
+    this.declareMember(entity, name.value);
+    return { kind: 'relation', name, types };
+  }
+
+  private parseAttribute(entity: string): AttributeAst {
+    this.expectAndNext('IDENT');
+    const name = this.name(this.cur);
+    this.expectAndNext('IDENT');
+    const type = this.name(this.cur);
+    let isArray = false;
+    if (this.peekType() === 'LSB') {
+      this.next();
+      this.expectAndNext('RSB');
+      isArray = true;
+    }
+    this.declareMember(entity, name.value);
+    return { kind: 'attribute', name, type, isArray };
+  }
+
+  private parsePermission(entity: string): PermissionAst {
+    const isAction = this.cur.literal === 'action';
+    this.expectAndNext('IDENT');
+    const name = this.name(this.cur);
+    this.declareMember(entity, name.value);
+    this.expectAndNext('ASSIGN');
+    this.next();
+    const expression = this.parseExpression(false, 0);
+    return { kind: 'permission', name, isAction, expression };
+  }
+
+  /**
+   * Parses an expression starting at the current token. With `single`, parses one operand only (the right-hand
+   * side of an operator: all operators share one precedence level and associate to the left).
+   */
+  private parseExpression(single: boolean, nesting: number): ExpressionAst {
+    if (nesting > maxExpressionDepth) {
+      this.fail(`expression nesting exceeds the limit maxExpressionDepth=${maxExpressionDepth}`);
+    }
+    let left: ExpressionAst;
+    if (this.curType() === 'LP') {
+      this.next();
+      left = this.parseExpression(false, nesting + 1);
+      if (this.peekType() !== 'RP') this.peekError('RP');
+      this.next();
+    } else if (this.curType() === 'IDENT') {
+      left = this.peekType() === 'LP' ? this.parseCall() : this.parsePath();
+    } else {
+      this.fail(`no prefix parse function for ${this.curType()} found`);
+    }
+    if (single) return left;
+    for (;;) {
+      const op = operators.get(this.peekType());
+      if (op === undefined) return left;
+      this.next();
+      const opToken = this.cur;
+      this.next();
+      const right = this.parseExpression(true, nesting + 1);
+      const depth = Math.max(this.depthOf(left), this.depthOf(right)) + 1;
+      if (depth + nesting > maxExpressionDepth) {
+        this.fail(`expression nesting exceeds the limit maxExpressionDepth=${maxExpressionDepth}`);
+      }
+      left = { kind: 'infix', operator: op, left, right, line: opToken.line, column: opToken.column };
+      this.depths.set(left, depth);
+    }
+  }
+
+  private depthOf(e: ExpressionAst): number {
+    return this.depths.get(e) ?? 1;
+  }
+
+  private parsePath(): PathAst {
+    const first = this.cur;
+    if (first.type !== 'IDENT') this.fail(`expected next token to be IDENT, got ${first.type} instead`);
+    const segments: Name[] = [this.name(first)];
+    while (this.peekType() === 'DOT') {
+      this.next();
+      this.expectAndNext('IDENT');
+      segments.push(this.name(this.cur));
+    }
+    return { kind: 'path', segments, line: first.line, column: first.column };
+  }
+
+  private parseCall(): CallAst {
+    const name = this.name(this.cur);
+    this.expectAndNext('LP');
+    const args: PathAst[] = [];
+    if (this.peekType() === 'RP') {
+      this.next();
+      return { kind: 'call', name, arguments: args, line: name.line, column: name.column };
+    }
+    this.next();
+    args.push(this.parsePath());
+    while (this.peekType() === 'COMMA') {
+      this.next();
+      this.next();
+      args.push(this.parsePath());
+    }
+    this.expectAndNext('RP');
+    return { kind: 'call', name, arguments: args, line: name.line, column: name.column };
+  }
+
+  private parseRule(): RuleAst {
+    const keyword = this.cur;
+    this.expectAndNext('IDENT');
+    const name = this.name(this.cur);
+    this.expectAndNext('LP');
+    const parameters: ParameterAst[] = [];
+    while (this.peekType() !== 'RP') {
+      this.expectAndNext('IDENT');
+      const param = this.name(this.cur);
+      this.expectAndNext('IDENT');
+      const type = this.name(this.cur);
+      let isArray = false;
+      if (this.peekType() === 'LSB') {
+        this.next();
+        this.expectAndNext('RSB');
+        isArray = true;
+      }
+      parameters.push({ kind: 'parameter', name: param, type, isArray });
+      if (this.peekType() !== 'COMMA') {
+        if (this.peekType() !== 'RP') this.peekError('RP');
+        break;
+      }
+      this.next();
+    }
+    this.expectAndNext('RP');
+    this.expectAndNext('LCB');
+    this.next();
+    let body = '';
+    while (this.curType() !== 'RCB') {
+      if (this.curType() === 'EOF') this.fail('expected next token to be RCB, got EOF instead');
+      body += this.cur.literal;
+      this.nextRaw();
+    }
+    this.declareTop(name.value);
+    return {
+      kind: 'rule',
+      name,
+      parameters,
+      body: decodeBytes(body).trim(),
+      line: keyword.line,
+      column: keyword.column,
+    };
+  }
+}
+
+/**
+ * Parses schema text into a {@link SchemaAst}. Stops at the first error.
+ * @throws PermifyError ERROR_CODE_SCHEMA_PARSE with message `L:C:msg` (no space after the second colon).
+ */
+export function parseSchema(text: string): SchemaAst {
+  return new Parser(text).parseSchema();
+}
