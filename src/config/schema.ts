@@ -1,0 +1,429 @@
+/**
+ * The configuration of `permify serve`: ONE zod schema that is the single source of truth for every key.
+ *
+ * Each leaf is built by a `field.*` helper that records, in {@link configRegistry}, Permify's YAML key, the
+ * `--flag` name, the `PERMIFY_*` environment variable, a documentation string and whether the value is a
+ * secret. The loader, the CLI flag registration, the redacted printout and the README table are all derived
+ * by walking this schema, so a key cannot exist in one place and be missing in another.
+ *
+ * Leaves accept both their typed form (from YAML) and a string (from env vars and flags) and normalise it:
+ * durations (Go syntax `300ms`, `12s`, `15m`) become milliseconds, byte sizes (`10MiB`) become bytes, lists
+ * accept a YAML sequence or a comma-separated string, booleans accept `true/false/1/0`, ports accept a
+ * number or a numeric string.
+ */
+import { z } from 'zod';
+
+/** Metadata attached to each configuration leaf. */
+export interface ConfigFieldMeta {
+  /** Flag of `permify serve`, without the leading dashes (e.g. `http-port`). */
+  readonly flag: string;
+  /** Environment variable (fixed per key, several are irregular in Permify). */
+  readonly env: string;
+  readonly doc: string;
+  /** Shown masked in printouts (all but the first and last character). */
+  readonly secret?: boolean;
+  /** Value syntax for help texts. */
+  readonly kind: 'string' | 'bool' | 'int' | 'float' | 'port' | 'list' | 'duration' | 'size';
+}
+
+/** Registry holding the metadata of every leaf of {@link configSchema}. */
+export const configRegistry = z.registry<ConfigFieldMeta>();
+
+const GO_DURATION_UNIT_MS: Readonly<Record<string, number>> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** Parses a Go duration (`1h30m`, `300ms`, `0`) into milliseconds; undefined when malformed. */
+export function parseDurationMs(text: string): number | undefined {
+  const s = text.trim();
+  if (s === '0') return 0;
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(s)) return undefined;
+  let total = 0;
+  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
+    total += Number(m[1]) * (GO_DURATION_UNIT_MS[m[2] as string] ?? Number.NaN);
+  }
+  return Number.isFinite(total) ? total : undefined;
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+};
+
+/** Parses a human byte size (`10MiB`, `1GB`, `512`) into bytes; undefined when malformed. */
+export function parseSizeBytes(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text.replace(/_/g, ''));
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[(m[2] ?? '').toLowerCase()];
+  if (unit === undefined) return undefined;
+  return Math.round(Number(m[1]) * unit);
+}
+
+function numberish(v: unknown): unknown {
+  if (typeof v === 'string' && v.trim() !== '') {
+    const n = Number(v.replace(/_/g, ''));
+    return Number.isNaN(n) ? v : n;
+  }
+  return v;
+}
+
+function boolish(v: unknown): unknown {
+  if (typeof v === 'string') {
+    const s = v.trim().toLowerCase();
+    if (s === 'true' || s === '1' || s === 't' || s === 'yes') return true;
+    if (s === 'false' || s === '0' || s === 'f' || s === 'no' || s === '') return false;
+  }
+  return v;
+}
+
+function listish(v: unknown): unknown {
+  if (typeof v === 'string') {
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  }
+  return v;
+}
+
+function durationish(v: unknown): unknown {
+  if (typeof v === 'number') return v === 0 ? 0 : Number.NaN; // bare numbers other than 0 are ambiguous in Go
+  if (typeof v === 'string') return parseDurationMs(v) ?? v;
+  return v;
+}
+
+function sizeish(v: unknown): unknown {
+  if (typeof v === 'string') return parseSizeBytes(v) ?? v;
+  return v;
+}
+
+function register<T extends z.ZodType>(schema: T, meta: Omit<ConfigFieldMeta, 'kind'>, kind: ConfigFieldMeta['kind']): T {
+  configRegistry.add(schema, { ...meta, kind });
+  return schema;
+}
+
+type Meta = Omit<ConfigFieldMeta, 'kind'>;
+
+/** Leaf builders: each returns a zod schema with a default and registered metadata. */
+export const field = {
+  string: (def: string, meta: Meta) => register(z.string().default(def), meta, 'string'),
+  enumOf: <const T extends readonly [string, ...string[]]>(values: T, def: T[number], meta: Meta) =>
+    register(z.enum(values).default(def as never), meta, 'string'),
+  bool: (def: boolean, meta: Meta) => register(z.preprocess(boolish, z.boolean()).default(def), meta, 'bool'),
+  int: (def: number, meta: Meta, min = 0) =>
+    register(z.preprocess(numberish, z.number().int().min(min)).default(def), meta, 'int'),
+  float: (def: number, meta: Meta) => register(z.preprocess(numberish, z.number().min(0)).default(def), meta, 'float'),
+  port: (def: number, meta: Meta) =>
+    register(z.preprocess(numberish, z.number().int().min(0).max(65535)).default(def), meta, 'port'),
+  list: (def: readonly string[], meta: Meta) =>
+    register(z.preprocess(listish, z.array(z.string())).default([...def]), meta, 'list'),
+  /** Go duration syntax; the parsed value is in milliseconds. */
+  duration: (def: string, meta: Meta) =>
+    register(
+      z
+        .preprocess(durationish, z.number({ error: 'expected a Go duration such as 300ms, 12s or 15m' }).min(0))
+        .default(parseDurationMs(def) as number),
+      meta,
+      'duration',
+    ),
+  /** Human byte size; the parsed value is in bytes. */
+  size: (def: string, meta: Meta) =>
+    register(
+      z
+        .preprocess(sizeish, z.number({ error: 'expected a byte size such as 512KiB or 10MiB' }).int().min(0))
+        .default(parseSizeBytes(def) as number),
+      meta,
+      'size',
+    ),
+};
+
+const f = field;
+
+const tls = (prefix: 'grpc' | 'http') =>
+  z
+    .object({
+      enabled: f.bool(false, {
+        flag: `${prefix}-tls-enabled`,
+        env: `PERMIFY_${prefix.toUpperCase()}_TLS_ENABLED`,
+        doc: `serve the ${prefix === 'grpc' ? 'gRPC' : 'REST'} listener over TLS`,
+      }),
+      cert: f.string('', {
+        flag: `${prefix}-tls-cert-path`,
+        env: `PERMIFY_${prefix.toUpperCase()}_TLS_CERT_PATH`,
+        doc: 'PEM certificate (chain) file',
+        secret: true,
+      }),
+      key: f.string('', {
+        flag: `${prefix}-tls-key-path`,
+        env: `PERMIFY_${prefix.toUpperCase()}_TLS_KEY_PATH`,
+        doc: 'PEM private key file',
+        secret: true,
+      }),
+    })
+    .prefault({});
+
+const exporter = (section: 'logger' | 'tracer' | 'meter', envPrefix: string, flagPrefix: string, defaults: { exporter: string; endpoint: string }) => ({
+  enabled: f.bool(false, { flag: `${flagPrefix}-enabled`, env: `${envPrefix}_ENABLED`, doc: `enable the ${section} exporter (accepted, not implemented)` }),
+  exporter: f.string(defaults.exporter, { flag: `${flagPrefix}-exporter`, env: `${envPrefix}_EXPORTER`, doc: 'exporter kind (accepted, not implemented)' }),
+  endpoint: f.string(defaults.endpoint, { flag: `${flagPrefix}-endpoint`, env: `${envPrefix}_ENDPOINT`, doc: 'collector endpoint', secret: true }),
+  insecure: f.bool(false, { flag: `${flagPrefix}-insecure`, env: `${envPrefix}_INSECURE`, doc: 'plain-text connection to the collector' }),
+  urlpath: f.string('', { flag: `${flagPrefix}-urlpath`, env: `${envPrefix}_URL_PATH`, doc: 'collector URL path' }),
+  headers: f.list([], { flag: `${flagPrefix}-headers`, env: `${envPrefix}_HEADERS`, doc: 'collector headers, entries key:value', secret: true }),
+  protocol: f.string('http', { flag: `${flagPrefix}-protocol`, env: `${envPrefix}_PROTOCOL`, doc: 'http or grpc' }),
+  service_name: f.string('permify', { flag: `${flagPrefix}-service-name`, env: `${envPrefix}_SERVICE_NAME`, doc: 'service name reported to the collector' }),
+});
+
+/**
+ * The configuration schema. Keys are Permify's YAML keys (api-and-operations §10.2) plus a few documented
+ * additions (`server.rate_limit_burst`, `server.http.max_body_size`, `server.shutdown_timeout`,
+ * `service.permission.max_lookup_candidates`). Deliberate difference: `server.rate_limit` defaults to 100.
+ */
+export const configSchema = z
+  .object({
+    account_id: f.string('', { flag: 'account-id', env: 'PERMIFY_ACCOUNT_ID', doc: 'Permify account id (informational)' }),
+    server: z
+      .object({
+        host: f.string('', { flag: 'server-host', env: 'PERMIFY_SERVER_HOST', doc: 'bind address of the HTTP listener (empty = all interfaces)' }),
+        name_override: f.string('', { flag: 'server-name-override', env: 'PERMIFY_NAME_OVERRIDE', doc: 'TLS server name used by internal gRPC clients' }),
+        rate_limit: f.int(100, { flag: 'server-rate-limit', env: 'PERMIFY_RATE_LIMIT', doc: 'global token-bucket rate, requests per second (0 disables)' }),
+        rate_limit_burst: f.int(0, { flag: 'server-rate-limit-burst', env: 'PERMIFY_RATE_LIMIT_BURST', doc: 'token-bucket capacity (0 = same as rate_limit)' }),
+        shutdown_timeout: f.duration('5s', { flag: 'server-shutdown-timeout', env: 'PERMIFY_SERVER_SHUTDOWN_TIMEOUT', doc: 'time in-flight requests get to finish on shutdown' }),
+        grpc: z
+          .object({
+            port: f.port(3478, { flag: 'grpc-port', env: 'PERMIFY_GRPC_PORT', doc: 'gRPC listener port (0 = any free port)' }),
+            tls: tls('grpc'),
+          })
+          .prefault({}),
+        http: z
+          .object({
+            enabled: f.bool(true, { flag: 'http-enabled', env: 'PERMIFY_HTTP_ENABLED', doc: 'serve the REST/JSON gateway' }),
+            port: f.port(3476, { flag: 'http-port', env: 'PERMIFY_HTTP_PORT', doc: 'REST listener port (0 = any free port)' }),
+            grpc_target_host: f.string('127.0.0.1', { flag: 'http-grpc-target-host', env: 'PERMIFY_HTTP_GRPC_TARGET_HOST', doc: 'accepted for compatibility; the gateway calls the handlers in-process' }),
+            tls: tls('http'),
+            cors_allowed_origins: f.list(['*'], { flag: 'http-cors-allowed-origins', env: 'PERMIFY_HTTP_CORS_ALLOWED_ORIGINS', doc: 'CORS origins (* = any)' }),
+            cors_allowed_headers: f.list(['*'], { flag: 'http-cors-allowed-headers', env: 'PERMIFY_HTTP_CORS_ALLOWED_HEADERS', doc: 'CORS request headers (* = any)' }),
+            max_body_size: f.size('4MiB', { flag: 'http-max-body-size', env: 'PERMIFY_HTTP_MAX_BODY_SIZE', doc: 'largest accepted REST request body' }),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    profiler: z
+      .object({
+        enabled: f.bool(false, { flag: 'profiler-enabled', env: 'PERMIFY_PROFILER_ENABLED', doc: 'accepted, not implemented' }),
+        port: f.string('', { flag: 'profiler-port', env: 'PERMIFY_PROFILER_PORT', doc: 'accepted, not implemented' }),
+      })
+      .prefault({}),
+    logger: z
+      .object({
+        level: z
+          .preprocess(
+            (v) => (typeof v === 'string' && ['debug', 'info', 'warn', 'error'].includes(v.toLowerCase()) ? v.toLowerCase() : 'info'),
+            z.enum(['debug', 'info', 'warn', 'error']),
+          )
+          .default('info'),
+        output: f.enumOf(['text', 'json', ''], '', { flag: 'log-output', env: 'PERMIFY_LOG_OUTPUT', doc: 'text (default) or json lines on stdout' }),
+        ...exporter('logger', 'PERMIFY_LOG', 'log', { exporter: 'otlp', endpoint: '' }),
+      })
+      .prefault({}),
+    authn: z
+      .object({
+        enabled: f.bool(false, { flag: 'authn-enabled', env: 'PERMIFY_AUTHN_ENABLED', doc: 'require a bearer token on every RPC except health' }),
+        method: f.string('', { flag: 'authn-method', env: 'PERMIFY_AUTHN_METHOD', doc: 'preshared or oidc' }),
+        preshared: z
+          .object({
+            keys: f.list([], { flag: 'authn-preshared-keys', env: 'PERMIFY_AUTHN_PRESHARED_KEYS', doc: 'accepted bearer tokens', secret: true }),
+          })
+          .prefault({}),
+        oidc: z
+          .object({
+            issuer: f.string('', { flag: 'authn-oidc-issuer', env: 'PERMIFY_AUTHN_OIDC_ISSUER', doc: 'issuer URL; its discovery document is fetched at start', secret: true }),
+            audience: f.string('', { flag: 'authn-oidc-audience', env: 'PERMIFY_AUTHN_OIDC_AUDIENCE', doc: 'required aud claim', secret: true }),
+            refresh_interval: f.duration('15m', { flag: 'authn-oidc-refresh-interval', env: 'PERMIFY_AUTHN_OIDC_REFRESH_INTERVAL', doc: 'background JWKS refresh period' }),
+            backoff_interval: f.duration('12s', { flag: 'authn-oidc-backoff-interval', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_INTERVAL', doc: 'window of the unknown-kid refetch budget' }),
+            backoff_frequency: f.duration('0', { flag: 'authn-oidc-backoff-frequency', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_FREQUENCY', doc: 'pause between JWKS refetches (must be > 0 for oidc)' }),
+            backoff_max_retries: f.int(5, { flag: 'authn-oidc-backoff-max-retries', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_RETRIES', doc: 'JWKS refetches per backoff interval' }),
+            valid_methods: f.list(['RS256', 'HS256'], { flag: 'authn-oidc-valid-methods', env: 'PERMIFY_AUTHN_OIDC_VALID_METHODS', doc: 'accepted JWS algorithms' }),
+            leeway: f.duration('0s', { flag: 'authn-oidc-leeway', env: 'PERMIFY_AUTHN_OIDC_LEEWAY', doc: 'clock skew tolerated on exp/nbf/iat' }),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    tracer: z.object({ ...exporter('tracer', 'PERMIFY_TRACER', 'tracer', { exporter: '', endpoint: '' }) }).prefault({}),
+    meter: z
+      .object({
+        ...exporter('meter', 'PERMIFY_METER', 'meter', { exporter: 'otlp', endpoint: 'telemetry.permify.co' }),
+        interval: f.int(300, { flag: 'meter-interval', env: 'PERMIFY_METER_INTERVAL', doc: 'push period in seconds' }),
+      })
+      .prefault({}),
+    service: z
+      .object({
+        circuit_breaker: f.bool(false, { flag: 'service-circuit-breaker', env: 'PERMIFY_SERVICE_CIRCUIT_BREAKER', doc: 'accepted, not implemented' }),
+        watch: z
+          .object({ enabled: f.bool(false, { flag: 'service-watch-enabled', env: 'PERMIFY_SERVICE_WATCH_ENABLED', doc: 'serve the Watch RPC' }) })
+          .prefault({}),
+        schema: z
+          .object({
+            cache: z
+              .object({
+                number_of_counters: f.int(1000, { flag: 'service-schema-cache-number-of-counters', env: 'PERMIFY_SERVICE_SCHEMA_CACHE_NUMBER_OF_COUNTERS', doc: 'compiled schema versions kept' }, 1),
+                max_cost: f.size('10MiB', { flag: 'service-schema-cache-max-cost', env: 'PERMIFY_SERVICE_SCHEMA_CACHE_MAX_COST', doc: 'accepted for compatibility' }),
+              })
+              .prefault({}),
+          })
+          .prefault({}),
+        permission: z
+          .object({
+            bulk_limit: f.int(100, { flag: 'service-permission-bulk-limit', env: 'PERMIFY_SERVICE_PERMISSION_BULK_LIMIT', doc: 'check fan-out concurrency of lookups' }, 1),
+            concurrency_limit: f.int(100, { flag: 'service-permission-concurrency-limit', env: 'PERMIFY_SERVICE_PERMISSION_CONCURRENCY_LIMIT', doc: 'parallel branches per check' }, 1),
+            max_lookup_candidates: f.int(1_000_000, { flag: 'service-permission-max-lookup-candidates', env: 'PERMIFY_SERVICE_PERMISSION_MAX_LOOKUP_CANDIDATES', doc: 'candidates one lookup may consider' }, 1),
+            cache: z
+              .object({
+                number_of_counters: f.int(10_000, { flag: 'service-permission-cache-number-of-counters', env: 'PERMIFY_SERVICE_PERMISSION_CACHE_NUMBER_OF_COUNTERS', doc: 'check-cache entries (0 disables)' }),
+                max_cost: f.size('10MiB', { flag: 'service-permission-cache-max-cost', env: 'PERMIFY_SERVICE_PERMISSION_CACHE_MAX_COST', doc: 'accepted for compatibility' }),
+              })
+              .prefault({}),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    database: z
+      .object({
+        engine: f.enumOf(['memory', 'postgres'], 'memory', { flag: 'database-engine', env: 'PERMIFY_DATABASE_ENGINE', doc: 'memory or postgres' }),
+        uri: f.string('', { flag: 'database-uri', env: 'PERMIFY_DATABASE_URI', doc: 'postgres URI for both roles', secret: true }),
+        writer: z.object({ uri: f.string('', { flag: 'database-writer-uri', env: 'PERMIFY_DATABASE_WRITER_URI', doc: 'writer URI (when uri is empty)', secret: true }) }).prefault({}),
+        reader: z.object({ uri: f.string('', { flag: 'database-reader-uri', env: 'PERMIFY_DATABASE_READER_URI', doc: 'reader URI (when uri is empty)', secret: true }) }).prefault({}),
+        auto_migrate: f.bool(true, { flag: 'database-auto-migrate', env: 'PERMIFY_DATABASE_AUTO_MIGRATE', doc: 'apply migrations at start' }),
+        max_connections: f.int(0, { flag: 'database-max-connections', env: 'PERMIFY_DATABASE_MAX_CONNECTIONS', doc: 'pool size (0 = max_open_connections)' }),
+        max_open_connections: f.int(20, { flag: 'database-max-open-connections', env: 'PERMIFY_DATABASE_MAX_OPEN_CONNECTIONS', doc: 'pool size (deprecated)' }),
+        max_idle_connections: f.int(1, { flag: 'database-max-idle-connections', env: 'PERMIFY_DATABASE_MAX_IDLE_CONNECTIONS', doc: 'idle connections (deprecated)' }),
+        min_connections: f.int(0, { flag: 'database-min-connections', env: 'PERMIFY_DATABASE_MIN_CONNECTIONS', doc: 'minimum pool size' }),
+        min_idle_connections: f.int(1, { flag: 'database-min-idle-connections', env: 'PERMIFY_DATABASE_MIN_IDLE_CONNECTIONS', doc: 'minimum idle connections' }),
+        max_connection_lifetime: f.duration('300s', { flag: 'database-max-connection-lifetime', env: 'PERMIFY_DATABASE_MAX_CONNECTION_LIFETIME', doc: 'connection lifetime' }),
+        max_connection_idle_time: f.duration('60s', { flag: 'database-max-connection-idle-time', env: 'PERMIFY_DATABASE_MAX_CONNECTION_IDLE_TIME', doc: 'idle time before a connection closes' }),
+        health_check_period: f.duration('0', { flag: 'database-health-check-period', env: 'PERMIFY_DATABASE_HEALTH_CHECK_PERIOD', doc: 'pool health-check period' }),
+        max_connection_lifetime_jitter: f.duration('0', { flag: 'database-max-connection-lifetime-jitter', env: 'PERMIFY_DATABASE_MAX_CONNECTION_LIFETIME_JITTER', doc: 'lifetime jitter' }),
+        connect_timeout: f.duration('0', { flag: 'database-connect-timeout', env: 'PERMIFY_DATABASE_CONNECT_TIMEOUT', doc: 'connect timeout (0 = store default)' }),
+        max_data_per_write: f.int(1000, { flag: 'database-max-data-per-write', env: 'PERMIFY_DATABASE_MAX_DATA_PER_WRITE', doc: 'tuples + attributes per write' }, 1),
+        max_retries: f.int(10, { flag: 'database-max-retries', env: 'PERMIFY_DATABASE_MAX_RETRIES', doc: 'serialization-conflict retries' }),
+        watch_buffer_size: f.int(100, { flag: 'database-watch-buffer-size', env: 'PERMIFY_DATABASE_WATCH_BUFFER_SIZE', doc: 'change sets buffered per Watch stream' }, 1),
+        garbage_collection: z
+          .object({
+            enabled: f.bool(false, { flag: 'database-garbage-collection-enabled', env: 'PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED', doc: 'collect old history' }),
+            interval: f.duration('0', { flag: 'database-garbage-collection-interval', env: 'PERMIFY_DATABASE_GARBAGE_COLLECTION_INTERVAL', doc: 'GC period' }),
+            timeout: f.duration('0', { flag: 'database-garbage-collection-timeout', env: 'PERMIFY_DATABASE_GARBAGE_COLLECTION_TIMEOUT', doc: 'GC run timeout (GC starts only when > 0)' }),
+            window: f.duration('0', { flag: 'database-garbage-collection-window', env: 'PERMIFY_DATABASE_GARBAGE_COLLECTION_WINDOW', doc: 'history kept' }),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    distributed: z
+      .object({
+        enabled: f.bool(false, { flag: 'distributed-enabled', env: 'PERMIFY_DISTRIBUTED_ENABLED', doc: 'accepted; distributed mode is not implemented and refused' }),
+        address: f.string('', { flag: 'distributed-address', env: 'PERMIFY_DISTRIBUTED_ADDRESS', doc: 'peer target' }),
+        port: f.string('5000', { flag: 'distributed-port', env: 'PERMIFY_DISTRIBUTED_PORT', doc: 'peer port' }),
+        partition_count: f.int(0, { flag: 'distributed-partition-count', env: 'PERMIFY_DISTRIBUTED_PARTITION_COUNT', doc: 'consistent-hash partitions' }),
+        replication_factor: f.int(0, { flag: 'distributed-replication-factor', env: 'PERMIFY_DISTRIBUTED_REPLICATION_FACTOR', doc: 'consistent-hash replicas' }),
+        load: f.float(0, { flag: 'distributed-load', env: 'PERMIFY_DISTRIBUTED_LOAD', doc: 'consistent-hash load' }),
+        picker_width: f.int(0, { flag: 'distributed-picker-width', env: 'PERMIFY_DISTRIBUTED_PICKER_WIDTH', doc: 'picker width' }),
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    const issue = (path: string, message: string): void => {
+      ctx.addIssue({ code: 'custom', path: path.split('.'), message });
+    };
+    if (c.authn.enabled) {
+      if (c.authn.method === 'preshared') {
+        if (c.authn.preshared.keys.length === 0) issue('authn.preshared.keys', 'at least one key is required when authn.method is preshared');
+      } else if (c.authn.method === 'oidc') {
+        if (c.authn.oidc.issuer === '') issue('authn.oidc.issuer', 'required when authn.method is oidc');
+        if (c.authn.oidc.audience === '') issue('authn.oidc.audience', 'required when authn.method is oidc');
+        if (!(c.authn.oidc.backoff_frequency > 0)) issue('authn.oidc.backoff_frequency', 'must be > 0 when authn.method is oidc');
+        if (!(c.authn.oidc.backoff_interval > 0)) issue('authn.oidc.backoff_interval', 'must be > 0 when authn.method is oidc');
+        if (!(c.authn.oidc.backoff_max_retries > 0)) issue('authn.oidc.backoff_max_retries', 'must be > 0 when authn.method is oidc');
+        if (c.authn.oidc.valid_methods.length === 0) issue('authn.oidc.valid_methods', 'at least one algorithm is required');
+        if (c.distributed.enabled) issue('authn.method', 'oidc cannot be combined with distributed.enabled');
+      } else {
+        issue('authn.method', `must be "preshared" or "oidc" when authn.enabled is true (got "${c.authn.method}")`);
+      }
+    }
+    for (const t of ['grpc', 'http'] as const) {
+      const tlsConf = c.server[t].tls;
+      if (tlsConf.enabled && tlsConf.cert === '') issue(`server.${t}.tls.cert`, 'required when TLS is enabled');
+      if (tlsConf.enabled && tlsConf.key === '') issue(`server.${t}.tls.key`, 'required when TLS is enabled');
+    }
+    if (c.database.engine === 'postgres' && c.database.uri === '' && c.database.writer.uri === '') {
+      issue('database.uri', 'required when database.engine is postgres (or set database.writer.uri)');
+    }
+    if (c.distributed.enabled) issue('distributed.enabled', 'distributed mode is not supported by permify-ts');
+    for (const section of ['logger', 'tracer', 'meter'] as const) {
+      c[section].headers.forEach((h, i) => {
+        if (h.split(':').length !== 2) issue(`${section}.headers`, `entry ${i} must be key:value`);
+      });
+    }
+  });
+
+/** The validated configuration (durations in ms, sizes in bytes, ports as numbers). */
+export type Config = z.output<typeof configSchema>;
+
+/** One leaf of the schema with its dotted key. */
+export interface ConfigLeaf {
+  readonly key: string;
+  readonly meta: ConfigFieldMeta;
+}
+
+const levelMeta: ConfigFieldMeta = { flag: 'log-level', env: 'PERMIFY_LOG_LEVEL', doc: 'debug, info, warn or error (anything else = info)', kind: 'string' };
+
+function unwrapObject(schema: z.ZodType): z.ZodObject | undefined {
+  let s: unknown = schema;
+  for (let i = 0; i < 5; i++) {
+    if (s instanceof z.ZodObject) return s;
+    const def = (s as { _zod?: { def?: { innerType?: unknown; in?: unknown; schema?: unknown } } })._zod?.def;
+    const next = def?.innerType ?? def?.in ?? def?.schema;
+    if (next === undefined) return undefined;
+    s = next;
+  }
+  return undefined;
+}
+
+function collectLeaves(obj: z.ZodObject, prefix: string, out: ConfigLeaf[]): void {
+  for (const [name, child] of Object.entries(obj.shape)) {
+    const key = prefix === '' ? name : `${prefix}.${name}`;
+    const meta = configRegistry.get(child as z.ZodType);
+    if (meta) {
+      out.push({ key, meta });
+      continue;
+    }
+    if (key === 'logger.level') {
+      out.push({ key, meta: levelMeta });
+      continue;
+    }
+    const inner = unwrapObject(child as z.ZodType);
+    if (inner) collectLeaves(inner, key, out);
+  }
+}
+
+/** Every configuration leaf in declaration order, derived from {@link configSchema}. */
+export const configLeaves: readonly ConfigLeaf[] = (() => {
+  const out: ConfigLeaf[] = [];
+  const root = unwrapObject(configSchema);
+  if (root) collectLeaves(root, '', out);
+  return Object.freeze(out);
+})();
