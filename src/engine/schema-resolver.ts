@@ -5,7 +5,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { isPermifyError, PermifyError } from '../errors.js';
-import { compileSchema } from '../language/compiler.js';
+import { compileSchema } from '../language/index.js';
 import type { Schema } from '../schema/model.js';
 import type { SchemaStore } from '../storage/contract.js';
 
