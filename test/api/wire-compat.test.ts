@@ -64,9 +64,13 @@ function scalarValue(t: ScalarType, seed: number): unknown {
 /** A message with every field populated (depth-bounded); `variant` picks which oneof member is set. */
 function populate(desc: DescMessage, depth: number, variant: number): Message {
   const init: Record<string, unknown> = {};
-  if (desc.typeName === 'google.protobuf.Timestamp') return create(desc, { seconds: 1700000000n, nanos: 123000000 } as never);
+  if (desc.typeName === 'google.protobuf.Timestamp')
+    return create(desc, { seconds: 1700000000n, nanos: 123000000 } as never);
   if (desc.typeName === 'google.protobuf.Any') {
-    return create(desc, { typeUrl: 'type.googleapis.com/base.v1.BooleanValue', value: new Uint8Array([8, 1]) } as never);
+    return create(desc, {
+      typeUrl: 'type.googleapis.com/base.v1.BooleanValue',
+      value: new Uint8Array([8, 1]),
+    } as never);
   }
   if (desc.typeName === 'google.protobuf.Struct') {
     return create(desc, {} as never);

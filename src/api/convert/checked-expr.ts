@@ -88,7 +88,10 @@ function translate(root: ASTNode, positions: Record<string, number>): Expr {
       case 'value':
         return create(ExprSchema, { id, exprKind: { case: 'constExpr', value: constant(n.args) } });
       case 'id':
-        return create(ExprSchema, { id, exprKind: { case: 'identExpr', value: create(Expr_IdentSchema, { name: n.args }) } });
+        return create(ExprSchema, {
+          id,
+          exprKind: { case: 'identExpr', value: create(Expr_IdentSchema, { name: n.args }) },
+        });
       case '.':
       case '.?': {
         const [operand, field] = n.args;

@@ -87,11 +87,11 @@ export function attributeFilterFromProto(f: pb.AttributeFilter | undefined): sto
 export function tupleFilterHasCriterion(f: store.TupleFilter): boolean {
   return Boolean(
     f.entity?.type ||
-      f.entity?.ids?.length ||
-      f.relation ||
-      f.subject?.type ||
-      f.subject?.ids?.length ||
-      f.subject?.relation,
+    f.entity?.ids?.length ||
+    f.relation ||
+    f.subject?.type ||
+    f.subject?.ids?.length ||
+    f.subject?.relation,
   );
 }
 

@@ -77,7 +77,8 @@ function childToProto(c: Child): pb.Child {
 export function schemaToProto(schema: Schema): pb.SchemaDefinition {
   const out = create(pb.SchemaDefinitionSchema, {});
   for (const [name, kind] of schema.references) {
-    out.references[name] = kind === 'entity' ? pb.SchemaDefinition_Reference.ENTITY : pb.SchemaDefinition_Reference.RULE;
+    out.references[name] =
+      kind === 'entity' ? pb.SchemaDefinition_Reference.ENTITY : pb.SchemaDefinition_Reference.RULE;
   }
   for (const [name, e] of schema.entities) {
     const def = create(pb.EntityDefinitionSchema, { name });

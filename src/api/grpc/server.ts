@@ -181,15 +181,16 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
           for await (const item of handler(request, context(call, controller.signal, headers))) {
             if (controller.signal.aborted) break;
             const ok = call.write(Buffer.from(toBinary(method.output, item as never)));
-            if (!ok) await new Promise<void>((resolve) => {
-              const done = (): void => {
-                call.removeListener('drain', done);
-                controller.signal.removeEventListener('abort', done);
-                resolve();
-              };
-              call.once('drain', done);
-              controller.signal.addEventListener('abort', done, { once: true });
-            });
+            if (!ok)
+              await new Promise<void>((resolve) => {
+                const done = (): void => {
+                  call.removeListener('drain', done);
+                  controller.signal.removeEventListener('abort', done);
+                  resolve();
+                };
+                call.once('drain', done);
+                controller.signal.addEventListener('abort', done, { once: true });
+              });
           }
           if (!call.cancelled) call.end();
         } catch (e) {

@@ -224,9 +224,7 @@ const V = {
   PermissionSubjectPermissionRequest(r: svc.PermissionSubjectPermissionRequest): void {
     const m = 'PermissionSubjectPermissionRequest';
     tenant(m, r.tenantId);
-    embedded(m, 'Metadata', r.metadata, true, (md) =>
-      depth('PermissionSubjectPermissionRequestMetadata', md.depth),
-    );
+    embedded(m, 'Metadata', r.metadata, true, (md) => depth('PermissionSubjectPermissionRequestMetadata', md.depth));
     embedded(m, 'Entity', r.entity, true, entity);
     embedded(m, 'Subject', r.subject, true, subject);
     embedded(m, 'Context', r.context, false, context);
