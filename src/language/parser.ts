@@ -118,6 +118,24 @@ class Parser {
     return { kind: 'schema', statements };
   }
 
+  /** Skips to the first relation/attribute/permission statement and parses it; undefined if there is none. */
+  parseFirstMember(): MemberAst | undefined {
+    for (;;) {
+      switch (this.curType()) {
+        case 'EOF':
+          return undefined;
+        case 'RELATION':
+          return this.parseRelation('');
+        case 'ATTRIBUTE':
+          return this.parseAttribute('');
+        case 'PERMISSION':
+          return this.parsePermission('');
+        default:
+          this.next();
+      }
+    }
+  }
+
   private declareTop(name: string): void {
     if (this.topNames.has(name)) this.fail(`duplication found for ${name}`);
     this.topNames.add(name);
@@ -330,4 +348,13 @@ class Parser {
  */
 export function parseSchema(text: string): SchemaAst {
   return new Parser(text).parseSchema();
+}
+
+/**
+ * Parses the first `relation`/`attribute`/`permission`/`action` statement of `text` (leading tokens of other
+ * kinds are skipped), as partial schema writes do (spec §6). Returns undefined when there is none.
+ * @throws PermifyError ERROR_CODE_SCHEMA_PARSE when the statement is malformed.
+ */
+export function parseMemberStatement(text: string): MemberAst | undefined {
+  return new Parser(text).parseFirstMember();
 }
