@@ -1,0 +1,150 @@
+/**
+ * The schema-level reverse graph ("entrances", spec §5.7.1) used by LookupEntity to find candidate entities.
+ *
+ * Contract: `entrances(schema, target, source)` lists every place where data about the source — tuples whose
+ * subject is `source.type` (with subject relation `source.relation`, "" for a plain entity) or attribute values —
+ * can make an entity of `target.type` gain `target.permission`. The list is computed by a depth-first walk with a
+ * visited set keyed by `type#name` (fresh per computation), in the walk's deterministic order, and may contain
+ * duplicates (callers de-duplicate). An unknown target type or member yields `[]`, never an error. Results are
+ * memoised per compiled schema (schemas are immutable; the memo is a WeakMap keyed on the Schema object) and the
+ * returned arrays are frozen, so they are safe to share across concurrent requests.
+ */
+import type { Child, Schema } from './model.js';
+
+/** One hop of a path chain: follow tuples of `type#relation` (from the entity towards its subjects). */
+export interface ChainHop {
+  readonly type: string;
+  readonly relation: string;
+}
+
+/**
+ * Where a lookup can enter the graph.
+ * - `relation`: tuples `type:?#relation@source` directly grant membership of `type#relation`.
+ * - `computed-user-set`: the permission `type#permission` names the source's relation on the same type.
+ * - `tuple-to-user-set`: `type#permission` walks `tupleSet` to subjects of the source type.
+ * - `attribute`: holders of a value of `type$attribute` (bare boolean attribute or rule argument).
+ * - `path-chain`: holders of `type$attribute` reach the target through `chain` (first hop starts at the target
+ *   type; each hop's relation was the walked relation).
+ */
+export type Entrance =
+  | { readonly kind: 'relation'; readonly type: string; readonly relation: string }
+  | { readonly kind: 'computed-user-set'; readonly type: string; readonly permission: string }
+  | { readonly kind: 'tuple-to-user-set'; readonly type: string; readonly permission: string; readonly tupleSet: string }
+  | { readonly kind: 'attribute'; readonly type: string; readonly attribute: string }
+  | {
+      readonly kind: 'path-chain';
+      readonly type: string;
+      readonly attribute: string;
+      readonly chain: readonly ChainHop[];
+    };
+
+const memo = new WeakMap<Schema, Map<string, readonly Entrance[]>>();
+
+/** Leaves of an expression, left to right (iterative). */
+export function leavesOf(child: Child): Exclude<Child, { kind: 'rewrite' }>[] {
+  const out: Exclude<Child, { kind: 'rewrite' }>[] = [];
+  const stack: Child[] = [child];
+  while (stack.length > 0) {
+    const c = stack.pop();
+    if (c === undefined) break;
+    if (c.kind === 'rewrite') {
+      stack.push(c.children[1], c.children[0]);
+    } else {
+      out.push(c);
+    }
+  }
+  return out;
+}
+
+/**
+ * Entrances of `target` (an entity type and a permission, relation or attribute name) for `source`.
+ * @returns a frozen, memoised list (see the module contract).
+ */
+export function entrances(
+  schema: Schema,
+  target: { readonly type: string; readonly permission: string },
+  source: { readonly type: string; readonly relation: string },
+): readonly Entrance[] {
+  let bySchema = memo.get(schema);
+  if (bySchema === undefined) {
+    bySchema = new Map();
+    memo.set(schema, bySchema);
+  }
+  const key = `${target.type}#${target.permission}@${source.type}#${source.relation}`;
+  const cached = bySchema.get(key);
+  if (cached !== undefined) return cached;
+  const computed = Object.freeze(walk(schema, target.type, target.permission, source.type, source.relation));
+  bySchema.set(key, computed);
+  return computed;
+}
+
+function walk(schema: Schema, t0: string, p0: string, st: string, sr: string): Entrance[] {
+  const visited = new Set<string>();
+  const visit = (t: string, p: string): Entrance[] => {
+    const key = `${t}#${p}`;
+    if (visited.has(key)) return [];
+    visited.add(key);
+    const entity = schema.entities.get(t);
+    if (entity === undefined) return [];
+    const out: Entrance[] = [];
+    switch (entity.references.get(p)) {
+      case 'permission': {
+        const permission = entity.permissions.get(p);
+        if (permission === undefined) break;
+        for (const leaf of leavesOf(permission.child)) {
+          switch (leaf.kind) {
+            case 'computed-user-set':
+              if (t === st && leaf.relation === sr) out.push({ kind: 'computed-user-set', type: t, permission: p });
+              out.push(...visit(t, leaf.relation));
+              break;
+            case 'tuple-to-user-set': {
+              const relation = entity.relations.get(leaf.tupleSet);
+              if (relation === undefined) break;
+              for (const ref of relation.references) {
+                if (ref.type === st && sr === leaf.computed) {
+                  out.push({ kind: 'tuple-to-user-set', type: t, permission: p, tupleSet: leaf.tupleSet });
+                }
+                const hop: ChainHop = { type: t, relation: leaf.tupleSet };
+                for (const e of visit(ref.type, leaf.computed)) {
+                  if (e.kind === 'attribute' && e.type !== t) {
+                    out.push({ kind: 'path-chain', type: e.type, attribute: e.attribute, chain: [hop] });
+                  } else if (e.kind === 'path-chain' && e.type !== t) {
+                    out.push({ ...e, chain: [hop, ...e.chain] });
+                  } else {
+                    out.push(e);
+                  }
+                }
+              }
+              break;
+            }
+            case 'computed-attribute':
+              out.push({ kind: 'attribute', type: t, attribute: leaf.name });
+              break;
+            case 'call':
+              for (const a of leaf.arguments) out.push({ kind: 'attribute', type: t, attribute: a });
+              break;
+          }
+        }
+        break;
+      }
+      case 'relation': {
+        const relation = entity.relations.get(p);
+        if (relation === undefined) break;
+        if (relation.references.some((r) => r.type === st && r.relation === sr)) {
+          out.push({ kind: 'relation', type: t, relation: p });
+        }
+        for (const r of relation.references) {
+          if (r.relation !== '') out.push(...visit(r.type, r.relation));
+        }
+        break;
+      }
+      case 'attribute':
+        out.push({ kind: 'attribute', type: t, attribute: p });
+        break;
+      default:
+        break;
+    }
+    return out;
+  };
+  return visit(t0, p0);
+}
