@@ -97,7 +97,9 @@ async function take(it: AsyncIterator<DataChanges>, n: number): Promise<DataChan
 
 function changeText(c: DataChanges): string[] {
   return c.changes.map((d) =>
-    d.tuple !== undefined ? `${d.operation} ${tupleToString(d.tuple)}` : `${d.operation} ${attributeToString(d.attribute as Attribute)}`,
+    d.tuple !== undefined
+      ? `${d.operation} ${tupleToString(d.tuple)}`
+      : `${d.operation} ${attributeToString(d.attribute as Attribute)}`,
   );
 }
 
@@ -193,11 +195,7 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
           { entity: { type: 'document', ids: ['1'] }, relation: 'viewer' },
           ['document:1#viewer@user:1', 'document:1#viewer@user:2'],
         ],
-        [
-          'entity ids without a type',
-          { entity: { ids: ['1'] } },
-          data.filter((d) => /^[a-z]+:1#/.test(d)),
-        ],
+        ['entity ids without a type', { entity: { ids: ['1'] } }, data.filter((d) => /^[a-z]+:1#/.test(d))],
         ['relation only', { relation: 'viewer' }, data.filter((d) => d.includes('#viewer@'))],
         [
           'entity type and relation',
@@ -225,7 +223,11 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         ['an unknown id', { entity: { type: 'document', ids: ['404'] } }, []],
         ['an unknown relation', { entity: { type: 'document' }, relation: 'nothing' }, []],
         ['an unknown subject', { subject: { type: 'user', ids: ['404'] } }, []],
-        ['ids of which some are unknown', { entity: { type: 'document', ids: ['404', '3'] } }, ['document:3#owner@user:2']],
+        [
+          'ids of which some are unknown',
+          { entity: { type: 'document', ids: ['404', '3'] } },
+          ['document:3#owner@user:2'],
+        ],
       ])('filters by %s', async (_label, filter, expected) => {
         expect(await all(tenant, filter, token)).toEqual(expected);
       });
@@ -303,7 +305,10 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
       });
 
       it.each([1, 2, 7, 100])('pages attributes with size %i in insertion order', async (size) => {
-        const { items } = await allPages((p) => reader.readAttributes(tenant, { entity: { type: 'doc' } }, token, p), size);
+        const { items } = await allPages(
+          (p) => reader.readAttributes(tenant, { entity: { type: 'doc' } }, token, p),
+          size,
+        );
         expect(as(items)).toEqual(attributes);
       });
 
@@ -311,7 +316,8 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         const first = await reader.readRelationships(tenant, {}, token, { size: 5 });
         await store.writer.write(tenant, [{ writeTuples: [T('doc:new#viewer@user:9')] }]);
         const rest = await allPages(
-          (p) => reader.readRelationships(tenant, {}, token, p.token === '' ? { size: 5, token: first.continuousToken } : p),
+          (p) =>
+            reader.readRelationships(tenant, {}, token, p.token === '' ? { size: 5, token: first.continuousToken } : p),
           5,
         );
         expect(ts([...first.items, ...rest.items])).toEqual(tuples);
@@ -334,7 +340,10 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         const page = await reader.readRelationships(tenant, { entity: { type: 'doc' } }, token, { size: 2 });
         expect(page.continuousToken).not.toBe('');
         await expectCode(
-          reader.readRelationships(tenant, { subject: { type: 'user' } }, token, { size: 2, token: page.continuousToken }),
+          reader.readRelationships(tenant, { subject: { type: 'user' } }, token, {
+            size: 2,
+            token: page.continuousToken,
+          }),
           'ERROR_CODE_INVALID_CONTINUOUS_TOKEN',
         );
       });
@@ -360,7 +369,11 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         await store.writer.write(t, [{ writeTuples: [T('project:1#company@company:c1')] }]);
         const got = await reader.queryRelationships(t, {}, await head(t));
         expect(got).toEqual([
-          { entity: { type: 'project', id: '1' }, relation: 'company', subject: { type: 'company', id: 'c1', relation: '' } },
+          {
+            entity: { type: 'project', id: '1' },
+            relation: 'company',
+            subject: { type: 'company', id: 'c1', relation: '' },
+          },
         ]);
         await store.writer.write(t, [{ deleteTuples: [T('project:1#company@company:c1#...')] }]);
         expect(await all(t)).toEqual([]);
@@ -413,10 +426,18 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
 
       it('filters attributes by type, ids and names', async () => {
         const t = uniqueTenantId('attrfilters');
-        const data = ['doc:1$a|integer:1', 'doc:1$b|integer:2', 'doc:2$a|integer:3', 'user:1$a|integer:4', 'doc:3$c|integer:5'];
+        const data = [
+          'doc:1$a|integer:1',
+          'doc:1$b|integer:2',
+          'doc:2$a|integer:3',
+          'user:1$a|integer:4',
+          'doc:3$c|integer:5',
+        ];
         const tok = await store.writer.write(t, [{ writeAttributes: data.map(A) }]);
         expect(await allAttributes(t, {}, tok)).toEqual(data);
-        expect(await allAttributes(t, { entity: { type: 'doc' } }, tok)).toEqual(data.filter((d) => d.startsWith('doc')));
+        expect(await allAttributes(t, { entity: { type: 'doc' } }, tok)).toEqual(
+          data.filter((d) => d.startsWith('doc')),
+        );
         expect(await allAttributes(t, { entity: { type: 'doc', ids: ['1', '3'] } }, tok)).toEqual([
           'doc:1$a|integer:1',
           'doc:1$b|integer:2',
@@ -455,9 +476,14 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         const t = uniqueTenantId('filterdel');
         const tuples = ['doc:1#viewer@user:1', 'doc:2#viewer@user:1', 'doc:2#editor@user:2', 'folder:1#viewer@user:1'];
         await store.writer.write(t, [
-          { writeTuples: tuples.map(T), writeAttributes: [A('doc:1$a|integer:1'), A('doc:2$a|integer:2'), A('doc:2$b|integer:3')] },
+          {
+            writeTuples: tuples.map(T),
+            writeAttributes: [A('doc:1$a|integer:1'), A('doc:2$a|integer:2'), A('doc:2$b|integer:3')],
+          },
         ]);
-        await store.writer.write(t, [{ deleteTupleFilters: [{}, { entity: {}, subject: {} }], deleteAttributeFilters: [{}] }]);
+        await store.writer.write(t, [
+          { deleteTupleFilters: [{}, { entity: {}, subject: {} }], deleteAttributeFilters: [{}] },
+        ]);
         expect(await all(t)).toEqual(tuples);
         expect(await allAttributes(t)).toHaveLength(3);
 
@@ -470,7 +496,9 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         expect(await all(t)).toEqual(['doc:2#editor@user:2', 'folder:1#viewer@user:1']);
         expect(await allAttributes(t)).toEqual(['doc:1$a|integer:1', 'doc:2$b|integer:3']);
 
-        await store.writer.write(t, [{ deleteTupleFilters: [{ relation: 'viewer' }], deleteAttributeFilters: [{ attributes: ['b'] }] }]);
+        await store.writer.write(t, [
+          { deleteTupleFilters: [{ relation: 'viewer' }], deleteAttributeFilters: [{ attributes: ['b'] }] },
+        ]);
         expect(await all(t)).toEqual(['doc:2#editor@user:2']);
         expect(await allAttributes(t)).toEqual(['doc:1$a|integer:1']);
       });
@@ -488,7 +516,9 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         expect(await all(t, {}, tok)).toEqual(['doc:1#viewer@user:2']);
         expect(await allAttributes(t, {}, tok)).toEqual(['doc:1$a|integer:2']);
         // Within one step: writes first, then deletes.
-        await store.writer.write(t, [{ writeTuples: [T('doc:9#viewer@user:9')], deleteTuples: [T('doc:9#viewer@user:9')] }]);
+        await store.writer.write(t, [
+          { writeTuples: [T('doc:9#viewer@user:9')], deleteTuples: [T('doc:9#viewer@user:9')] },
+        ]);
         expect(await all(t, { entity: { type: 'doc', ids: ['9'] } })).toEqual([]);
       });
 
@@ -540,7 +570,10 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
       it('pins a reader to its token: later writes, deletes and overwrites are invisible', async () => {
         const t = uniqueTenantId('snapshot');
         const t1 = await store.writer.write(t, [
-          { writeTuples: [T('doc:1#viewer@user:1'), T('doc:1#viewer@user:2')], writeAttributes: [A('doc:1$a|integer:1')] },
+          {
+            writeTuples: [T('doc:1#viewer@user:1'), T('doc:1#viewer@user:2')],
+            writeAttributes: [A('doc:1$a|integer:1')],
+          },
         ]);
         const t2 = await store.writer.write(t, [
           {
@@ -572,9 +605,9 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         expect(await reader.querySingleAttribute(t, { type: 'doc', id: '1' }, 'a', t3)).toBeUndefined();
         const page = await reader.readRelationships(t, {}, t1, { size: 1 });
         expect(ts(page.items)).toEqual(['doc:1#viewer@user:1']);
-        expect(ts((await reader.readRelationships(t, {}, t1, { size: 1, token: page.continuousToken })).items)).toEqual([
-          'doc:1#viewer@user:2',
-        ]);
+        expect(ts((await reader.readRelationships(t, {}, t1, { size: 1, token: page.continuousToken })).items)).toEqual(
+          ['doc:1#viewer@user:2'],
+        );
       });
 
       it('answers a head token that sees the latest write', async () => {
@@ -616,7 +649,10 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
           expect(items.map((v) => v.version)).toEqual(newestFirst);
           for (const v of items) expect(v.createdAt).toBeInstanceOf(Date);
         }
-        await expectCode(store.schemas.listVersions(t, { size: 2, token: 'garbage!' }), 'ERROR_CODE_INVALID_CONTINUOUS_TOKEN');
+        await expectCode(
+          store.schemas.listVersions(t, { size: 2, token: 'garbage!' }),
+          'ERROR_CODE_INVALID_CONTINUOUS_TOKEN',
+        );
       });
     });
 
@@ -652,7 +688,9 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         await store.tenants.createTenant(t, 'doomed');
         await store.tenants.createTenant(keep, 'kept');
         for (const id of [t, keep]) {
-          await store.writer.write(id, [{ writeTuples: [T('doc:1#viewer@user:1')], writeAttributes: [A('doc:1$a|integer:1')] }]);
+          await store.writer.write(id, [
+            { writeTuples: [T('doc:1#viewer@user:1')], writeAttributes: [A('doc:1$a|integer:1')] },
+          ]);
           await store.writer.write(id, [{ deleteTuples: [T('doc:1#viewer@user:1')] }]);
           await store.writer.write(id, [{ writeTuples: [T('doc:2#viewer@user:2')] }]);
           await store.schemas.writeSchema(id, [{ name: 'user', definition: 'entity user {}' }]);
@@ -713,7 +751,10 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         await store.tenants.createTenant(t, 'watched');
         const start = await store.writer.write(t, [{ writeTuples: [T('doc:0#viewer@user:0')] }]);
         const w1 = await store.writer.write(t, [
-          { writeTuples: [T('doc:1#viewer@user:1'), T('doc:0#viewer@user:0')], writeAttributes: [A('doc:1$a|integer:1')] },
+          {
+            writeTuples: [T('doc:1#viewer@user:1'), T('doc:0#viewer@user:0')],
+            writeAttributes: [A('doc:1$a|integer:1')],
+          },
         ]);
         const w2 = await store.writer.write(t, [
           { deleteTuples: [T('doc:0#viewer@user:0')], writeAttributes: [A('doc:1$a|integer:2')] },
@@ -807,9 +848,14 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         const t = uniqueTenantId('gc');
         await store.tenants.createTenant(t, 'gc');
         const t1 = await store.writer.write(t, [
-          { writeTuples: [T('doc:1#viewer@user:1'), T('doc:1#viewer@user:2')], writeAttributes: [A('doc:1$a|integer:1')] },
+          {
+            writeTuples: [T('doc:1#viewer@user:1'), T('doc:1#viewer@user:2')],
+            writeAttributes: [A('doc:1$a|integer:1')],
+          },
         ]);
-        await store.writer.write(t, [{ deleteTuples: [T('doc:1#viewer@user:1')], writeAttributes: [A('doc:1$a|integer:2')] }]);
+        await store.writer.write(t, [
+          { deleteTuples: [T('doc:1#viewer@user:1')], writeAttributes: [A('doc:1$a|integer:2')] },
+        ]);
         const t3 = await store.writer.write(t, [{ writeTuples: [T('doc:2#viewer@user:3')] }]);
         await new Promise((resolve) => setTimeout(resolve, 20));
         const { removedRows } = await store.gc.collect(0);

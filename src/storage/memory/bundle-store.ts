@@ -9,7 +9,10 @@ function strings(v: unknown): v is readonly string[] {
 
 function copyBundle(b: DataBundle): DataBundle {
   if (typeof b !== 'object' || b === null || typeof b.name !== 'string' || b.name === '' || !strings(b.arguments)) {
-    throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid bundle: a name and a list of arguments are required');
+    throw new PermifyError(
+      'ERROR_CODE_INVALID_ARGUMENT',
+      'invalid bundle: a name and a list of arguments are required',
+    );
   }
   if (!Array.isArray(b.operations)) throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid bundle operations');
   return Object.freeze({

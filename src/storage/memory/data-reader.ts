@@ -15,13 +15,7 @@ import type {
   SnapToken,
   TupleFilter,
 } from '../contract.js';
-import {
-  attributeFilterKey,
-  checkPageSize,
-  decodePageToken,
-  encodePageToken,
-  tupleFilterKey,
-} from '../page-token.js';
+import { attributeFilterKey, checkPageSize, decodePageToken, encodePageToken, tupleFilterKey } from '../page-token.js';
 import type { ChainIndex, Interner } from './row-index.js';
 import { decodeSnapToken, encodeSnapToken } from './snap-token.js';
 import {
@@ -100,11 +94,11 @@ export function validateAttributeFilter(f: AttributeFilter): void {
 export function tupleFilterHasCriterion(f: TupleFilter): boolean {
   return Boolean(
     f.entity?.type ||
-      (f.entity?.ids?.length ?? 0) > 0 ||
-      f.relation ||
-      f.subject?.type ||
-      (f.subject?.ids?.length ?? 0) > 0 ||
-      f.subject?.relation,
+    (f.entity?.ids?.length ?? 0) > 0 ||
+    f.relation ||
+    f.subject?.type ||
+    (f.subject?.ids?.length ?? 0) > 0 ||
+    f.subject?.relation,
   );
 }
 
@@ -290,8 +284,7 @@ function pageOf<T>(
   const end = Math.min(rows.length, start + page.size);
   const items: T[] = [];
   for (let i = start; i < end; i += 1) items.push(build(rows[i] as number));
-  const continuousToken =
-    end < rows.length ? encodePageToken(kind, String(ids[rows[end] as number]), requestKey) : '';
+  const continuousToken = end < rows.length ? encodePageToken(kind, String(ids[rows[end] as number]), requestKey) : '';
   return { items, continuousToken };
 }
 

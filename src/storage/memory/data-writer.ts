@@ -59,7 +59,8 @@ function validateValue(v: AttributeValue): void {
   const want = elementType[v.type];
   const isInt = v.type === 'integer' || v.type === 'integer[]';
   const ok = (x: unknown): boolean =>
-    typeof x === want && (!isInt || (Number.isInteger(x) && (x as number) >= -2147483648 && (x as number) <= 2147483647));
+    typeof x === want &&
+    (!isInt || (Number.isInteger(x) && (x as number) >= -2147483648 && (x as number) <= 2147483647));
   if (v.type.endsWith('[]') ? !Array.isArray(v.value) || !v.value.every(ok) : !ok(v.value)) {
     invalid(`invalid attribute value: does not match type ${v.type}`);
   }
@@ -92,6 +93,25 @@ function normaliseSubjectRelation(r: string | undefined): string {
   return r === undefined || r === '...' ? '' : r;
 }
 
+const tupleKey = new Int32Array(6);
+const attributeKey = new Int32Array(3);
+
+/**
+ * Remembers the last string interned per field: types, relations and attribute names repeat from one
+ * tuple to the next, so most lookups become one string comparison instead of a Map probe.
+ */
+class FieldCache {
+  private lastString: string | undefined;
+  private lastId = -1;
+  constructor(private readonly strings: TenantData['strings']) {}
+  intern(s: string): number {
+    if (s === this.lastString) return this.lastId;
+    this.lastString = s;
+    this.lastId = this.strings.intern(s);
+    return this.lastId;
+  }
+}
+
 /** Applies one step to the tenant at transaction `tx`. */
 function applyStep(data: TenantData, step: WriteStep, tx: number): void {
   const s = data.strings;
@@ -99,23 +119,30 @@ function applyStep(data: TenantData, step: WriteStep, tx: number): void {
   const a = data.attributes;
   const log = data.txLog;
 
-  for (const tuple of step.writeTuples ?? []) {
-    const et = s.intern(tuple.entity.type);
-    const eid = s.intern(tuple.entity.id);
-    const rel = s.intern(tuple.relation);
-    const st = s.intern(tuple.subject.type);
-    const sid = s.intern(tuple.subject.id);
-    const srel = s.intern(normaliseSubjectRelation(tuple.subject.relation));
-    const last = t.unique.last([et, eid, rel, st, sid, srel]);
-    if (last >= 0 && t.col(T_EXPIRED)[last] === LIVE) continue;
-    t.append(et, eid, rel, st, sid, srel, tx);
+  const writeTuples = step.writeTuples ?? [];
+  if (writeTuples.length > 0) {
+    const [cET, cREL, cST, cSREL] = [new FieldCache(s), new FieldCache(s), new FieldCache(s), new FieldCache(s)];
+    for (const tuple of writeTuples) {
+      const et = (tupleKey[0] = cET.intern(tuple.entity.type));
+      const eid = (tupleKey[1] = s.intern(tuple.entity.id));
+      const rel = (tupleKey[2] = cREL.intern(tuple.relation));
+      const st = (tupleKey[3] = cST.intern(tuple.subject.type));
+      const sid = (tupleKey[4] = s.intern(tuple.subject.id));
+      const srel = (tupleKey[5] = cSREL.intern(normaliseSubjectRelation(tuple.subject.relation)));
+      const last = t.unique.last(tupleKey);
+      if (last >= 0 && t.col(T_EXPIRED)[last] === LIVE) continue;
+      t.append(et, eid, rel, st, sid, srel, tx);
+    }
   }
 
   for (const attribute of step.writeAttributes ?? []) {
     const et = s.intern(attribute.entity.type);
     const eid = s.intern(attribute.entity.id);
     const name = s.intern(attribute.attribute);
-    const last = a.unique.last([et, eid, name]);
+    attributeKey[0] = et;
+    attributeKey[1] = eid;
+    attributeKey[2] = name;
+    const last = a.unique.last(attributeKey);
     if (last >= 0 && a.col(A_EXPIRED)[last] === LIVE) {
       a.col(A_EXPIRED)[last] = tx;
       log.attrExpired.push(last);
@@ -170,7 +197,8 @@ function applyStep(data: TenantData, step: WriteStep, tx: number): void {
 }
 
 function freezeValue(v: AttributeValue): AttributeValue {
-  if (Array.isArray(v.value)) return Object.freeze({ type: v.type, value: Object.freeze([...v.value]) }) as AttributeValue;
+  if (Array.isArray(v.value))
+    return Object.freeze({ type: v.type, value: Object.freeze([...v.value]) }) as AttributeValue;
   return Object.freeze({ type: v.type, value: v.value }) as AttributeValue;
 }
 

@@ -60,7 +60,17 @@ function compactTuples(old: TupleTable, horizon: number): TupleTable {
     old.col(T_ID),
     old.col(T_CREATED),
     old.col(T_EXPIRED),
-  ] as Int32Array[] as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  ] as Int32Array[] as [
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+  ];
   for (let row = 0; row < old.length; row += 1) {
     const e = expired[row] as number;
     if (e !== LIVE && e < horizon) continue;

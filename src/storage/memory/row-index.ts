@@ -78,7 +78,8 @@ export class Columns {
   appendRow(): number {
     if (this.length === this.capacity) {
       const capacity = Math.max(16, this.capacity * 2);
-      for (let c = 0; c < this.cols.length; c += 1) this.cols[c] = growInt32(this.cols[c] as Int32Array<ArrayBuffer>, capacity);
+      for (let c = 0; c < this.cols.length; c += 1)
+        this.cols[c] = growInt32(this.cols[c] as Int32Array<ArrayBuffer>, capacity);
       this.capacity = capacity;
     }
     return this.length++;
@@ -90,6 +91,15 @@ function mix(h: number, v: number): number {
   return h ^ (h >>> 15);
 }
 
+/** murmur3's 32-bit finaliser: spreads every input bit over the low bits used as the slot number. */
+function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
 /**
  * A hash index from a key of several columns to the chain of rows having that key, in insertion order.
  * Open addressing with linear probing; a slot stores the first and last row of its chain, and the key is
@@ -98,6 +108,8 @@ function mix(h: number, v: number): number {
 export class ChainIndex {
   private heads = new Int32Array(16).fill(-1);
   private tails = new Int32Array(16);
+  /** Full hash of each slot's key: rehashing and mismatching probes never touch the row columns. */
+  private hashes = new Int32Array(16);
   private used = 0;
   /** next[row] = the following row of the same key, or -1. */
   next = new Int32Array(0);
@@ -115,13 +127,13 @@ export class ChainIndex {
   private hashRow(row: number): number {
     let h = 0x811c9dc5;
     for (const f of this.fields) h = mix(h, (this.table.cols[f] as Int32Array)[row] as number);
-    return h;
+    return finish(h);
   }
 
   private hashKey(key: ArrayLike<number>): number {
     let h = 0x811c9dc5;
-    for (let i = 0; i < key.length; i += 1) h = mix(h, key[i] as number);
-    return h;
+    for (let i = 0; i < this.fields.length; i += 1) h = mix(h, key[i] as number);
+    return finish(h);
   }
 
   private rowMatches(row: number, key: ArrayLike<number>): boolean {
@@ -142,28 +154,29 @@ export class ChainIndex {
     return true;
   }
 
-  /** First row of the chain of `key` (values in field order), or -1. */
-  first(key: ArrayLike<number>): number {
+  /** Slot of `key` (values in field order), or -1. */
+  private find(key: ArrayLike<number>): number {
     const mask = this.heads.length - 1;
-    let i = this.hashKey(key) & mask;
+    const h = this.hashKey(key);
+    let i = h & mask;
     for (;;) {
       const head = this.heads[i] as number;
       if (head < 0) return -1;
-      if (this.rowMatches(head, key)) return head;
+      if (this.hashes[i] === h && this.rowMatches(head, key)) return i;
       i = (i + 1) & mask;
     }
   }
 
+  /** First row of the chain of `key` (values in field order; extra values ignored), or -1. */
+  first(key: ArrayLike<number>): number {
+    const i = this.find(key);
+    return i < 0 ? -1 : (this.heads[i] as number);
+  }
+
   /** Last row of the chain of `key`, or -1. */
   last(key: ArrayLike<number>): number {
-    const mask = this.heads.length - 1;
-    let i = this.hashKey(key) & mask;
-    for (;;) {
-      const head = this.heads[i] as number;
-      if (head < 0) return -1;
-      if (this.rowMatches(head, key)) return this.tails[i] as number;
-      i = (i + 1) & mask;
-    }
+    const i = this.find(key);
+    return i < 0 ? -1 : (this.tails[i] as number);
   }
 
   /** Appends `row` (whose key columns are filled) to the end of its chain. */
@@ -171,17 +184,19 @@ export class ChainIndex {
     if (this.next.length <= row) this.next = growInt32(this.next, this.table.capacity, -1);
     this.next[row] = -1;
     const mask = this.heads.length - 1;
-    let i = this.hashRow(row) & mask;
+    const h = this.hashRow(row);
+    let i = h & mask;
     for (;;) {
       const head = this.heads[i] as number;
       if (head < 0) {
         this.heads[i] = row;
         this.tails[i] = row;
+        this.hashes[i] = h;
         this.used += 1;
         if (this.used * 2 > this.heads.length) this.rehash(this.heads.length * 2);
         return;
       }
-      if (this.rowsMatch(head, row)) {
+      if (this.hashes[i] === h && this.rowsMatch(head, row)) {
         this.next[this.tails[i] as number] = row;
         this.tails[i] = row;
         return;
@@ -193,21 +208,25 @@ export class ChainIndex {
   private rehash(size: number): void {
     const oldHeads = this.heads;
     const oldTails = this.tails;
+    const oldHashes = this.hashes;
     this.heads = new Int32Array(size).fill(-1);
     this.tails = new Int32Array(size);
+    this.hashes = new Int32Array(size);
     const mask = size - 1;
     for (let j = 0; j < oldHeads.length; j += 1) {
       const head = oldHeads[j] as number;
       if (head < 0) continue;
-      let i = this.hashRow(head) & mask;
+      const h = oldHashes[j] as number;
+      let i = h & mask;
       while ((this.heads[i] as number) >= 0) i = (i + 1) & mask;
       this.heads[i] = head;
       this.tails[i] = oldTails[j] as number;
+      this.hashes[i] = h;
     }
   }
 
   /** Approximate bytes held by this index (for measurements). */
   get byteSize(): number {
-    return this.heads.byteLength + this.tails.byteLength + this.next.byteLength;
+    return this.heads.byteLength + this.tails.byteLength + this.hashes.byteLength + this.next.byteLength;
   }
 }

@@ -51,7 +51,8 @@ export function createMemorySchemaStore(state: MemoryState): SchemaStore {
       let end = versions.length;
       if (page.token !== undefined && page.token !== '') {
         const from = decodePageToken(page.token, 'schema-versions', tenantId);
-        if (!isVersionId(from)) throw new PermifyError('ERROR_CODE_INVALID_CONTINUOUS_TOKEN', 'invalid continuous token');
+        if (!isVersionId(from))
+          throw new PermifyError('ERROR_CODE_INVALID_CONTINUOUS_TOKEN', 'invalid continuous token');
         end = 0;
         while (end < versions.length && (versions[end]?.version as string) <= from) end += 1;
       }

@@ -25,7 +25,8 @@ export function createMemoryTenantStore(state: MemoryState): TenantStore {
 
     async deleteTenant(id, signal) {
       throwIfAborted(signal);
-      if (!state.tenants.has(id)) throw new PermifyError('ERROR_CODE_NOT_FOUND', `tenant ${JSON.stringify(id)} not found`);
+      if (!state.tenants.has(id))
+        throw new PermifyError('ERROR_CODE_NOT_FOUND', `tenant ${JSON.stringify(id)} not found`);
       state.tenants.delete(id);
       const data = state.tenantData.get(id);
       if (data !== undefined) {
