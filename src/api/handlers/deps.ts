@@ -1,0 +1,97 @@
+/**
+ * What the handlers need from the rest of the system, and the small helpers they share.
+ */
+import { PermifyError, errorCodeNumbers, toPermifyError } from '../../errors.js';
+import type { PermissionEngine } from '../../engine/types.js';
+import type { SchemaResolver } from '../../engine/schema-resolver.js';
+import type { Store } from '../../storage/contract.js';
+import { validateRequest, type ValidatedMessage } from '../validation/validate.js';
+import type { HandlerContext } from './types.js';
+
+/** Named, configurable limits of the API (each enforced with an error that names it). */
+export interface ApiLimits {
+  /** `database.max_data_per_write`: tuples + attributes (after de-duplication) per Data/Write. */
+  readonly maxDataPerWrite: number;
+  /** BulkCheck items; the wire rule caps it at 100 and a smaller value tightens it. */
+  readonly bulkCheckMaxItems?: number;
+  /** Page size of ReadRelationships/ReadAttributes when the request sends 0 (Permify: 50). */
+  readonly defaultReadPageSize?: number;
+  /**
+   * Page size of Schema/List and Tenancy/List when the request sends 0. Permify applies no default there
+   * (it answers an empty page); we use this value instead (README, compatibility).
+   */
+  readonly defaultListPageSize?: number;
+  /** Compiled schema versions kept for write validation and Schema/Read. */
+  readonly schemaCacheSize?: number;
+}
+
+export interface HandlerDeps {
+  readonly engine: PermissionEngine;
+  readonly store: Store;
+  readonly limits: ApiLimits;
+  /** `service.watch.enabled`; when false a Watch stream ends at once with OK (as Permify). Default false. */
+  readonly watchEnabled?: boolean;
+}
+
+/** Internal wiring shared by the service modules. */
+export interface HandlerEnv extends HandlerDeps {
+  readonly schemas: SchemaResolver;
+}
+
+/**
+ * Validates a request by its message type name (`$typeName`), throwing the protoc-gen-validate style
+ * PermifyError. Exported so that transports can validate before admission control (spec §1.2).
+ */
+export function validateMessage(request: { readonly $typeName: string }): void {
+  const name = request.$typeName.startsWith('base.v1.') ? request.$typeName.slice('base.v1.'.length) : '';
+  if (name === '') return;
+  validateRequest(name as ValidatedMessage, request as never);
+}
+
+/**
+ * Normalises an error for the wire. Permify answers with the `ErrorCode` enum name as the status message, so
+ * descriptive store/engine messages are replaced by the name; validation texts, schema diagnostics
+ * (`L:C: ...`) and internal messages keep their text.
+ */
+export function toWireError(e: unknown): PermifyError {
+  const err = toPermifyError(e);
+  if (
+    err.code in errorCodeNumbers &&
+    err.code !== 'ERROR_CODE_VALIDATION' &&
+    err.code !== 'ERROR_CODE_INTERNAL' &&
+    err.message !== err.code &&
+    !/^\d+:\d+:/.test(err.message)
+  ) {
+    return new PermifyError(err.code, err.code, { cause: err, details: err.details });
+  }
+  return err;
+}
+
+/** Wraps a unary handler: validation first, then only PermifyErrors escape. */
+export function unary<Req extends { readonly $typeName: string }, Res>(
+  fn: (request: Req, ctx: HandlerContext) => Promise<Res>,
+): (request: Req, ctx: HandlerContext) => Promise<Res> {
+  return async (request, ctx) => {
+    try {
+      if (ctx.signal.aborted) throw new PermifyError('ERROR_CODE_CANCELLED');
+      validateMessage(request);
+      return await fn(request, ctx);
+    } catch (e) {
+      throw toWireError(e);
+    }
+  };
+}
+
+/** Wraps a server-streaming handler the same way. */
+export function streaming<Req extends { readonly $typeName: string }, Res>(
+  fn: (request: Req, ctx: HandlerContext) => AsyncIterable<Res>,
+): (request: Req, ctx: HandlerContext) => AsyncIterable<Res> {
+  return async function* (request, ctx) {
+    try {
+      validateMessage(request);
+      yield* fn(request, ctx);
+    } catch (e) {
+      throw toWireError(e);
+    }
+  };
+}
