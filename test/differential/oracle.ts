@@ -229,7 +229,13 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
   const entityPageSizes = input.entityPageSizes ?? [1, 2, 7, 100];
   for (const type of schema.entities.keys()) {
     for (const name of namesOf(type).all) {
-      if ([...erroring].some((k) => k.startsWith(`${type}:`) && k.endsWith(`#${name}`))) continue;
+      // A candidate whose check errors fails the whole lookup (spec §5.7.3 step 5), so (type, name) pairs with an
+      // erroring entity are skipped, unless the only erroring entities have no data at all: those are never
+      // candidates.
+      const erroringWithData = sortedIds(type).some(
+        (id) => erroring.has(`${type}:${id}#${name}`) && hasObjectData.has(`${type}:${id}`),
+      );
+      if (erroringWithData) continue;
       for (const subject of subjects) {
         const allowed = sortedIds(type).filter((id) => outcomeOf({ type, id }, name, subject) === 'allowed');
         const label = `lookupEntity ${type}#${name} @${subjectKey(subject)}`;

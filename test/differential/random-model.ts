@@ -145,7 +145,7 @@ export function generateRandomModel(seed: number): RandomModel {
   const tuples: Tuple[] = [];
   const seen = new Set<string>();
   const byName = new Map(types.map((t) => [t.name, t]));
-  const tupleCount = 6 + Math.floor(random() * 20);
+  const tupleCount = 10 + Math.floor(random() * 25);
   for (let n = 0; n < tupleCount * 3 && tuples.length < tupleCount; n++) {
     const t = pick(types);
     const objectIndex = Math.floor(random() * t.ids.length);
