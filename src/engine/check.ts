@@ -12,7 +12,7 @@
  */
 import type { AttributeValue, Entity, Subject } from '../data/types.js';
 import { PermifyError } from '../errors.js';
-import type { Child, RuleDefinition } from '../schema/model.js';
+import type { Child, RelationDefinition, RuleDefinition } from '../schema/model.js';
 import { combine, exclude, Scope, scopeCancelled } from './combine.js';
 import {
   checkSignal,
@@ -73,7 +73,7 @@ export async function evaluate(
         result = await evalChild(st, (def.permissions.get(permission) as { child: Child }).child, entity, subject, depth, scope);
         break;
       case 'relation':
-        result = await directRelation(st, entity, permission, subject, depth, scope);
+        result = await directRelation(st, entity, def.relations.get(permission) as RelationDefinition, subject, depth, scope);
         break;
       case 'attribute':
         result = await directAttribute(st, entity, permission);
@@ -86,19 +86,44 @@ export async function evaluate(
   return result;
 }
 
+const flattened = new WeakMap<Child, readonly Child[]>();
+
+/**
+ * Operands of nested unions (or intersections) flattened into one list, left to right: `(a or b) or c` is
+ * combined as `any(a, b, c)`. Equivalent under the deterministic rules (any deciding value wins, else the
+ * leftmost error) and saves one combination per nesting level.
+ */
+function flatOperands(child: Child & { kind: 'rewrite' }): readonly Child[] {
+  let list = flattened.get(child);
+  if (list === undefined) {
+    const out: Child[] = [];
+    const visit = (c: Child): void => {
+      if (c.kind === 'rewrite' && c.operation === child.operation) {
+        visit(c.children[0]);
+        visit(c.children[1]);
+      } else out.push(c);
+    };
+    visit(child);
+    list = out;
+    flattened.set(child, list);
+  }
+  return list;
+}
+
 function evalChild(st: EvalState, child: Child, entity: Entity, subject: Subject, depth: number, scope: Scope): Promise<boolean> {
   switch (child.kind) {
     case 'rewrite': {
-      const [left, right] = child.children;
       if (child.operation === 'exclusion') {
+        const [left, right] = child.children;
         return exclude(
           scope,
           (s) => evalChild(st, left, entity, subject, depth, s),
           (s) => evalChild(st, right, entity, subject, depth, s),
         );
       }
-      return combine(2, child.operation === 'union', scope, st.concurrency, (i, s) =>
-        evalChild(st, i === 0 ? left : right, entity, subject, depth, s),
+      const operands = flatOperands(child);
+      return combine(operands.length, child.operation === 'union', scope, st.concurrency, (i, s) =>
+        evalChild(st, operands[i] as Child, entity, subject, depth, s),
       );
     }
     case 'computed-user-set':
@@ -129,24 +154,72 @@ async function walk(
   );
 }
 
+const usersetRelationNames = new WeakMap<RelationDefinition, readonly string[]>();
+
+/** Distinct subject relations of the userset types a relation allows (`@group#member` ⇒ "member"). */
+function usersetRelations(rel: RelationDefinition): readonly string[] {
+  let names = usersetRelationNames.get(rel);
+  if (names === undefined) {
+    const out: string[] = [];
+    for (const ref of rel.references) if (ref.relation !== '' && !out.includes(ref.relation)) out.push(ref.relation);
+    names = out;
+    usersetRelationNames.set(rel, names);
+  }
+  return names;
+}
+
+/**
+ * A relation of the entity (§5.2.1 directRelation). The direct hit is looked up first with an exact subject
+ * filter (served from the entity+relation index without materialising every subject of a large relation);
+ * only without a hit are the userset subjects read, one query per subject relation the schema allows for this
+ * relation (so stored usersets whose subject relation the evaluated schema version does not allow are not
+ * followed), then contextual tuples are scanned for both.
+ */
 async function directRelation(
   st: EvalState,
   entity: Entity,
-  relation: string,
+  rel: RelationDefinition,
   subject: Subject,
   depth: number,
   scope: Scope,
 ): Promise<boolean> {
-  const tuples = await readTuples(st, entity, relation);
-  if (scope.dead) throw scopeCancelled;
+  const relation = rel.name;
   const sRel = normRelation(subject.relation);
+  const exact = await st.reader.queryRelationships(
+    st.tenantId,
+    { entity: { type: entity.type, ids: [entity.id] }, relation, subject: { type: subject.type, ids: [subject.id], relation: sRel } },
+    st.snapToken,
+    st.queryOptions,
+  );
+  for (const t of exact) if (normRelation(t.subject.relation) === sRel) return true;
+  const contextual = st.contextTuples?.get(`${entity.type}:${entity.id}#${relation}`);
   let pending: Subject[] | undefined;
-  for (const t of tuples) {
-    const ts = t.subject;
-    if (ts.id === subject.id && ts.type === subject.type && normRelation(ts.relation) === sRel) return true;
-    if (ts.relation !== '' && ts.relation !== '...') (pending ??= []).push(ts);
+  if (contextual !== undefined) {
+    for (const t of contextual) {
+      const ts = t.subject;
+      if (ts.id === subject.id && ts.type === subject.type && normRelation(ts.relation) === sRel) return true;
+    }
+  }
+  for (const name of usersetRelations(rel)) {
+    if (scope.dead) throw scopeCancelled;
+    const sets = await st.reader.queryRelationships(
+      st.tenantId,
+      { entity: { type: entity.type, ids: [entity.id] }, relation, subject: { relation: name } },
+      st.snapToken,
+      st.queryOptions,
+    );
+    for (const t of sets) if (t.subject.relation === name) (pending ??= []).push(t.subject);
+  }
+  if (contextual !== undefined) {
+    for (const t of contextual) {
+      const ts = t.subject;
+      if (ts.relation === '' || ts.relation === '...') continue;
+      if (pending?.some((p) => p.id === ts.id && p.type === ts.type && p.relation === ts.relation) === true) continue;
+      (pending ??= []).push(ts);
+    }
   }
   if (pending === undefined) return false;
+  if (scope.dead) throw scopeCancelled;
   const sets = pending;
   return combine(sets.length, true, scope, st.concurrency, (i, s) => {
     const u = sets[i] as Subject;

@@ -47,53 +47,77 @@ export function combine(
   if (count === 0) return Promise.resolve(false);
   if (count === 1) return run(0, parent);
   return new Promise<boolean>((resolve, reject) => {
-    const scope = new Scope(parent);
-    let next = 0;
-    let active = 0;
-    let done = false;
-    let errorIndex = -1;
-    let error: unknown;
-    const settleOne = (): void => {
-      if (next >= count && active === 0) {
-        done = true;
-        if (errorIndex >= 0) reject(error);
-        else resolve(!decisive);
-      } else launch();
-    };
-    const onValue = (v: boolean): void => {
-      active--;
-      if (done) return;
-      if (v === decisive) {
-        done = true;
-        scope.cancelled = true;
-        resolve(decisive);
-        return;
-      }
-      settleOne();
-    };
-    const launch = (): void => {
-      while (!done && active < limit && next < count) {
-        const i = next++;
-        active++;
-        let p: Promise<boolean>;
-        try {
-          p = run(i, scope);
-        } catch (e) {
-          p = Promise.reject(e);
-        }
-        p.then(onValue, (e: unknown) => {
-          active--;
-          if (done) return;
-          if (errorIndex < 0 || i < errorIndex) {
-            errorIndex = i;
-            error = e;
-          }
-          settleOne();
-        });
-      }
-    };
-    launch();
+    new Combination(count, decisive, parent, limit, run, resolve, reject).launch();
   });
+}
+
+/** State of one running combination (a class rather than closures: this is the engine's hottest path). */
+class Combination {
+  private next = 0;
+  private active = 0;
+  private done = false;
+  private errorIndex = -1;
+  private error: unknown;
+  private readonly scope: Scope;
+
+  constructor(
+    private readonly count: number,
+    private readonly decisive: boolean,
+    parent: Scope,
+    private readonly limit: number,
+    private readonly run: (index: number, scope: Scope) => Promise<boolean>,
+    private readonly resolve: (v: boolean) => void,
+    private readonly reject: (e: unknown) => void,
+  ) {
+    this.scope = new Scope(parent);
+  }
+
+  launch(): void {
+    while (!this.done && this.active < this.limit && this.next < this.count) {
+      const i = this.next++;
+      this.active++;
+      let p: Promise<boolean>;
+      try {
+        p = this.run(i, this.scope);
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+      p.then(
+        (v) => this.onValue(v),
+        (e: unknown) => this.onError(i, e),
+      );
+    }
+  }
+
+  private onValue(v: boolean): void {
+    this.active--;
+    if (this.done) return;
+    if (v === this.decisive) {
+      this.done = true;
+      this.scope.cancelled = true;
+      this.resolve(v);
+      return;
+    }
+    this.settleOne();
+  }
+
+  private onError(i: number, e: unknown): void {
+    this.active--;
+    if (this.done) return;
+    if (this.errorIndex < 0 || i < this.errorIndex) {
+      this.errorIndex = i;
+      this.error = e;
+    }
+    this.settleOne();
+  }
+
+  private settleOne(): void {
+    if (this.next >= this.count && this.active === 0) {
+      this.done = true;
+      if (this.errorIndex >= 0) this.reject(this.error);
+      else this.resolve(!this.decisive);
+    } else this.launch();
+  }
 }
 
 /**

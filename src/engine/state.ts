@@ -21,6 +21,8 @@ export interface EvalState {
   readonly signal: AbortSignal | undefined;
   /** Max concurrent sub-problems per combination. */
   readonly concurrency: number;
+  /** Options passed to unpaged reader queries (shared to avoid an allocation per read). */
+  readonly queryOptions: { readonly signal?: AbortSignal } | undefined;
   /** Completed evaluation steps (check_count). */
   count: number;
 }
@@ -46,7 +48,19 @@ export function createEvalState(init: {
       else list.push(t);
     }
   }
-  return { ...init, context, contextTuples, count: 0 };
+  return {
+    tenantId: init.tenantId,
+    schema: init.schema,
+    schemaVersion: init.schemaVersion,
+    snapToken: init.snapToken,
+    reader: init.reader,
+    context,
+    contextTuples,
+    signal: init.signal,
+    concurrency: init.concurrency,
+    queryOptions: init.signal === undefined ? undefined : { signal: init.signal },
+    count: 0,
+  };
 }
 
 /** `...` and "" both mean "no subject relation". */
@@ -66,13 +80,24 @@ function sameTuple(a: Tuple, b: Tuple): boolean {
 }
 
 /** Tuples `entity#relation@*` at the snapshot: stored first, then contextual ones not already stored. */
-export async function readTuples(st: EvalState, entity: Entity, relation: string): Promise<readonly Tuple[]> {
-  const stored = await st.reader.queryRelationships(
+export function readTuples(st: EvalState, entity: Entity, relation: string): Promise<readonly Tuple[]> {
+  const stored = st.reader.queryRelationships(
     st.tenantId,
     { entity: { type: entity.type, ids: [entity.id] }, relation },
     st.snapToken,
-    st.signal === undefined ? undefined : { signal: st.signal },
+    st.queryOptions,
   );
+  if (st.contextTuples === undefined) return stored;
+  return withContextual(st, entity, relation, stored);
+}
+
+async function withContextual(
+  st: EvalState,
+  entity: Entity,
+  relation: string,
+  storedPromise: Promise<readonly Tuple[]>,
+): Promise<readonly Tuple[]> {
+  const stored = await storedPromise;
   if (st.contextTuples === undefined) return stored;
   const extra = st.contextTuples.get(`${entity.type}:${entity.id}#${relation}`);
   if (extra === undefined) return stored;
