@@ -43,7 +43,39 @@ export function invoke(
   scope: Scope,
 ): Promise<boolean> {
   if (depth < 0) return Promise.reject(depthNotEnough());
-  return evaluate(st, entity, permission, subject, depth - 1, args, scope);
+  const key =
+    args === undefined || args.length === 0
+      ? `${entity.type}:${entity.id}#${permission}`
+      : `${entity.type}:${entity.id}#${permission}(${args.join(',')})`;
+  const hit = st.memo.get(key);
+  if (hit !== undefined && hit.depth <= depth) return reuse(st, hit.result, entity, permission, subject, depth, args, scope);
+  const result = evaluate(st, entity, permission, subject, depth - 1, args, scope);
+  if (hit === undefined) st.memo.set(key, { depth, result });
+  return result;
+}
+
+/**
+ * Reuses a sub-result started with a budget no larger than ours. A successful result does not depend on the
+ * budget (it completed without running out), so it is exactly what a fresh evaluation would give. A failed
+ * one (out of depth, or cancelled because its first requester's combination had already decided) is
+ * recomputed with our own budget and scope.
+ */
+async function reuse(
+  st: EvalState,
+  shared: Promise<boolean>,
+  entity: Entity,
+  permission: string,
+  subject: Subject,
+  depth: number,
+  args: readonly string[] | undefined,
+  scope: Scope,
+): Promise<boolean> {
+  try {
+    return await shared;
+  } catch {
+    if (scope.dead) throw scopeCancelled;
+    return evaluate(st, entity, permission, subject, depth - 1, args, scope);
+  }
 }
 
 /** Evaluates `permission` on `entity` for `subject` with the remaining budget `depth` for nested steps. */

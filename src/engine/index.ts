@@ -18,7 +18,7 @@ import { compareIds } from './ids.js';
 import { collectCandidates } from './lookup-entity.js';
 import { lookupSubjectSet } from './lookup-subject.js';
 import { createSchemaResolver, type SchemaResolver } from './schema-resolver.js';
-import { contextKey, createEvalState, entityNotFound, type EvalState, subjectText } from './state.js';
+import { contextKey, createEvalState, entityNotFound, type EvalState, forkEvalState, subjectText } from './state.js';
 import type {
   BulkCheckRequest,
   BulkCheckResponse,
@@ -295,7 +295,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
       const results = await mapBounded(req.items, concurrency, async (item): Promise<CheckResponse> => {
         try {
           const r = await cachedCheck(
-            { ...base, count: 0 },
+            forkEvalState(base),
             ctxKey,
             item.entity,
             item.permission,

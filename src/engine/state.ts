@@ -23,8 +23,19 @@ export interface EvalState {
   readonly concurrency: number;
   /** Options passed to unpaged reader queries (shared to avoid an allocation per read). */
   readonly queryOptions: { readonly signal?: AbortSignal } | undefined;
+  /**
+   * Sub-results of this request by `type:id#name[(args)]` (the subject and context are fixed per state), with
+   * the depth budget they were started with. Lets a request evaluate a shared sub-problem (e.g. a folder's
+   * `edit` reached through both `parent.edit` and `parent.view`) once.
+   */
+  readonly memo: Map<string, MemoEntry>;
   /** Completed evaluation steps (check_count). */
   count: number;
+}
+
+export interface MemoEntry {
+  readonly depth: number;
+  readonly result: Promise<boolean>;
 }
 
 export function createEvalState(init: {
@@ -59,8 +70,14 @@ export function createEvalState(init: {
     signal: init.signal,
     concurrency: init.concurrency,
     queryOptions: init.signal === undefined ? undefined : { signal: init.signal },
+    memo: new Map(),
     count: 0,
   };
+}
+
+/** A copy of `st` for another subject: same snapshot and context, fresh memo and counter. */
+export function forkEvalState(st: EvalState): EvalState {
+  return { ...st, memo: new Map(), count: 0 };
 }
 
 /** `...` and "" both mean "no subject relation". */
