@@ -3,6 +3,7 @@
  */
 import { PermifyError } from '../../errors.js';
 import type { BundleOperation, BundleStore, DataBundle } from '../contract.js';
+import { checkBundles } from './validate.js';
 import { inTransaction, query, type Database } from './database.js';
 
 function toPayload(b: DataBundle): string {
@@ -41,6 +42,7 @@ function fromPayload(name: string, payload: unknown): DataBundle {
 export function createPostgresBundleStore(db: Database): BundleStore {
   return {
     async writeBundles(tenantId, bundles, signal) {
+      checkBundles(bundles);
       await inTransaction(db.writer, signal, async (c) => {
         for (const b of bundles) {
           await query(

@@ -24,6 +24,7 @@ import type {
 } from '../contract.js';
 import { liveSentinel, query, type Database } from './database.js';
 import { decodeToken, encodeToken, formatPgSnapshot, legacyToken, parsePgSnapshot, type PgSnapshot } from './snap-token.js';
+import { checkAttributeFilter, checkTupleFilter } from './validate.js';
 import {
   attributeFromRow,
   decodePageToken,
@@ -154,6 +155,7 @@ export function createPostgresDataReader(db: Database): DataReader {
     extra: { afterId?: number; limit?: number; entityIdFrom?: string },
     signal?: AbortSignal,
   ): Promise<TupleRow[]> {
+    checkTupleFilter(filter);
     const t = await resolve(tenantId, token, signal);
     const p = new Params();
     const where = [`tenant_id = ${p.add(tenantId)}`, ...tupleFilterConditions(filter, p)];
@@ -172,6 +174,7 @@ export function createPostgresDataReader(db: Database): DataReader {
     extra: { afterId?: number; limit?: number; entityIdFrom?: string },
     signal?: AbortSignal,
   ): Promise<AttributeRow[]> {
+    checkAttributeFilter(filter);
     const t = await resolve(tenantId, token, signal);
     const p = new Params();
     const where = [`tenant_id = ${p.add(tenantId)}`, ...attributeFilterConditions(filter, p)];

@@ -12,6 +12,7 @@ import type { AttributeFilter, DataWriter, SnapToken, TupleFilter, WriteStep } f
 import { liveSentinel, query, serializableWrite, type Database } from './database.js';
 import { attributeFilterConditions, Params, tupleFilterConditions } from './data-reader.js';
 import { parsePgSnapshot, writeToken } from './snap-token.js';
+import { checkSteps } from './validate.js';
 import { encodeAttributeValue, normaliseRelation } from './values.js';
 
 const live = `'${liveSentinel}'::xid8`;
@@ -170,8 +171,9 @@ export function mvccWrite(
 
 export function createPostgresDataWriter(db: Database): DataWriter {
   return {
-    write(tenantId, steps, signal) {
-      return mvccWrite(db, tenantId, signal, (c, x) => applySteps(c, tenantId, x, steps, signal));
+    async write(tenantId, steps, signal) {
+      checkSteps(steps);
+      return await mvccWrite(db, tenantId, signal, (c, x) => applySteps(c, tenantId, x, steps, signal));
     },
   };
 }

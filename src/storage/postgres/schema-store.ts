@@ -6,6 +6,7 @@
 import { PermifyError } from '../../errors.js';
 import type { Page, SchemaDefinitionRecord, SchemaStore, SchemaVersionInfo } from '../contract.js';
 import { newVersionId, versionIdTime } from '../version-id.js';
+import { checkSchemaRecords } from './validate.js';
 import { inTransaction, query, type Database } from './database.js';
 
 const sqlInsert =
@@ -15,6 +16,7 @@ const sqlInsert =
 export function createPostgresSchemaStore(db: Database): SchemaStore {
   return {
     async writeSchema(tenantId, definitions, signal) {
+      checkSchemaRecords(definitions);
       const version = newVersionId();
       await inTransaction(db.writer, signal, async (c) => {
         await query(c, sqlInsert, [tenantId, definitions.map((d) => d.name), definitions.map((d) => d.definition), version], signal);
