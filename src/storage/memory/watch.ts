@@ -2,7 +2,7 @@
  * Watch on the memory store: replays the tenant's transaction log after the given token, then waits for
  * new commits. One {@link DataChanges} per write transaction, in commit order; within it the tuple changes
  * and then the attribute changes, each in storage order (rows a transaction expired come before rows it
- * created). A row created and expired by the same transaction is not reported. The stream ends when the
+ * created; expired rows are sorted by storage order). A row created and expired by the same transaction is not reported. The stream ends when the
  * signal aborts, when the tenant is deleted or when the store closes. Resuming from a token older than the
  * history kept by garbage collection fails with ERROR_CODE_INTERNAL instead of silently skipping changes.
  */
@@ -19,8 +19,7 @@ export function changesOf(data: TenantData, i: number): DataChanges {
   const changes: DataChange[] = [];
   const tCreated = data.tuples.col(T_CREATED);
   const tExpired = data.tuples.col(T_EXPIRED);
-  for (let j = log.tupleExpStart[i] as number; j < (log.tupleExpEnd[i] as number); j += 1) {
-    const row = log.tupleExpired.data[j] as number;
+  for (const row of log.tupleExpired.data.slice(log.tupleExpStart[i], log.tupleExpEnd[i]).sort()) {
     if (tCreated[row] !== tx) changes.push({ operation: 'delete', tuple: tupleAt(data, row) });
   }
   for (let row = log.tupleStart[i] as number; row < (log.tupleEnd[i] as number); row += 1) {
@@ -28,8 +27,7 @@ export function changesOf(data: TenantData, i: number): DataChanges {
   }
   const aCreated = data.attributes.col(A_CREATED);
   const aExpired = data.attributes.col(A_EXPIRED);
-  for (let j = log.attrExpStart[i] as number; j < (log.attrExpEnd[i] as number); j += 1) {
-    const row = log.attrExpired.data[j] as number;
+  for (const row of log.attrExpired.data.slice(log.attrExpStart[i], log.attrExpEnd[i]).sort()) {
     if (aCreated[row] !== tx) changes.push({ operation: 'delete', attribute: attributeAt(data, row) });
   }
   for (let row = log.attrStart[i] as number; row < (log.attrEnd[i] as number); row += 1) {
