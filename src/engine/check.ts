@@ -118,16 +118,25 @@ export async function evaluate(
   return result;
 }
 
-const flattened = new WeakMap<Child, readonly Child[]>();
+interface Operands {
+  /** Operands in evaluation order: cheap leaves first (see {@link costOf}). */
+  readonly children: readonly Child[];
+  /** Source position (left to right) of each operand: the error of the leftmost failing operand wins. */
+  readonly positions: readonly number[];
+}
+
+const flattened = new WeakMap<Child, Operands>();
 
 /**
- * Operands of nested unions (or intersections) flattened into one list, left to right: `(a or b) or c` is
- * combined as `any(a, b, c)`. Equivalent under the deterministic rules (any deciding value wins, else the
- * leftmost error) and saves one combination per nesting level.
+ * Operands of nested unions (or intersections) flattened into one list: `(a or b) or c` is combined as
+ * `any(a, b, c)`. Equivalent under the deterministic rules (any deciding value wins, else the error of the
+ * leftmost failing operand) and saves one combination per nesting level. The evaluation order puts cheap
+ * operands first, so that a short-circuit (always when children run one at a time) skips the expensive ones;
+ * the result does not depend on the order.
  */
-function flatOperands(child: Child & { kind: 'rewrite' }): readonly Child[] {
-  let list = flattened.get(child);
-  if (list === undefined) {
+function flatOperands(child: Child & { kind: 'rewrite' }): Operands {
+  let ops = flattened.get(child);
+  if (ops === undefined) {
     const out: Child[] = [];
     const visit = (c: Child): void => {
       if (c.kind === 'rewrite' && c.operation === child.operation) {
@@ -136,10 +145,27 @@ function flatOperands(child: Child & { kind: 'rewrite' }): readonly Child[] {
       } else out.push(c);
     };
     visit(child);
-    list = out;
-    flattened.set(child, list);
+    const order = out.map((_, i) => i).sort((x, y) => costOf(out[x] as Child) - costOf(out[y] as Child) || x - y);
+    ops = { children: order.map((i) => out[i] as Child), positions: order };
+    flattened.set(child, ops);
   }
-  return list;
+  return ops;
+}
+
+/** A rough, static cost rank of an operand: attribute < rule < named member < nested rewrite < walk. */
+function costOf(c: Child): number {
+  switch (c.kind) {
+    case 'computed-attribute':
+      return 0;
+    case 'call':
+      return 1;
+    case 'computed-user-set':
+      return 2;
+    case 'rewrite':
+      return 3;
+    case 'tuple-to-user-set':
+      return 4;
+  }
 }
 
 function evalChild(st: EvalState, child: Child, entity: Entity, subject: Subject, depth: number, scope: Scope): Promise<boolean> {
@@ -154,8 +180,13 @@ function evalChild(st: EvalState, child: Child, entity: Entity, subject: Subject
         );
       }
       const operands = flatOperands(child);
-      return combine(operands.length, child.operation === 'union', scope, st.concurrency, (i, s) =>
-        evalChild(st, operands[i] as Child, entity, subject, depth, s),
+      return combine(
+        operands.children.length,
+        child.operation === 'union',
+        scope,
+        st.concurrency,
+        (i, s) => evalChild(st, operands.children[i] as Child, entity, subject, depth, s),
+        operands.positions,
       );
     }
     case 'computed-user-set':

@@ -35,7 +35,8 @@ export const scopeCancelled = new ScopeCancelled();
 /**
  * Runs `run(0..count-1)` with at most `limit` in flight. Resolves `decisive` as soon as one child resolves to
  * it (cancelling the others), else rejects with the lowest-index child error, else resolves `!decisive`.
- * No children ⇒ false (both union and intersection of nothing are DENIED, spec §5.2.2).
+ * No children ⇒ false (both union and intersection of nothing are DENIED, spec §5.2.2). `positions[i]`, when
+ * given, is the rank of child i for choosing the reported error (default: i).
  */
 export function combine(
   count: number,
@@ -43,11 +44,12 @@ export function combine(
   parent: Scope,
   limit: number,
   run: (index: number, scope: Scope) => Promise<boolean>,
+  positions?: readonly number[],
 ): Promise<boolean> {
   if (count === 0) return Promise.resolve(false);
   if (count === 1) return run(0, parent);
   return new Promise<boolean>((resolve, reject) => {
-    new Combination(count, decisive, parent, limit, run, resolve, reject).launch();
+    new Combination(count, decisive, parent, limit, run, resolve, reject, positions).launch();
   });
 }
 
@@ -68,6 +70,7 @@ class Combination {
     private readonly run: (index: number, scope: Scope) => Promise<boolean>,
     private readonly resolve: (v: boolean) => void,
     private readonly reject: (e: unknown) => void,
+    private readonly positions: readonly number[] | undefined,
   ) {
     this.scope = new Scope(parent);
   }
@@ -101,11 +104,12 @@ class Combination {
     this.settleOne();
   }
 
-  private onError(i: number, e: unknown): void {
+  private onError(index: number, e: unknown): void {
     this.active--;
     if (this.done) return;
-    if (this.errorIndex < 0 || i < this.errorIndex) {
-      this.errorIndex = i;
+    const rank = this.positions === undefined ? index : (this.positions[index] as number);
+    if (this.errorIndex < 0 || rank < this.errorIndex) {
+      this.errorIndex = rank;
       this.error = e;
     }
     this.settleOne();

@@ -71,6 +71,9 @@ function positiveInteger(name: string, v: number | undefined, def: number, allow
 }
 
 
+/** Extra candidate checks started beyond the ids still needed for the page. */
+const lookaheadSlack = 16;
+
 function resultOf(b: boolean): CheckResult {
   return b ? 'allowed' : 'denied';
 }
@@ -209,8 +212,11 @@ export function createEngine(options: EngineOptions): PermissionEngine {
       version = t.schemaVersion;
       snap = t.snapToken;
     }
-    const st = await prepare(req.tenantId, version, snap, req.context, signal);
-    const candidateSet = await collectCandidates(st, {
+    const prepared = await prepare(req.tenantId, version, snap, req.context, signal);
+    // Parallelism is spent across candidates (the window below); inside one candidate's check the children
+    // run one at a time, so a candidate allowed by its first branch never pays for the others.
+    const st: EvalState = { ...prepared, concurrency: 1 };
+    const candidateSet = await collectCandidates(prepared, {
       entityType: req.entityType,
       permission: req.permission,
       subject: req.subject,
@@ -227,8 +233,11 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     type Outcome = { ok: true; allowed: boolean } | { ok: false; error: unknown };
     const window: Promise<Outcome>[] = [];
     let launched = start;
+    let emitted = 0;
+    // Look ahead no further than the ids still needed (plus a little slack): checks past a full page are waste.
     const launch = (): void => {
-      while (window.length < concurrency && launched < n) {
+      const limit = Math.min(concurrency, pageSize - emitted + lookaheadSlack);
+      while (window.length < limit && launched < n) {
         const id = candidates[launched++] as string;
         window.push(
           cachedEvaluate(st, ctxKey, { type: req.entityType, id }, req.permission, req.subject, depth, new Scope(lookupScope)).then(
@@ -240,7 +249,6 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     };
     try {
       launch();
-      let emitted = 0;
       for (let i = start; i < n && emitted < pageSize; i++) {
         const outcome = await (window.shift() as Promise<Outcome>);
         if (!outcome.ok) {
