@@ -24,14 +24,14 @@ export class FrozenMap<K, V> extends Map<K, V> {
 }
 
 /** Freezes an object tree, descending into arrays, plain objects and map values. */
-export function deepFreeze<T>(value: T, seen: Set<object> = new Set()): T {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return value;
-  seen.add(value);
+export function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
   if (value instanceof Map) {
-    for (const v of value.values()) deepFreeze(v, seen);
-  } else {
-    for (const v of Object.values(value)) deepFreeze(v, seen);
+    for (const v of value.values()) deepFreeze(v);
+    return value;
   }
+  if (Object.isFrozen(value)) return value;
   Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
   return value;
 }

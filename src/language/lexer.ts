@@ -177,6 +177,15 @@ export class Lexer {
     return this.position >= this.input.length;
   }
 
+  /** Skips spaces and tabs (no tokens allocated), then returns the next token. */
+  nextNonBlankToken(): Token {
+    while (this.ch === CH_SPACE || this.ch === CH_TAB) {
+      if (this.atEnd()) break;
+      this.readChar();
+    }
+    return this.nextToken();
+  }
+
   nextToken(): Token {
     const line = this.line;
     const column = this.column;

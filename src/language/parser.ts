@@ -48,9 +48,8 @@ class Parser {
   private peek: Token;
   /** Top-level names (entities and rules). */
   private readonly topNames = new Set<string>();
-  /** Member keys `entity#name`. */
-  private readonly memberKeys = new Set<string>();
-  private readonly depths = new WeakMap<ExpressionAst, number>();
+  /** Member names of the entity being parsed. */
+  private memberNames = new Set<string>();
 
   constructor(text: string) {
     this.lexer = new Lexer(text);
@@ -69,8 +68,8 @@ class Parser {
   }
 
   private fetch(): Token {
-    let t = this.lexer.nextToken();
-    while (ignored.has(t.type)) t = this.lexer.nextToken();
+    let t = this.lexer.nextNonBlankToken();
+    while (ignored.has(t.type)) t = this.lexer.nextNonBlankToken();
     return t;
   }
 
@@ -142,9 +141,8 @@ class Parser {
   }
 
   private declareMember(entity: string, name: string): void {
-    const key = `${entity}#${name}`;
-    if (this.memberKeys.has(key)) this.fail(`duplication found for ${key}`);
-    this.memberKeys.add(key);
+    if (this.memberNames.has(name)) this.fail(`duplication found for ${entity}#${name}`);
+    this.memberNames.add(name);
   }
 
   private parseEntity(): EntityAst {
@@ -152,6 +150,7 @@ class Parser {
     this.expectAndNext('IDENT');
     const name = this.name(this.cur);
     this.declareTop(name.value);
+    this.memberNames = new Set<string>();
     this.expectAndNext('LCB');
     const members: MemberAst[] = [];
     while (this.curType() !== 'RCB') {
@@ -222,7 +221,7 @@ class Parser {
     this.declareMember(entity, name.value);
     this.expectAndNext('ASSIGN');
     this.next();
-    const expression = this.parseExpression(false, 0);
+    const [expression] = this.parseExpression(false, 0);
     return { kind: 'permission', name, isAction, expression };
   }
 
@@ -230,14 +229,15 @@ class Parser {
    * Parses an expression starting at the current token. With `single`, parses one operand only (the right-hand
    * side of an operator: all operators share one precedence level and associate to the left).
    */
-  private parseExpression(single: boolean, nesting: number): ExpressionAst {
+  private parseExpression(single: boolean, nesting: number): [ExpressionAst, number] {
     if (nesting > maxExpressionDepth) {
       this.fail(`expression nesting exceeds the limit maxExpressionDepth=${maxExpressionDepth}`);
     }
     let left: ExpressionAst;
+    let leftDepth = 1;
     if (this.curType() === 'LP') {
       this.next();
-      left = this.parseExpression(false, nesting + 1);
+      [left, leftDepth] = this.parseExpression(false, nesting + 1);
       if (this.peekType() !== 'RP') this.peekError('RP');
       this.next();
     } else if (this.curType() === 'IDENT') {
@@ -245,25 +245,20 @@ class Parser {
     } else {
       this.fail(`no prefix parse function for ${this.curType()} found`);
     }
-    if (single) return left;
+    if (single) return [left, leftDepth];
     for (;;) {
       const op = operators.get(this.peekType());
-      if (op === undefined) return left;
+      if (op === undefined) return [left, leftDepth];
       this.next();
       const opToken = this.cur;
       this.next();
-      const right = this.parseExpression(true, nesting + 1);
-      const depth = Math.max(this.depthOf(left), this.depthOf(right)) + 1;
-      if (depth + nesting > maxExpressionDepth) {
+      const [right, rightDepth] = this.parseExpression(true, nesting + 1);
+      leftDepth = Math.max(leftDepth, rightDepth) + 1;
+      if (leftDepth + nesting > maxExpressionDepth) {
         this.fail(`expression nesting exceeds the limit maxExpressionDepth=${maxExpressionDepth}`);
       }
       left = { kind: 'infix', operator: op, left, right, line: opToken.line, column: opToken.column };
-      this.depths.set(left, depth);
     }
-  }
-
-  private depthOf(e: ExpressionAst): number {
-    return this.depths.get(e) ?? 1;
   }
 
   private parsePath(): PathAst {

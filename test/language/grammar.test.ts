@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PermifyError } from '../../src/errors.js';
-import { compileSchema, parseSchema, printSchema, schemaToJson, type Child } from '../../src/language/index.js';
+import { compileSchema, parseSchema, printSchema, schemaToJson } from '../../src/language/index.js';
+import type { Child } from '../../src/schema/model.js';
 
 function errorOf(text: string, validateReferences = true): PermifyError {
   try {
