@@ -44,7 +44,7 @@ import {
 const ANY = -1;
 const NONE = -2;
 
-function one(strings: Interner, s: string | undefined): number {
+function one(strings: Pick<Interner, 'lookup'>, s: string | undefined): number {
   if (s === undefined || s === '') return ANY;
   const id = strings.lookup(s);
   return id < 0 ? NONE : id;
@@ -118,12 +118,12 @@ function pushChain(index: ChainIndex, key: ArrayLike<number>, out: number[]): vo
 export function matchTupleRows(data: TenantData, filter: TupleFilter, tx: number, entityIdFrom?: string): number[] {
   const s = data.strings;
   const t: TupleTable = data.tuples;
-  const et = one(s, filter.entity?.type);
+  const et = one(data.entityTypeCache, filter.entity?.type);
   const eids = many(s, filter.entity?.ids);
-  const rel = one(s, filter.relation);
-  const st = one(s, filter.subject?.type);
+  const rel = one(data.relationCache, filter.relation);
+  const st = one(data.subjectTypeCache, filter.subject?.type);
   const sids = many(s, filter.subject?.ids);
-  const srel = one(s, filter.subject?.relation);
+  const srel = one(data.subjectRelationCache, filter.subject?.relation);
   if (et === NONE || rel === NONE || st === NONE || srel === NONE) return [];
   if ((eids !== null && eids.length === 0) || (sids !== null && sids.length === 0)) return [];
 
@@ -183,7 +183,7 @@ export function matchAttributeRows(
 ): number[] {
   const s = data.strings;
   const a: AttributeTable = data.attributes;
-  const et = one(s, filter.entity?.type);
+  const et = one(data.entityTypeCache, filter.entity?.type);
   const eids = many(s, filter.entity?.ids);
   const attrs = many(s, filter.attributes);
   if (et === NONE) return [];

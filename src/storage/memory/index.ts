@@ -30,7 +30,14 @@ export interface MemoryStoreOptions {
 /** A new, empty memory store with the default tenant `t1` ("example tenant"). */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const now = options.now ?? Date.now;
-  const state: MemoryState = { head: 1, tenantData: new Map(), tenants: new Map(), now, closed: false };
+  const state: MemoryState = {
+    head: 1,
+    tenantData: new Map(),
+    tenants: new Map(),
+    now,
+    closed: false,
+    decodedTokens: new Map(),
+  };
   state.tenants.set('t1', Object.freeze({ id: 't1', name: 'example tenant', createdAt: new Date(now()) }));
 
   const gcWindowMs = options.gcWindowMs;

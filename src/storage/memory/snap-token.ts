@@ -18,6 +18,16 @@ export function encodeSnapToken(tx: number): SnapToken {
  * produced by this store) is rejected with ERROR_CODE_INTERNAL, as Permify answers undecodable tokens.
  */
 export function decodeSnapToken(state: MemoryState, token: SnapToken): number {
+  // A token that decoded once stays valid (the head only grows): reads repeat the same few tokens.
+  const cached = state.decodedTokens.get(token);
+  if (cached !== undefined) return cached;
+  const tx = decodeUncached(state, token);
+  if (state.decodedTokens.size >= 4096) state.decodedTokens.clear();
+  state.decodedTokens.set(token, tx);
+  return tx;
+}
+
+function decodeUncached(state: MemoryState, token: SnapToken): number {
   if (typeof token !== 'string' || token === '') {
     throw new PermifyError('ERROR_CODE_INTERNAL', 'invalid snap token: empty (resolve the head token first)');
   }

@@ -226,8 +226,32 @@ export interface SchemaVersionRecord {
   readonly definitions: readonly SchemaDefinitionRecord[];
 }
 
+/**
+ * A one-entry cache in front of {@link Interner.lookup} for one filter field: entity types, relations and
+ * subject types repeat from one query to the next (usually as the very same string object).
+ */
+export class LookupCache {
+  private lastString: string | undefined;
+  private lastId = -1;
+  constructor(private readonly strings: Interner) {}
+  lookup(s: string): number {
+    if (s === this.lastString) return this.lastId;
+    const id = this.strings.lookup(s);
+    // Unknown strings are not cached: they may be interned by a later write.
+    if (id >= 0) {
+      this.lastString = s;
+      this.lastId = id;
+    }
+    return id;
+  }
+}
+
 export class TenantData {
   readonly strings = new Interner();
+  readonly entityTypeCache = new LookupCache(this.strings);
+  readonly relationCache = new LookupCache(this.strings);
+  readonly subjectTypeCache = new LookupCache(this.strings);
+  readonly subjectRelationCache = new LookupCache(this.strings);
   tuples = new TupleTable();
   attributes = new AttributeTable();
   txLog = new TxLog();
@@ -254,6 +278,8 @@ export interface MemoryState {
   readonly tenants: Map<string, Tenant>;
   readonly now: () => number;
   closed: boolean;
+  /** Snap tokens already decoded (bounded; cleared when full). */
+  readonly decodedTokens: Map<string, number>;
 }
 
 /** The tenant's data, created empty on first use (tenant existence is not enforced outside Tenancy). */
