@@ -1,0 +1,355 @@
+/**
+ * The REST/JSON gateway (api-and-operations §1.3-§1.7) on node:http(s). It calls the same transport-free
+ * handlers as the gRPC server, in-process, through the same pipeline: decode JSON -> path parameters ->
+ * validate -> admission (rate limit, auth) -> handler -> encode. (Permify proxies over loopback gRPC; the
+ * observable behaviour is the same and one hop cheaper.)
+ *
+ * Errors answer `{"code": <gRPC code>, "message": ..., "details": []}` with the §4.2 HTTP status; anything
+ * that is not a PermifyError becomes INTERNAL and is logged, never sent. Malformed JSON is 400, an unknown
+ * path 404, a known path with the wrong method 501, a body above `maxBodyBytes` 413. Server-streaming RPCs
+ * answer newline-delimited `{"result": ...}` lines (§1.5).
+ */
+import { randomUUID } from 'node:crypto';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { DescService, JsonValue, Message } from '@bufbuild/protobuf';
+import { GrpcStatus, PermifyError, httpStatusOfGrpc, toPermifyError, type GrpcStatusCode } from '../../errors.js';
+import type { HandlerContext, HandlerLogger, Handlers } from '../handlers/types.js';
+import { validateMessage } from '../handlers/deps.js';
+import type { HealthReporter } from '../grpc/health.js';
+import type { AdmissionCall } from '../middleware/admission.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { createRouter, deriveRoutes, type RestRoute } from './routes.js';
+import { decodeJson, encodeJson } from './json.js';
+
+export interface RestGatewayOptions {
+  readonly handlers: Handlers;
+  readonly services: readonly DescService[];
+  readonly health: HealthReporter;
+  readonly beforeCall?: (call: AdmissionCall) => Promise<void> | void;
+  readonly logger: HandlerLogger;
+  readonly metrics?: Metrics;
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Largest accepted request body (default 4 MiB). */
+  readonly maxBodyBytes?: number;
+  readonly corsAllowedOrigins?: readonly string[];
+  readonly corsAllowedHeaders?: readonly string[];
+}
+
+export interface RestGateway {
+  listen(host: string, port: number): Promise<number>;
+  /** Stops accepting connections; in-flight requests get `deadlineMs`, then connections are destroyed. */
+  close(deadlineMs: number): Promise<void>;
+  /** The derived routes (for tests and documentation). */
+  readonly routes: readonly RestRoute[];
+}
+
+const CORS_METHODS = ['GET', 'POST', 'HEAD', 'PATCH', 'DELETE', 'PUT'];
+
+type AnyUnary = (request: unknown, ctx: HandlerContext) => Promise<Message>;
+type AnyStreaming = (request: unknown, ctx: HandlerContext) => AsyncIterable<Message>;
+
+function errorBody(code: number, message: string): string {
+  return JSON.stringify({ code, message, details: [] });
+}
+
+/** Lower-case headers forwarded to handlers/admission as gRPC metadata would be (§1.6). */
+function metadataOf(req: http.IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string') out['authorization'] = auth;
+  const rid = req.headers['x-request-id'];
+  if (typeof rid === 'string') out['x-request-id'] = rid;
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (k.startsWith('grpc-metadata-') && typeof v === 'string') out[k.slice('grpc-metadata-'.length)] = v;
+  }
+  return out;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      reject(new BodyTooLarge());
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > maxBytes) {
+        failed = true;
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (e) => {
+      if (!failed) {
+        failed = true;
+        reject(e);
+      }
+    });
+  });
+}
+
+export function createRestGateway(opts: RestGatewayOptions): RestGateway {
+  const routes = deriveRoutes(opts.services);
+  const route = createRouter(routes);
+  const logger = opts.logger;
+  const maxBodyBytes = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+  const origins = opts.corsAllowedOrigins ?? ['*'];
+  const allowedHeaders = (opts.corsAllowedHeaders ?? ['*']).map((h) => h.toLowerCase());
+  const anyOrigin = origins.includes('*');
+  const anyHeader = allowedHeaders.includes('*');
+  const inflight = new Set<AbortController>();
+
+  const originAllowed = (origin: string): boolean => anyOrigin || origins.includes(origin);
+
+  function applyCors(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const origin = req.headers.origin;
+    if (typeof origin !== 'string') return false;
+    const preflight = req.method === 'OPTIONS' && typeof req.headers['access-control-request-method'] === 'string';
+    if (!preflight) {
+      res.setHeader('Vary', 'Origin');
+      if (originAllowed(origin)) {
+        res.setHeader('Access-Control-Allow-Origin', origin);
+        res.setHeader('Access-Control-Allow-Credentials', 'true');
+      }
+      return false;
+    }
+    res.setHeader('Vary', ['Origin', 'Access-Control-Request-Method', 'Access-Control-Request-Headers']);
+    const reqMethod = String(req.headers['access-control-request-method']).toUpperCase();
+    const reqHeadersRaw = req.headers['access-control-request-headers'];
+    const reqHeaders = typeof reqHeadersRaw === 'string' ? reqHeadersRaw.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '') : [];
+    const methodOk = CORS_METHODS.includes(reqMethod) || reqMethod === 'OPTIONS';
+    const headersOk = anyHeader || reqHeaders.every((h) => allowedHeaders.includes(h));
+    if (originAllowed(origin) && methodOk && headersOk) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Methods', reqMethod);
+      if (reqHeaders.length > 0) res.setHeader('Access-Control-Allow-Headers', reqHeaders.join(', '));
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+    }
+    res.writeHead(204);
+    res.end();
+    return true;
+  }
+
+  function sendError(res: http.ServerResponse, err: PermifyError | { grpc: number; message: string; http?: number }): void {
+    const grpc = err instanceof PermifyError ? err.grpcStatus : err.grpc;
+    const message = err.message;
+    const status = err instanceof PermifyError ? err.httpStatus : (err.http ?? httpStatusOfGrpc[grpc as GrpcStatusCode]);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/json' };
+    if (grpc === GrpcStatus.UNAUTHENTICATED) headers['WWW-Authenticate'] = message;
+    res.writeHead(status, headers);
+    res.end(errorBody(grpc, message));
+  }
+
+  function normalise(e: unknown, rpc: string): PermifyError {
+    const err = toPermifyError(e);
+    if (err.grpcStatus === GrpcStatus.INTERNAL) logger.error({ rpc, code: err.code, err: err.cause ?? err }, 'rpc failed');
+    return err;
+  }
+
+  async function handleHealth(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    await opts.beforeCall?.({ service: 'grpc.health.v1.Health', method: 'Check', headers: metadataOf(req) });
+    const status = opts.health.status(url.searchParams.get('service') ?? '');
+    if (status === 'SERVING') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"status":"SERVING"}\n');
+    } else if (status === 'SERVICE_UNKNOWN') {
+      sendError(res, { grpc: GrpcStatus.NOT_FOUND, message: 'unknown service', http: 404 });
+    } else {
+      sendError(res, { grpc: GrpcStatus.UNAVAILABLE, message: `health check failed: ${status}`, http: 503 });
+    }
+  }
+
+  async function handleRpc(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    r: RestRoute,
+    params: Readonly<Record<string, string>>,
+    controller: AbortController,
+  ): Promise<void> {
+    const rpc = `${r.service.typeName}/${r.method.name}`;
+    const headers = metadataOf(req);
+    const handler = (opts.handlers as unknown as Record<string, Record<string, unknown>>)[r.service.typeName]?.[r.method.name];
+    if (typeof handler !== 'function') throw new PermifyError('ERROR_CODE_NOT_IMPLEMENTED');
+    let json: JsonValue = {};
+    if (r.body !== '') {
+      const raw = await readBody(req, maxBodyBytes);
+      const text = raw.toString('utf8').trim();
+      if (text !== '') {
+        try {
+          json = JSON.parse(text) as JsonValue;
+        } catch (e) {
+          throw new PermifyError('ERROR_CODE_VALIDATION', `invalid JSON body: ${(e as Error).message}`);
+        }
+      }
+      if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+        throw new PermifyError('ERROR_CODE_VALIDATION', `invalid JSON body: expected an object for ${r.method.input.typeName}`);
+      }
+    } else {
+      req.resume();
+    }
+    const obj = { ...(json as Record<string, JsonValue>) };
+    // Path parameters overwrite same-named body fields (by proto name; drop the JSON-name spelling too).
+    for (const [k, v] of Object.entries(params)) {
+      const field = r.method.input.fields.find((f) => f.name === k);
+      if (field && field.jsonName !== k) delete obj[field.jsonName];
+      obj[k] = v;
+    }
+    const request = decodeJson(r.method.input, obj);
+    const ctx: HandlerContext = { signal: controller.signal, requestId: headers['x-request-id'] || randomUUID(), logger };
+    if (r.method.methodKind === 'server_streaming') {
+      await opts.beforeCall?.({ service: r.service.typeName, method: r.method.name, headers });
+      let wrote = false;
+      try {
+        for await (const item of (handler as AnyStreaming)(request, ctx)) {
+          if (controller.signal.aborted) break;
+          if (!wrote) {
+            res.writeHead(200, { 'Content-Type': 'application/json' });
+            wrote = true;
+          }
+          const ok = res.write(JSON.stringify({ result: encodeJson(r.method.output, item) }) + '\n');
+          if (!ok) {
+            await new Promise<void>((resolve) => {
+              const done = (): void => {
+                res.removeListener('drain', done);
+                controller.signal.removeEventListener('abort', done);
+                resolve();
+              };
+              res.once('drain', done);
+              controller.signal.addEventListener('abort', done, { once: true });
+            });
+          }
+        }
+        if (!wrote) res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end();
+      } catch (e) {
+        const err = normalise(e, rpc);
+        const line = JSON.stringify({ error: { code: err.grpcStatus, message: err.message, details: [] } }) + '\n';
+        if (!wrote) {
+          const h: http.OutgoingHttpHeaders = { 'Content-Type': 'application/json' };
+          if (err.grpcStatus === GrpcStatus.UNAUTHENTICATED) h['WWW-Authenticate'] = err.message;
+          res.writeHead(err.httpStatus, h);
+        }
+        res.end(line);
+      }
+      return;
+    }
+    validateMessage(request as { $typeName: string });
+    await opts.beforeCall?.({ service: r.service.typeName, method: r.method.name, headers });
+    const response = await (handler as AnyUnary)(request, ctx);
+    const body = JSON.stringify(encodeJson(r.method.output, response));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const started = performance.now();
+    const controller = new AbortController();
+    inflight.add(controller);
+    res.on('close', () => {
+      inflight.delete(controller);
+      if (!res.writableFinished) controller.abort(new DOMException('client went away', 'AbortError'));
+    });
+    let rpc = 'unknown';
+    void (async () => {
+      try {
+        if (applyCors(req, res)) return;
+        const url = new URL(req.url ?? '/', 'http://gateway');
+        if (url.pathname === '/healthz' && req.method === 'GET') {
+          rpc = 'grpc.health.v1.Health/Check';
+          await handleHealth(req, res, url);
+          return;
+        }
+        if (url.pathname === '/metrics' && req.method === 'GET' && opts.metrics) {
+          res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+          res.end(opts.metrics.render());
+          return;
+        }
+        const m = route(req.method ?? 'GET', url.pathname);
+        if (m.kind === 'not-found') {
+          req.resume();
+          sendError(res, { grpc: GrpcStatus.NOT_FOUND, message: 'Not Found' });
+          return;
+        }
+        if (m.kind === 'method-not-allowed') {
+          req.resume();
+          sendError(res, { grpc: GrpcStatus.UNIMPLEMENTED, message: 'Method Not Allowed' });
+          return;
+        }
+        if (m.kind === 'bad-param') {
+          req.resume();
+          sendError(res, { grpc: GrpcStatus.INVALID_ARGUMENT, message: `missing parameter ${m.param}` });
+          return;
+        }
+        rpc = `${m.route.service.typeName}/${m.route.method.name}`;
+        await handleRpc(req, res, m.route, m.params, controller);
+      } catch (e) {
+        if (e instanceof BodyTooLarge) {
+          sendError(res, {
+            grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+            message: `request body exceeds server.http.max_body_size (${maxBodyBytes} bytes)`,
+            http: 413,
+          });
+          return;
+        }
+        const err = normalise(e, rpc);
+        if (err.code === 'RATE_LIMITED') opts.metrics?.rateLimited();
+        sendError(res, err);
+      } finally {
+        opts.metrics?.observe('rest', rpc, String(res.statusCode), (performance.now() - started) / 1000);
+        logger.debug({ transport: 'rest', rpc, status: res.statusCode, ms: performance.now() - started }, 'request finished');
+      }
+    })();
+  };
+
+  const server = opts.tls
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, listener)
+    : http.createServer(listener);
+  server.headersTimeout = 5000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+
+  return {
+    routes,
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host === '' ? undefined : host, () => {
+          server.removeListener('error', reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+    },
+    close(deadlineMs) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const c of inflight) c.abort(new DOMException('server shutting down', 'AbortError'));
+          server.closeAllConnections();
+        }, deadlineMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    },
+  };
+}

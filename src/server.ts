@@ -1,0 +1,220 @@
+/**
+ * The composition root: the only place that picks the concrete store and wires the layers together.
+ *
+ * store (memory | postgres) -> engine (cache sizes from config) -> handlers -> gRPC server and REST gateway,
+ * both behind one admission hook (global token bucket, then authentication). Health reports NOT_SERVING
+ * until the store is ready and again while shutting down. `close()` (also run on SIGINT/SIGTERM when
+ * `handleSignals` is set) stops accepting calls, lets in-flight requests finish within
+ * `server.shutdown_timeout`, ends open streams, then closes the authenticator and the store.
+ */
+import { readFileSync } from 'node:fs';
+import type { Config } from './config/schema.js';
+import { redactedConfig } from './config/load.js';
+import { createEngine } from './engine/index.js';
+import { createHandlers, services, type Handlers } from './api/handlers/index.js';
+import { createGrpcServer, createHealthReporter, type GrpcServer } from './api/grpc/index.js';
+import { createRestGateway, type RestGateway } from './api/rest/index.js';
+import { createAdmission } from './api/middleware/admission.js';
+import { createAuthenticator, type Authenticator } from './api/middleware/auth.js';
+import { createRateLimiter } from './api/middleware/rate-limit.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { PermifyError } from './errors.js';
+import type { Store } from './storage/contract.js';
+import { createMemoryStore } from './storage/memory/index.js';
+
+export interface StartServerOptions {
+  readonly logger?: Logger;
+  /** Install SIGINT/SIGTERM handlers that close the server (the CLI sets this). */
+  readonly handleSignals?: boolean;
+  /** Use this store instead of building one from `config.database` (tests inject faults this way). */
+  readonly store?: Store;
+}
+
+export interface RunningServer {
+  /** Bound ports (meaningful when the config asked for port 0). `http` is undefined when disabled. */
+  readonly ports: { readonly grpc: number; readonly http: number | undefined };
+  readonly handlers: Handlers;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Graceful shutdown; idempotent. */
+  close(): Promise<void>;
+}
+
+function readPem(path: string, key: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new PermifyError('ERROR_CODE_VALIDATION', `invalid configuration: ${key}: cannot read file`, { cause: e, details: { limit: key } });
+  }
+}
+
+async function openStore(config: Config, logger: Logger): Promise<Store> {
+  if (config.database.engine === 'memory') return createMemoryStore();
+  // Imported lazily so that the memory engine never loads the pg driver.
+  const pg = await import('./storage/postgres/index.js');
+  const d = config.database;
+  const gc = d.garbage_collection;
+  return pg.createPostgresStore({
+    uri: d.uri,
+    writerUri: d.writer.uri,
+    readerUri: d.reader.uri,
+    maxOpenConnections: d.max_connections > 0 ? d.max_connections : d.max_open_connections,
+    maxIdleConnections: d.max_idle_connections,
+    ...(d.connect_timeout > 0 ? { connectionTimeoutMs: d.connect_timeout } : {}),
+    maxRetries: d.max_retries,
+    maxDataPerWrite: d.max_data_per_write,
+    autoMigrate: d.auto_migrate,
+    watchBufferSize: d.watch_buffer_size,
+    gc: { enabled: gc.enabled && gc.timeout > 0, intervalMs: gc.interval, windowMs: gc.window, timeoutMs: gc.timeout },
+    logger: logger.child({ component: 'postgres' }),
+  });
+}
+
+/** Starts both listeners; rejects (after releasing what it opened) when the configuration cannot be served. */
+export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger({ level: config.logger.level, output: config.logger.output });
+  logger.info({ config: redactedConfig(config) }, 'effective configuration');
+  if (config.account_id === '') logger.debug({}, 'account_id is empty');
+
+  const health = createHealthReporter('NOT_SERVING');
+  const metrics = createMetrics();
+  let authenticator: Authenticator | undefined;
+  if (config.authn.enabled) {
+    const a = config.authn;
+    authenticator =
+      a.method === 'preshared'
+        ? await createAuthenticator({ method: 'preshared', keys: a.preshared.keys })
+        : await createAuthenticator({
+            method: 'oidc',
+            issuer: a.oidc.issuer,
+            audience: a.oidc.audience,
+            refreshIntervalMs: a.oidc.refresh_interval,
+            backoffIntervalMs: a.oidc.backoff_interval,
+            backoffFrequencyMs: a.oidc.backoff_frequency,
+            backoffMaxRetries: a.oidc.backoff_max_retries,
+            validMethods: a.oidc.valid_methods,
+            leewayMs: a.oidc.leeway,
+          });
+  }
+  const rateLimiter = createRateLimiter({ rate: config.server.rate_limit, burst: config.server.rate_limit_burst });
+  const admit = createAdmission({ rateLimiter, ...(authenticator ? { authenticator } : {}) });
+  const beforeCall = async (call: { service: string; method: string; headers: Record<string, string> }): Promise<void> => {
+    try {
+      await admit(call);
+    } catch (e) {
+      if (e instanceof PermifyError && e.code === 'RATE_LIMITED') metrics.rateLimited();
+      throw e;
+    }
+  };
+
+  let store: Store | undefined;
+  let grpcServer: GrpcServer | undefined;
+  let gateway: RestGateway | undefined;
+  const release = async (): Promise<void> => {
+    authenticator?.close();
+    await store?.close();
+  };
+  try {
+    store = options.store ?? (await openStore(config, logger));
+    const engine = createEngine({
+      reader: store.reader,
+      schemas: store.schemas,
+      checkCacheSize: config.service.permission.cache.number_of_counters,
+      schemaCacheSize: config.service.schema.cache.number_of_counters,
+      concurrency: config.service.permission.concurrency_limit,
+      maxLookupCandidates: config.service.permission.max_lookup_candidates,
+    });
+    const handlers = createHandlers({
+      engine,
+      store,
+      limits: { maxDataPerWrite: config.database.max_data_per_write, schemaCacheSize: config.service.schema.cache.number_of_counters },
+      watchEnabled: config.service.watch.enabled,
+    });
+    const g = config.server.grpc;
+    grpcServer = createGrpcServer({
+      handlers,
+      beforeCall,
+      health,
+      logger: logger.child({ transport: 'grpc' }),
+      ...(g.tls.enabled ? { tls: { cert: readPem(g.tls.cert, 'server.grpc.tls.cert'), key: readPem(g.tls.key, 'server.grpc.tls.key') } } : {}),
+    });
+    const grpcPort = await grpcServer.listen('0.0.0.0', g.port);
+    let httpPort: number | undefined;
+    const h = config.server.http;
+    if (h.enabled) {
+      gateway = createRestGateway({
+        handlers,
+        services: Object.values(services),
+        health,
+        beforeCall,
+        logger: logger.child({ transport: 'rest' }),
+        metrics,
+        maxBodyBytes: h.max_body_size,
+        corsAllowedOrigins: h.cors_allowed_origins,
+        corsAllowedHeaders: h.cors_allowed_headers,
+        ...(h.tls.enabled ? { tls: { cert: readPem(h.tls.cert, 'server.http.tls.cert'), key: readPem(h.tls.key, 'server.http.tls.key') } } : {}),
+      });
+      httpPort = await gateway.listen(config.server.host, h.port);
+    }
+
+    // Serving once the store answers; a store that is not ready yet (postgres still connecting) keeps
+    // health at NOT_SERVING and is polled.
+    const readyStore = store;
+    let readyTimer: NodeJS.Timeout | undefined;
+    const pollReady = async (): Promise<void> => {
+      let ready = false;
+      try {
+        ready = await readyStore.isReady();
+      } catch {
+        ready = false;
+      }
+      if (closing) return;
+      if (ready) health.set('SERVING');
+      else readyTimer = setTimeout(() => void pollReady(), 500);
+    };
+    let closing = false;
+    await pollReady();
+
+    logger.info({ grpcPort, httpPort, database: config.database.engine, authn: config.authn.enabled ? config.authn.method : 'off' }, 'permify-ts serving');
+
+    let closed: Promise<void> | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'shutting down');
+      void running.close().finally(() => {
+        process.exitCode = process.exitCode ?? 0;
+      });
+    };
+    const running: RunningServer = {
+      ports: { grpc: grpcPort, http: httpPort },
+      handlers,
+      store,
+      metrics,
+      logger,
+      close() {
+        closed ??= (async () => {
+          closing = true;
+          if (readyTimer) clearTimeout(readyTimer);
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+          health.set('NOT_SERVING');
+          const deadline = config.server.shutdown_timeout;
+          await Promise.all([gateway?.close(deadline), grpcServer?.close(deadline)]);
+          await release();
+          logger.info({}, 'stopped');
+        })();
+        return closed;
+      },
+    };
+    if (options.handleSignals) {
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    }
+    return running;
+  } catch (e) {
+    await Promise.allSettled([gateway?.close(0), grpcServer?.close(0)]);
+    await release();
+    throw e;
+  }
+}
