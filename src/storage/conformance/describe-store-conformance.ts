@@ -232,6 +232,22 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         expect(await all(tenant, filter, token)).toEqual(expected);
       });
 
+      it('answers long id lists (with duplicates) in insertion order', async () => {
+        const t = uniqueTenantId('manyids');
+        const n = 600;
+        const tuples = Array.from({ length: n }, (_, i) => `doc:${(i * 37) % n}#viewer@user:${i % 7}`);
+        const tok = await store.writer.write(t, [{ writeTuples: tuples.map(T) }]);
+        const wanted = Array.from({ length: 400 }, (_, i) => String((i * 3) % n));
+        const idList = [...wanted, ...wanted.slice(0, 50), 'missing'];
+        const wantedSet = new Set(wanted);
+        expect(await all(t, { entity: { type: 'doc', ids: idList }, relation: 'viewer' }, tok)).toEqual(
+          tuples.filter((x) => wantedSet.has(x.slice(4, x.indexOf('#')))),
+        );
+        expect(await all(t, { subject: { type: 'user', ids: ['3', '5', '3'] } }, tok)).toEqual(
+          tuples.filter((x) => x.endsWith('@user:3') || x.endsWith('@user:5')),
+        );
+      });
+
       it('keeps tenants apart', async () => {
         const other = uniqueTenantId('other');
         await store.writer.write(other, [{ writeTuples: [T('document:1#viewer@user:99')] }]);

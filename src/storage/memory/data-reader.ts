@@ -54,9 +54,13 @@ function one(strings: Pick<Interner, 'lookup'>, s: string | undefined): number {
 function many(strings: Interner, list: readonly string[] | undefined): number[] | null {
   if (list === undefined || list.length === 0) return null;
   const out: number[] = [];
+  const seen = list.length > 8 ? new Set<number>() : undefined;
   for (const s of list) {
     const id = strings.lookup(s);
-    if (id >= 0 && !out.includes(id)) out.push(id);
+    if (id < 0) continue;
+    if (seen === undefined ? out.includes(id) : seen.has(id)) continue;
+    seen?.add(id);
+    out.push(id);
   }
   return out;
 }
