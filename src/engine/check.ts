@@ -48,7 +48,8 @@ export function invoke(
       ? `${entity.type}:${entity.id}#${permission}`
       : `${entity.type}:${entity.id}#${permission}(${args.join(',')})`;
   const hit = st.memo.get(key);
-  if (hit !== undefined && hit.depth <= depth) return reuse(st, hit.result, entity, permission, subject, depth, args, scope);
+  if (hit !== undefined && hit.depth <= depth)
+    return reuse(st, hit.result, entity, permission, subject, depth, args, scope);
   const result = evaluate(st, entity, permission, subject, depth - 1, args, scope);
   if (hit === undefined) st.memo.set(key, { depth, result });
   return result;
@@ -102,10 +103,24 @@ export async function evaluate(
   } else {
     switch (def.references.get(permission)) {
       case 'permission':
-        result = await evalChild(st, (def.permissions.get(permission) as { child: Child }).child, entity, subject, depth, scope);
+        result = await evalChild(
+          st,
+          (def.permissions.get(permission) as { child: Child }).child,
+          entity,
+          subject,
+          depth,
+          scope,
+        );
         break;
       case 'relation':
-        result = await directRelation(st, entity, def.relations.get(permission) as RelationDefinition, subject, depth, scope);
+        result = await directRelation(
+          st,
+          entity,
+          def.relations.get(permission) as RelationDefinition,
+          subject,
+          depth,
+          scope,
+        );
         break;
       case 'attribute':
         result = await directAttribute(st, entity, permission);
@@ -168,7 +183,14 @@ function costOf(c: Child): number {
   }
 }
 
-function evalChild(st: EvalState, child: Child, entity: Entity, subject: Subject, depth: number, scope: Scope): Promise<boolean> {
+function evalChild(
+  st: EvalState,
+  child: Child,
+  entity: Entity,
+  subject: Subject,
+  depth: number,
+  scope: Scope,
+): Promise<boolean> {
   switch (child.kind) {
     case 'rewrite': {
       if (child.operation === 'exclusion') {
@@ -250,7 +272,11 @@ async function directRelation(
   const sRel = normRelation(subject.relation);
   const exact = await st.reader.queryRelationships(
     st.tenantId,
-    { entity: { type: entity.type, ids: [entity.id] }, relation, subject: { type: subject.type, ids: [subject.id], relation: sRel } },
+    {
+      entity: { type: entity.type, ids: [entity.id] },
+      relation,
+      subject: { type: subject.type, ids: [subject.id], relation: sRel },
+    },
     st.snapToken,
     st.queryOptions,
   );
@@ -372,6 +398,12 @@ export function checkRoot(
 }
 
 /** A lookup/SubjectPermission entry: `evaluate` directly (one more nested step than Check, §5.4). */
-export function evaluateRoot(st: EvalState, entity: Entity, permission: string, subject: Subject, depth: number): Promise<boolean> {
+export function evaluateRoot(
+  st: EvalState,
+  entity: Entity,
+  permission: string,
+  subject: Subject,
+  depth: number,
+): Promise<boolean> {
   return evaluate(st, entity, permission, subject, depth, undefined, new Scope(undefined));
 }

@@ -47,15 +47,45 @@ describe('combine', () => {
 describe('exclude', () => {
   const root = new Scope(undefined);
   it('left denied ⇒ denied even if right errors', async () => {
-    await expect(exclude(root, () => later(false, 5), () => fail('r', 1))).resolves.toBe(false);
+    await expect(
+      exclude(
+        root,
+        () => later(false, 5),
+        () => fail('r', 1),
+      ),
+    ).resolves.toBe(false);
   });
   it('left error ⇒ error; right error ⇒ error', async () => {
-    await expect(exclude(root, () => fail('l'), () => later(true))).rejects.toThrow('l');
-    await expect(exclude(root, () => later(true), () => fail('r'))).rejects.toThrow('r');
+    await expect(
+      exclude(
+        root,
+        () => fail('l'),
+        () => later(true),
+      ),
+    ).rejects.toThrow('l');
+    await expect(
+      exclude(
+        root,
+        () => later(true),
+        () => fail('r'),
+      ),
+    ).rejects.toThrow('r');
   });
   it('truth table', async () => {
-    await expect(exclude(root, () => later(true), () => later(false))).resolves.toBe(true);
-    await expect(exclude(root, () => later(true), () => later(true))).resolves.toBe(false);
+    await expect(
+      exclude(
+        root,
+        () => later(true),
+        () => later(false),
+      ),
+    ).resolves.toBe(true);
+    await expect(
+      exclude(
+        root,
+        () => later(true),
+        () => later(true),
+      ),
+    ).resolves.toBe(false);
   });
 });
 

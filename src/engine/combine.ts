@@ -17,7 +17,8 @@ export class Scope {
 
   /** True when this scope or any ancestor has been cancelled. */
   get dead(): boolean {
-    for (let s: Scope | undefined = this; s !== undefined; s = s.parent) if (s.cancelled) return true;
+    if (this.cancelled) return true;
+    for (let s = this.parent; s !== undefined; s = s.parent) if (s.cancelled) return true;
     return false;
   }
 }

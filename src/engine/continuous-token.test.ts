@@ -19,10 +19,14 @@ describe('continuation tokens', () => {
   });
   it('rejects garbage and tokens of other requests', () => {
     const t = encodeToken({ next: '10', snapToken: 'abc', schemaVersion: 'v1', requestHash: h });
-    expect(code(() => decodeToken(t, hashRequest(['lookup', 't1', 'doc', 'edit'])))).toBe('ERROR_CODE_INVALID_CONTINUOUS_TOKEN');
+    expect(code(() => decodeToken(t, hashRequest(['lookup', 't1', 'doc', 'edit'])))).toBe(
+      'ERROR_CODE_INVALID_CONTINUOUS_TOKEN',
+    );
     expect(code(() => decodeToken('Mg==', h))).toBe('ERROR_CODE_INVALID_CONTINUOUS_TOKEN');
     expect(code(() => decodeToken('not a token', h))).toBe('ERROR_CODE_INVALID_CONTINUOUS_TOKEN');
-    expect(code(() => decodeToken(Buffer.from('{"v":1}').toString('base64url'), h))).toBe('ERROR_CODE_INVALID_CONTINUOUS_TOKEN');
+    expect(code(() => decodeToken(Buffer.from('{"v":1}').toString('base64url'), h))).toBe(
+      'ERROR_CODE_INVALID_CONTINUOUS_TOKEN',
+    );
   });
   it('hash separates parts unambiguously', () => {
     expect(hashRequest(['ab', 'c'])).not.toBe(hashRequest(['a', 'bc']));

@@ -27,9 +27,10 @@ export function hashRequest(parts: readonly string[]): string {
 }
 
 export function encodeToken(s: ContinuationState): string {
-  return Buffer.from(JSON.stringify({ v: 1, n: s.next, s: s.snapToken, sv: s.schemaVersion, h: s.requestHash }), 'utf8').toString(
-    'base64url',
-  );
+  return Buffer.from(
+    JSON.stringify({ v: 1, n: s.next, s: s.snapToken, sv: s.schemaVersion, h: s.requestHash }),
+    'utf8',
+  ).toString('base64url');
 }
 
 function invalid(): PermifyError {
@@ -47,7 +48,13 @@ export function decodeToken(token: string, requestHash: string): ContinuationSta
   }
   if (typeof parsed !== 'object' || parsed === null) throw invalid();
   const o = parsed as Record<string, unknown>;
-  if (o['v'] !== 1 || typeof o['n'] !== 'string' || typeof o['s'] !== 'string' || typeof o['sv'] !== 'string' || typeof o['h'] !== 'string') {
+  if (
+    o['v'] !== 1 ||
+    typeof o['n'] !== 'string' ||
+    typeof o['s'] !== 'string' ||
+    typeof o['sv'] !== 'string' ||
+    typeof o['h'] !== 'string'
+  ) {
     throw invalid();
   }
   if (o['h'] !== requestHash) throw invalid();

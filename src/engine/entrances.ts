@@ -17,10 +17,20 @@ export interface ChainHop {
 export type Entrance =
   | { readonly kind: 'relation'; readonly type: string; readonly relation: string }
   | { readonly kind: 'computed-user-set'; readonly type: string; readonly permission: string }
-  | { readonly kind: 'tuple-to-user-set'; readonly type: string; readonly permission: string; readonly tupleSet: string }
+  | {
+      readonly kind: 'tuple-to-user-set';
+      readonly type: string;
+      readonly permission: string;
+      readonly tupleSet: string;
+    }
   | { readonly kind: 'attribute'; readonly type: string; readonly attribute: string }
   /** Holders of `type$attribute` lead to entities through `chain` (first hop starts at the target side). */
-  | { readonly kind: 'path-chain'; readonly type: string; readonly attribute: string; readonly chain: readonly ChainHop[] };
+  | {
+      readonly kind: 'path-chain';
+      readonly type: string;
+      readonly attribute: string;
+      readonly chain: readonly ChainHop[];
+    };
 
 const memo = new WeakMap<Schema, Map<string, readonly Entrance[]>>();
 
@@ -33,7 +43,13 @@ export function leavesOf(child: Child, out: Child[] = []): Child[] {
 }
 
 /** Entrances of target (T, P) for source (ST, SR); SR = "" for a plain entity subject. */
-export function entrances(schema: Schema, type: string, permission: string, sourceType: string, sourceRelation: string): readonly Entrance[] {
+export function entrances(
+  schema: Schema,
+  type: string,
+  permission: string,
+  sourceType: string,
+  sourceRelation: string,
+): readonly Entrance[] {
   let bySchema = memo.get(schema);
   if (bySchema === undefined) {
     bySchema = new Map();

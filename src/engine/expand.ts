@@ -58,7 +58,10 @@ async function orderedTuples(st: EvalState, entity: Entity, relation: string): P
   for (const t of extra) {
     if (
       !stored.some(
-        (s) => s.subject.type === t.subject.type && s.subject.id === t.subject.id && s.subject.relation === t.subject.relation,
+        (s) =>
+          s.subject.type === t.subject.type &&
+          s.subject.id === t.subject.id &&
+          s.subject.relation === t.subject.relation,
       )
     ) {
       stored.push(t);
@@ -73,7 +76,12 @@ export async function expandTree(
   permission: string,
   args: readonly string[] | undefined,
 ): Promise<ExpandNode> {
-  const node = async (e: Entity, name: string, callArgs: readonly string[] | undefined, path: Path | undefined): Promise<ExpandNode> => {
+  const node = async (
+    e: Entity,
+    name: string,
+    callArgs: readonly string[] | undefined,
+    path: Path | undefined,
+  ): Promise<ExpandNode> => {
     checkSignal(st);
     const def = st.schema.entities.get(e.type);
     if (def === undefined) throw entityNotFound(e.type);
@@ -101,16 +109,29 @@ export async function expandTree(
           entity: entityOut,
           permission: name,
           arguments: [],
-          leaf: { kind: 'subjects', subjects: [...direct, ...sets].map((s) => ({ type: s.type, id: s.id, relation: s.relation })) },
+          leaf: {
+            kind: 'subjects',
+            subjects: [...direct, ...sets].map((s) => ({ type: s.type, id: s.id, relation: s.relation })),
+          },
         };
         if (sets.length === 0 || onPath(path, key)) return leaf;
         const here: Path = { key, parent: path };
         const children = await Promise.all(sets.map((s) => node(s, s.relation, undefined, here)));
-        return { entity: entityOut, permission: name, arguments: [], expand: { operation: 'union', children: [...children, leaf] } };
+        return {
+          entity: entityOut,
+          permission: name,
+          arguments: [],
+          expand: { operation: 'union', children: [...children, leaf] },
+        };
       }
       case 'attribute': {
         const v = contextualAttribute(st, e, name) ?? (await storedAttribute(st, e, name));
-        return { entity: entityOut, permission: name, arguments: [], leaf: { kind: 'value', value: v ?? { type: 'boolean', value: false } } };
+        return {
+          entity: entityOut,
+          permission: name,
+          arguments: [],
+          leaf: { kind: 'value', value: v ?? { type: 'boolean', value: false } },
+        };
       }
       default: {
         const rule: RuleDefinition | undefined = st.schema.rules.get(name);
@@ -131,7 +152,12 @@ export async function expandTree(
     switch (c.kind) {
       case 'rewrite': {
         const children = await Promise.all([child(c.children[0], e, top, path), child(c.children[1], e, top, path)]);
-        return { entity: { type: e.type, id: e.id }, permission: top, arguments: [], expand: { operation: c.operation, children } };
+        return {
+          entity: { type: e.type, id: e.id },
+          permission: top,
+          arguments: [],
+          expand: { operation: c.operation, children },
+        };
       }
       case 'computed-user-set':
         return node(e, c.relation, undefined, path);
@@ -142,7 +168,12 @@ export async function expandTree(
       case 'tuple-to-user-set': {
         const tuples = await orderedTuples(st, e, c.tupleSet);
         const children = await Promise.all(tuples.map((t) => node(t.subject, c.computed, undefined, path)));
-        return { entity: { type: e.type, id: e.id }, permission: c.tupleSet, arguments: [], expand: { operation: 'union', children } };
+        return {
+          entity: { type: e.type, id: e.id },
+          permission: c.tupleSet,
+          arguments: [],
+          expand: { operation: 'union', children },
+        };
       }
     }
   };

@@ -16,7 +16,8 @@ describe('compareIds', () => {
   it('agrees with Buffer.compare on random strings', () => {
     const pool = ['a', 'Z', '0', '\u00e9', '\uFF21', '\u{1F600}', '\u{10000}', '\uE000'];
     for (let n = 0; n < 500; n++) {
-      const mk = () => Array.from({ length: 1 + (n % 4) }, (_, i) => pool[(n * 7 + i * 13 + (n >> 2)) % pool.length]).join('');
+      const mk = () =>
+        Array.from({ length: 1 + (n % 4) }, (_, i) => pool[(n * 7 + i * 13 + (n >> 2)) % pool.length]).join('');
       const a = mk();
       const b = Array.from(mk()).reverse().join('');
       expect(Math.sign(compareIds(a, b))).toBe(Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))));

@@ -63,13 +63,16 @@ export const engineDefaults = {
 function positiveInteger(name: string, v: number | undefined, def: number, allowZero = false): number {
   if (v === undefined) return def;
   if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) {
-    throw new PermifyError('ERROR_CODE_VALIDATION', `engine option ${name} must be an integer ≥ ${allowZero ? 0 : 1}, got ${v}`, {
-      details: { limit: name },
-    });
+    throw new PermifyError(
+      'ERROR_CODE_VALIDATION',
+      `engine option ${name} must be an integer ≥ ${allowZero ? 0 : 1}, got ${v}`,
+      {
+        details: { limit: name },
+      },
+    );
   }
   return v;
 }
-
 
 /** Extra candidate checks started beyond the ids still needed for the page. */
 const lookaheadSlack = 16;
@@ -104,7 +107,11 @@ function pageSizeOf(n: number | undefined): number {
 export function createEngine(options: EngineOptions): PermissionEngine {
   const reader = options.reader;
   const concurrency = positiveInteger('concurrency', options.concurrency, engineDefaults.concurrency);
-  const maxCandidates = positiveInteger('maxLookupCandidates', options.maxLookupCandidates, engineDefaults.maxLookupCandidates);
+  const maxCandidates = positiveInteger(
+    'maxLookupCandidates',
+    options.maxLookupCandidates,
+    engineDefaults.maxLookupCandidates,
+  );
   const cache: CheckCache = createCheckCache(
     positiveInteger('checkCacheSize', options.checkCacheSize, engineDefaults.checkCacheSize, true),
   );
@@ -183,7 +190,10 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     return r;
   }
 
-  async function* lookupEntityItems(req: LookupEntityRequest, signal?: AbortSignal): AsyncGenerator<LookupEntityStreamItem> {
+  async function* lookupEntityItems(
+    req: LookupEntityRequest,
+    signal?: AbortSignal,
+  ): AsyncGenerator<LookupEntityStreamItem> {
     const pageSize = pageSizeOf(req.pageSize);
     const ctxKey = contextKey(req.context);
     const scopeText =
@@ -227,7 +237,14 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     const n = candidates.length;
     const start = cursor === undefined ? 0 : lowerBound(candidates, cursor);
     const tokenAt = (i: number): string =>
-      i < n ? encodeToken({ next: candidates[i] as string, snapToken: st.snapToken, schemaVersion: st.schemaVersion, requestHash: hash }) : '';
+      i < n
+        ? encodeToken({
+            next: candidates[i] as string,
+            snapToken: st.snapToken,
+            schemaVersion: st.schemaVersion,
+            requestHash: hash,
+          })
+        : '';
     const depth = req.metadata.depth;
     const lookupScope = new Scope(undefined);
     type Outcome = { ok: true; allowed: boolean } | { ok: false; error: unknown };
@@ -240,7 +257,15 @@ export function createEngine(options: EngineOptions): PermissionEngine {
       while (window.length < limit && launched < n) {
         const id = candidates[launched++] as string;
         window.push(
-          cachedEvaluate(st, ctxKey, { type: req.entityType, id }, req.permission, req.subject, depth, new Scope(lookupScope)).then(
+          cachedEvaluate(
+            st,
+            ctxKey,
+            { type: req.entityType, id },
+            req.permission,
+            req.subject,
+            depth,
+            new Scope(lookupScope),
+          ).then(
             (allowed): Outcome => ({ ok: true, allowed }),
             (error: unknown): Outcome => ({ ok: false, error }),
           ),
@@ -254,9 +279,13 @@ export function createEngine(options: EngineOptions): PermissionEngine {
         if (!outcome.ok) {
           const e = normalise(outcome.error);
           if (e.code === 'ERROR_CODE_CANCELLED' || e.code === 'DEADLINE_EXCEEDED') throw e;
-          throw new PermifyError('ERROR_CODE_INTERNAL', `bulk execution failed: failed to get request result: ${e.message}`, {
-            cause: e,
-          });
+          throw new PermifyError(
+            'ERROR_CODE_INTERNAL',
+            `bulk execution failed: failed to get request result: ${e.message}`,
+            {
+              cause: e,
+            },
+          );
         }
         if (outcome.allowed) {
           emitted++;
@@ -398,7 +427,12 @@ export function createEngine(options: EngineOptions): PermissionEngine {
         const end = Math.min(ids.length, start + pageSize);
         const continuousToken =
           end < ids.length
-            ? encodeToken({ next: ids[end] as string, snapToken: st.snapToken, schemaVersion: st.schemaVersion, requestHash: hash })
+            ? encodeToken({
+                next: ids[end] as string,
+                snapToken: st.snapToken,
+                schemaVersion: st.schemaVersion,
+                requestHash: hash,
+              })
             : '';
         return { subjectIds: ids.slice(start, end), continuousToken };
       } catch (e) {
@@ -428,4 +462,3 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     },
   };
 }
-

@@ -31,11 +31,9 @@ export interface CandidateSearch {
 }
 
 function candidateLimit(limit: number): PermifyError {
-  return new PermifyError(
-    'ERROR_CODE_VALIDATION',
-    `lookup candidate limit exceeded: maxLookupCandidates=${limit}`,
-    { details: { limit: 'maxLookupCandidates' } },
-  );
+  return new PermifyError('ERROR_CODE_VALIDATION', `lookup candidate limit exceeded: maxLookupCandidates=${limit}`, {
+    details: { limit: 'maxLookupCandidates' },
+  });
 }
 
 /** The complete, unsorted candidate id set of a LookupEntity request. */
@@ -156,7 +154,12 @@ function unique(ids: readonly string[]): string[] {
 
 /** Stored plus contextual tuples matching a reverse (subject-side) filter. */
 async function readReverse(st: EvalState, filter: TupleFilter): Promise<readonly Tuple[]> {
-  const stored = await st.reader.queryRelationships(st.tenantId, filter, st.snapToken, st.signal === undefined ? undefined : { signal: st.signal });
+  const stored = await st.reader.queryRelationships(
+    st.tenantId,
+    filter,
+    st.snapToken,
+    st.signal === undefined ? undefined : { signal: st.signal },
+  );
   if (st.context.tuples.length === 0) return stored;
   const extra: Tuple[] = [];
   const eIds = filter.entity?.ids ?? [];

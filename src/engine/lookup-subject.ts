@@ -70,13 +70,24 @@ export interface SubjectReference {
 }
 
 /** Computes the subject set of `permission` on `entity` for reference `ref`. */
-export function lookupSubjectSet(st: EvalState, entity: Entity, permission: string, ref: SubjectReference, args: readonly string[] | undefined): Promise<SubjectSet> {
+export function lookupSubjectSet(
+  st: EvalState,
+  entity: Entity,
+  permission: string,
+  ref: SubjectReference,
+  args: readonly string[] | undefined,
+): Promise<SubjectSet> {
   // Completed results only; a result whose computation cut a cycle short (or overlapped one that did) is not
   // memoised, because it may be incomplete when reached from elsewhere.
   const memo = new Map<string, SubjectSet>();
   let truncations = 0;
 
-  const subjects = async (e: Entity, name: string, callArgs: readonly string[] | undefined, path: Path | undefined): Promise<SubjectSet> => {
+  const subjects = async (
+    e: Entity,
+    name: string,
+    callArgs: readonly string[] | undefined,
+    path: Path | undefined,
+  ): Promise<SubjectSet> => {
     const key = `${e.type}:${e.id}#${name}`;
     for (let p = path; p !== undefined; p = p.parent) {
       if (p.key === key) {
@@ -92,7 +103,12 @@ export function lookupSubjectSet(st: EvalState, entity: Entity, permission: stri
     return result;
   };
 
-  const compute = async (e: Entity, name: string, callArgs: readonly string[] | undefined, path: Path): Promise<SubjectSet> => {
+  const compute = async (
+    e: Entity,
+    name: string,
+    callArgs: readonly string[] | undefined,
+    path: Path,
+  ): Promise<SubjectSet> => {
     checkSignal(st);
     const def = st.schema.entities.get(e.type);
     if (def === undefined) throw entityNotFound(e.type);

@@ -146,7 +146,11 @@ export function contextualAttribute(st: EvalState, entity: Entity, name: string)
 }
 
 /** Stored value of `entity$name` at the snapshot. */
-export async function storedAttribute(st: EvalState, entity: Entity, name: string): Promise<AttributeValue | undefined> {
+export async function storedAttribute(
+  st: EvalState,
+  entity: Entity,
+  name: string,
+): Promise<AttributeValue | undefined> {
   const a = await st.reader.querySingleAttribute(st.tenantId, entity, name, st.snapToken, st.signal);
   return a?.value;
 }
@@ -203,7 +207,8 @@ export function contextKey(context: RequestContext | undefined): string {
   const parts: string[] = [];
   for (const t of tuples) parts.push(`${t.entity.type}:${t.entity.id}#${t.relation}@${subjectText(t.subject)}`);
   parts.push('|');
-  for (const a of attributes) parts.push(`${a.entity.type}:${a.entity.id}$${a.attribute}|${attributeValueText(a.value)}`);
+  for (const a of attributes)
+    parts.push(`${a.entity.type}:${a.entity.id}$${a.attribute}|${attributeValueText(a.value)}`);
   parts.push('|');
   parts.push(canonicalJson(data));
   return parts.join(',');

@@ -88,7 +88,10 @@ describe('check cache', () => {
     const f = await fixture(schema, ['doc:1#viewer@user:u'], [], { checkCacheSize: 1000 });
     expect((await f.engine.check(req())).can).toBe('allowed');
     await f.store.schemas.writeSchema(TENANT, [
-      { name: 's', definition: 'entity user {}\nentity doc {\n relation viewer @user\n permission view = viewer not viewer\n}' },
+      {
+        name: 's',
+        definition: 'entity user {}\nentity doc {\n relation viewer @user\n permission view = viewer not viewer\n}',
+      },
     ]);
     expect((await f.engine.check(req())).can).toBe('denied');
   });

@@ -96,31 +96,45 @@ describe('check semantics', async () => {
   });
   it('intersection', async () => {
     expect(await f.check('doc:1', 'strict', 'user:o')).toBe('denied');
-    expect(await f.check('doc:5', 'strict', 'user:z', { context: { tuples: ['doc:5#owner@user:z', 'doc:5#editor@user:z'] } })).toBe(
-      'allowed',
-    );
+    expect(
+      await f.check('doc:5', 'strict', 'user:z', {
+        context: { tuples: ['doc:5#owner@user:z', 'doc:5#editor@user:z'] },
+      }),
+    ).toBe('allowed');
   });
   it('contextual tuples take part in relations, walks and usersets', async () => {
     expect(await f.check('doc:4', 'view', 'user:c', { context: { tuples: ['doc:4#viewer@user:c'] } })).toBe('allowed');
-    expect(await f.check('doc:4', 'view', 'user:fv', { context: { tuples: ['doc:4#parent@folder:f'] } })).toBe('allowed');
+    expect(await f.check('doc:4', 'view', 'user:fv', { context: { tuples: ['doc:4#parent@folder:f'] } })).toBe(
+      'allowed',
+    );
     expect(
-      await f.check('doc:4', 'view', 'user:u', { context: { tuples: ['doc:4#viewer@group:gx#member', 'group:gx#member@user:u'] } }),
+      await f.check('doc:4', 'view', 'user:u', {
+        context: { tuples: ['doc:4#viewer@group:gx#member', 'group:gx#member@user:u'] },
+      }),
     ).toBe('allowed');
     // A contextual duplicate of a stored tuple changes nothing; contextual tuples can trigger exclusion.
     expect(await f.check('doc:1', 'owner', 'user:o', { context: { tuples: ['doc:1#owner@user:o'] } })).toBe('allowed');
     expect(await f.check('doc:1', 'view', 'user:o', { context: { tuples: ['doc:1#banned@user:o'] } })).toBe('denied');
   });
   it('bare attributes: contextual first, missing ⇒ denied, non-boolean ⇒ error', async () => {
-    expect(await f.check('folder:pub', 'view', 'user:a', { context: { attributes: ['folder:pub$public|boolean:false'] } })).toBe('denied');
-    expect(await f.check('doc:6', 'view', 'user:a', { context: { attributes: ['doc:6$open|boolean:true'] } })).toBe('allowed');
+    expect(
+      await f.check('folder:pub', 'view', 'user:a', { context: { attributes: ['folder:pub$public|boolean:false'] } }),
+    ).toBe('denied');
+    expect(await f.check('doc:6', 'view', 'user:a', { context: { attributes: ['doc:6$open|boolean:true'] } })).toBe(
+      'allowed',
+    );
     expect(await f.outcome('doc:9', 'level', 'user:a')).toBe('ERROR_CODE_TYPE_CONVERSATION');
   });
   it('rules: stored values, defaults, and a request naming a rule directly', async () => {
     expect(await f.check('doc:9', 'high', 'user:a')).toBe('allowed');
     expect(await f.check('doc:8', 'high', 'user:a')).toBe('denied');
     expect(await f.check('doc:7', 'high', 'user:a')).toBe('denied');
-    expect(await f.check('doc:7', 'high', 'user:a', { context: { attributes: ['doc:7$level|integer:9'] } })).toBe('allowed');
-    expect(await f.check('doc:8', 'high', 'user:a', { context: { attributes: ['doc:8$level|integer:9'] } })).toBe('denied');
+    expect(await f.check('doc:7', 'high', 'user:a', { context: { attributes: ['doc:7$level|integer:9'] } })).toBe(
+      'allowed',
+    );
+    expect(await f.check('doc:8', 'high', 'user:a', { context: { attributes: ['doc:8$level|integer:9'] } })).toBe(
+      'denied',
+    );
     expect(await f.check('doc:9', 'is_high', 'user:a', { arguments: ['level'] })).toBe('allowed');
     // Without arguments the parameter is unbound: an evaluation error.
     expect(await f.outcome('doc:9', 'is_high', 'user:a')).toBe('ERROR_CODE_INTERNAL');
@@ -141,14 +155,20 @@ describe('check semantics', async () => {
     };
     await expect(engine.check(req)).rejects.toMatchObject({ code: 'ERROR_CODE_SCHEMA_NOT_FOUND' });
     const g = await fixture(schema, ['doc:1#owner@user:o']);
-    await expect(g.engine.check({ ...req, metadata: { depth: 5, schemaVersion: 'nosuchversion' } })).rejects.toMatchObject({
+    await expect(
+      g.engine.check({ ...req, metadata: { depth: 5, schemaVersion: 'nosuchversion' } }),
+    ).rejects.toMatchObject({
       code: 'ERROR_CODE_SCHEMA_NOT_FOUND',
     });
-    const v2 = await g.store.schemas.writeSchema(TENANT, [{ name: 'x', definition: 'entity user {}\nentity doc {\n relation writer @user\n}' }]);
+    const v2 = await g.store.schemas.writeSchema(TENANT, [
+      { name: 'x', definition: 'entity user {}\nentity doc {\n relation writer @user\n}' },
+    ]);
     // The head moved: "owner" is no longer defined (treated as a rule name, not found).
     await expect(g.engine.check(req)).rejects.toMatchObject({ code: 'ERROR_CODE_SCHEMA_NOT_FOUND' });
     expect((await g.engine.check({ ...req, metadata: { depth: 5, schemaVersion: g.version } })).can).toBe('allowed');
-    expect((await g.engine.check({ ...req, permission: 'writer', metadata: { depth: 5, schemaVersion: v2 } })).can).toBe('denied');
+    expect(
+      (await g.engine.check({ ...req, permission: 'writer', metadata: { depth: 5, schemaVersion: v2 } })).can,
+    ).toBe('denied');
   });
   it('snap tokens pin the data', async () => {
     const before = f.token;
@@ -162,10 +182,18 @@ describe('check semantics', async () => {
     ac.abort();
     await expect(
       f.engine.check(
-        { tenantId: TENANT, metadata: { depth: 20 }, entity: parseEntity('doc:1'), permission: 'view', subject: parseSubject('user:x') },
+        {
+          tenantId: TENANT,
+          metadata: { depth: 20 },
+          entity: parseEntity('doc:1'),
+          permission: 'view',
+          subject: parseSubject('user:x'),
+        },
         ac.signal,
       ),
-    ).rejects.toSatisfy((e: unknown) => isPermifyError(e) && (e.code === 'ERROR_CODE_CANCELLED' || e.code === 'DEADLINE_EXCEEDED'));
+    ).rejects.toSatisfy(
+      (e: unknown) => isPermifyError(e) && (e.code === 'ERROR_CODE_CANCELLED' || e.code === 'DEADLINE_EXCEEDED'),
+    );
   });
   it('check_count is positive for computed answers', async () => {
     const r = await f.engine.check({
@@ -196,11 +224,22 @@ entity node {
   });
   it('lookups and SubjectPermission allow one more nested step than Check', async () => {
     const sp = (depth: number) =>
-      f.engine.subjectPermission({ tenantId: TENANT, metadata: { depth }, entity: parseEntity('node:0'), subject: parseSubject('user:u') });
+      f.engine.subjectPermission({
+        tenantId: TENANT,
+        metadata: { depth },
+        entity: parseEntity('node:0'),
+        subject: parseSubject('user:u'),
+      });
     expect(Object.fromEntries((await sp(2)).results)).toMatchObject({ reach: 'allowed' });
     await expect(sp(1)).rejects.toMatchObject({ code: 'ERROR_CODE_DEPTH_NOT_ENOUGH' });
     const le = (depth: number) =>
-      f.engine.lookupEntity({ tenantId: TENANT, metadata: { depth }, entityType: 'node', permission: 'reach', subject: parseSubject('user:u') });
+      f.engine.lookupEntity({
+        tenantId: TENANT,
+        metadata: { depth },
+        entityType: 'node',
+        permission: 'reach',
+        subject: parseSubject('user:u'),
+      });
     expect((await le(2)).entityIds).toEqual(['0', '1', '2']);
     await expect(le(1)).rejects.toMatchObject({ code: 'ERROR_CODE_INTERNAL', message: /DEPTH_NOT_ENOUGH/ });
   });
@@ -229,6 +268,8 @@ describe('engine options', () => {
   it('bad limits fail fast naming the option', () => {
     const store = createMemoryStore();
     expect(() => createEngine({ reader: store.reader, schemas: store.schemas, concurrency: 0 })).toThrow(/concurrency/);
-    expect(() => createEngine({ reader: store.reader, schemas: store.schemas, checkCacheSize: -1 })).toThrow(/checkCacheSize/);
+    expect(() => createEngine({ reader: store.reader, schemas: store.schemas, checkCacheSize: -1 })).toThrow(
+      /checkCacheSize/,
+    );
   });
 });

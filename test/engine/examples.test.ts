@@ -10,7 +10,11 @@ function compact(n: ExpandNode): unknown {
   if (n.expand !== undefined) return { [head]: n.expand.operation, children: n.expand.children.map(compact) };
   const leaf = n.leaf;
   if (leaf?.kind === 'subjects') {
-    return { [head]: leaf.subjects.map((s) => (s.relation === '' ? `${s.type}:${s.id}` : `${s.type}:${s.id}#${s.relation}`)).sort() };
+    return {
+      [head]: leaf.subjects
+        .map((s) => (s.relation === '' ? `${s.type}:${s.id}` : `${s.type}:${s.id}#${s.relation}`))
+        .sort(),
+    };
   }
   if (leaf?.kind === 'value') return { [head]: leaf.value };
   if (leaf?.kind === 'values') return { [head]: Object.fromEntries(leaf.values), args: n.arguments };
@@ -95,12 +99,23 @@ entity document {
           })
         ).results,
       );
-    expect(await run(false)).toEqual({ edit: 'denied', view: 'denied', owner: 'denied', viewer: 'allowed', banned: 'allowed' });
+    expect(await run(false)).toEqual({
+      edit: 'denied',
+      view: 'denied',
+      owner: 'denied',
+      viewer: 'allowed',
+      banned: 'allowed',
+    });
     expect(await run(true)).toEqual({ edit: 'denied', view: 'denied' });
   });
 
   it('expand', async () => {
-    const { tree } = await f.engine.expand({ tenantId: TENANT, metadata: {}, entity: parseEntity('document:d1'), permission: 'view' });
+    const { tree } = await f.engine.expand({
+      tenantId: TENANT,
+      metadata: {},
+      entity: parseEntity('document:d1'),
+      permission: 'view',
+    });
     expect(compact(tree)).toEqual({
       'document:d1#view': 'exclusion',
       children: [
@@ -112,7 +127,10 @@ entity document {
               children: [
                 {
                   'group:eng#member': 'union',
-                  children: [{ 'group:frontend#member': ['user:bob'] }, { 'group:eng#member': ['group:frontend#member', 'user:alice'] }],
+                  children: [
+                    { 'group:frontend#member': ['user:bob'] },
+                    { 'group:eng#member': ['group:frontend#member', 'user:alice'] },
+                  ],
                 },
                 { 'document:d1#viewer': ['group:eng#member', 'user:carol'] },
               ],
@@ -122,7 +140,10 @@ entity document {
         },
         {
           'document:d1#banned': 'union',
-          children: [{ 'group:contractors#member': ['user:bob'] }, { 'document:d1#banned': ['group:contractors#member'] }],
+          children: [
+            { 'group:contractors#member': ['user:bob'] },
+            { 'document:d1#banned': ['group:contractors#member'] },
+          ],
         },
       ],
     });
@@ -283,7 +304,10 @@ rule is_nearly_empty(funds double) {
     await expect(f.check('wallet:w1', 'spend', 'user:ana')).rejects.toThrow(/cost/);
   });
   it('lookups', async () => {
-    expect(await f.lookupEntity('wallet', 'spend', 'user:ana', { context: { data: { cost: 3000 } } })).toEqual(['w1', 'w3']);
+    expect(await f.lookupEntity('wallet', 'spend', 'user:ana', { context: { data: { cost: 3000 } } })).toEqual([
+      'w1',
+      'w3',
+    ]);
     expect(await f.lookupEntity('wallet', 'spend', 'user:sam', { context: { data: { cost: 0 } } })).toEqual(['w2']);
     expect(await f.lookupEntity('wallet', 'nearly_empty', 'user:zoe')).toEqual([]);
     expect(await f.lookupSubject('wallet:w1', 'spend', 'user', { context: { data: { cost: 3000 } } })).toEqual(['ana']);
@@ -291,14 +315,30 @@ rule is_nearly_empty(funds double) {
     expect(await f.lookupSubject('wallet:w2', 'nearly_empty', 'user')).toEqual(['ana', 'sam']);
   });
   it('expand shows argument values and never evaluates the rule', async () => {
-    const { tree } = await f.engine.expand({ tenantId: TENANT, metadata: {}, entity: parseEntity('wallet:w1'), permission: 'spend' });
+    const { tree } = await f.engine.expand({
+      tenantId: TENANT,
+      metadata: {},
+      entity: parseEntity('wallet:w1'),
+      permission: 'spend',
+    });
     expect(compact(tree)).toEqual({
       'wallet:w1#spend': 'intersection',
-      children: [{ 'wallet:w1#enough_funds': { funds: { type: 'double', value: 4000 } }, args: ['funds'] }, { 'wallet:w1#holder': ['user:ana'] }],
+      children: [
+        { 'wallet:w1#enough_funds': { funds: { type: 'double', value: 4000 } }, args: ['funds'] },
+        { 'wallet:w1#holder': ['user:ana'] },
+      ],
     });
-    const w2 = await f.engine.expand({ tenantId: TENANT, metadata: {}, entity: parseEntity('wallet:w2'), permission: 'spend' });
+    const w2 = await f.engine.expand({
+      tenantId: TENANT,
+      metadata: {},
+      entity: parseEntity('wallet:w2'),
+      permission: 'spend',
+    });
     expect(compact(w2.tree)).toMatchObject({
-      children: [{ 'wallet:w2#enough_funds': { funds: { type: 'double', value: 0 } } }, { 'wallet:w2#holder': ['user:sam'] }],
+      children: [
+        { 'wallet:w2#enough_funds': { funds: { type: 'double', value: 0 } } },
+        { 'wallet:w2#holder': ['user:sam'] },
+      ],
     });
   });
 });
@@ -331,10 +371,19 @@ rule from_subnet(subnets string[]) {
     expect(await f.outcome(e, 'enter', s, { context: data === undefined ? undefined : { data } })).toBe(want);
   });
   it('lookups', async () => {
-    expect(await f.lookupEntity('office', 'enter', 'user:u2', { context: { data: { ip: '172.16.0.9' } } })).toEqual(['o2']);
-    expect(await f.lookupEntity('office', 'enter', 'user:u1', { context: { data: { ip: '172.16.0.9' } } })).toEqual(['o1', 'o2']);
-    expect(await f.lookupSubject('office:o2', 'enter', 'user', { context: { data: { ip: '172.16.0.9' } } })).toEqual(['u1']);
-    expect(await f.lookupSubject('office:o1', 'enter', 'user', { context: { data: { ip: '1.2.3.4' } } })).toEqual(['u1']);
+    expect(await f.lookupEntity('office', 'enter', 'user:u2', { context: { data: { ip: '172.16.0.9' } } })).toEqual([
+      'o2',
+    ]);
+    expect(await f.lookupEntity('office', 'enter', 'user:u1', { context: { data: { ip: '172.16.0.9' } } })).toEqual([
+      'o1',
+      'o2',
+    ]);
+    expect(await f.lookupSubject('office:o2', 'enter', 'user', { context: { data: { ip: '172.16.0.9' } } })).toEqual([
+      'u1',
+    ]);
+    expect(await f.lookupSubject('office:o1', 'enter', 'user', { context: { data: { ip: '1.2.3.4' } } })).toEqual([
+      'u1',
+    ]);
   });
 });
 
@@ -365,7 +414,12 @@ entity photo {
       'photo:x1#profile@profile:p1',
       'photo:x2#profile@profile:p2',
     ],
-    ['profile:p1$open|boolean:true', 'profile:p2$open|boolean:false', 'photo:x1$locked|boolean:false', 'photo:x2$locked|boolean:true'],
+    [
+      'profile:p1$open|boolean:true',
+      'profile:p2$open|boolean:false',
+      'photo:x1$locked|boolean:false',
+      'photo:x2$locked|boolean:true',
+    ],
   );
   it.each([
     ['photo:x1', 'see', 'user:zed', undefined, 'allowed'],
@@ -389,7 +443,12 @@ entity photo {
     expect(await f.lookupSubject('photo:x1', 'see', 'user')).toEqual(['kim', 'lee']);
   });
   it('expand: a single-operand permission is the walk node', async () => {
-    const { tree } = await f.engine.expand({ tenantId: TENANT, metadata: {}, entity: parseEntity('photo:x1'), permission: 'see' });
+    const { tree } = await f.engine.expand({
+      tenantId: TENANT,
+      metadata: {},
+      entity: parseEntity('photo:x1'),
+      permission: 'see',
+    });
     expect(compact(tree)).toEqual({
       'photo:x1#profile': 'union',
       children: [
@@ -440,7 +499,9 @@ entity project {
     expect(await f.check('project:1', 'commit', 'user:ann')).toBe('allowed');
     expect(await f.check('project:1', 'lead', 'user:ann')).toBe('allowed');
     expect(await f.check('project:2', 'commit', 'user:ann')).toBe('denied');
-    expect(await f.check('project:3', 'commit', 'user:ann', { context: { tuples: ['project:3#lead@user:ann'] } })).toBe('allowed');
+    expect(await f.check('project:3', 'commit', 'user:ann', { context: { tuples: ['project:3#lead@user:ann'] } })).toBe(
+      'allowed',
+    );
     expect(await f.check('project:1', 'review', 'user:dee')).toBe('denied');
     expect(await f.check('project:1', 'audit', 'user:ann')).toBe('allowed');
     expect(await f.check('project:1', 'archive', 'user:dee')).toBe('allowed');
@@ -476,7 +537,11 @@ entity doc {
     ['user:2', 'allowed', 'allowed', 'allowed'],
     ['user:3', 'denied', 'denied', 'allowed'],
   ])('%s: p %s, q %s, r %s', async (s, p, q, r) => {
-    expect([await f.check('doc:1', 'p', s), await f.check('doc:1', 'q', s), await f.check('doc:1', 'r', s)]).toEqual([p, q, r]);
+    expect([await f.check('doc:1', 'p', s), await f.check('doc:1', 'q', s), await f.check('doc:1', 'r', s)]).toEqual([
+      p,
+      q,
+      r,
+    ]);
   });
   it('lookupSubject', async () => {
     expect(await f.lookupSubject('doc:1', 'p', 'user')).toEqual(['2']);
@@ -495,7 +560,13 @@ entity doc {
       'doc:9#viewer@user:2',
       'doc:9#viewer@user:3',
     ]);
-  const le = { tenantId: TENANT, metadata: { depth: 20 }, entityType: 'doc', permission: 'view', subject: parseSubject('user:u') };
+  const le = {
+    tenantId: TENANT,
+    metadata: { depth: 20 },
+    entityType: 'doc',
+    permission: 'view',
+    subject: parseSubject('user:u'),
+  };
 
   it('lookupEntity pages in byte order; the token resumes at the next candidate', async () => {
     const g = await paged();
@@ -535,7 +606,8 @@ entity doc {
     const r = await g.engine.lookupEntity({ ...le, scope: new Map([['doc', ['2', '3', '7']]]) });
     expect(r).toEqual({ entityIds: ['2', '3'], continuousToken: '' });
     const items = [];
-    for await (const item of g.engine.lookupEntityStream({ ...le, scope: new Map([['doc', ['2', '3', '7']]]) })) items.push(item.entityId);
+    for await (const item of g.engine.lookupEntityStream({ ...le, scope: new Map([['doc', ['2', '3', '7']]]) }))
+      items.push(item.entityId);
     expect(items).toEqual(['2', '3']);
   });
 });

@@ -85,20 +85,24 @@ describe('lookupEntity paging', async () => {
         return isPermifyError(e) ? e.code : 'other';
       }
     };
-    expect(await bad({ ...base, permission: 'viewer', continuousToken: p1.continuousToken })).toBe('ERROR_CODE_INVALID_CONTINUOUS_TOKEN');
+    expect(await bad({ ...base, permission: 'viewer', continuousToken: p1.continuousToken })).toBe(
+      'ERROR_CODE_INVALID_CONTINUOUS_TOKEN',
+    );
     expect(await bad({ ...base, subject: parseSubject('user:other'), continuousToken: p1.continuousToken })).toBe(
       'ERROR_CODE_INVALID_CONTINUOUS_TOKEN',
     );
     expect(await bad({ ...base, continuousToken: 'Mg==' })).toBe('ERROR_CODE_INVALID_CONTINUOUS_TOKEN');
     expect(await bad({ ...base, continuousToken: 'garbage!' })).toBe('ERROR_CODE_INVALID_CONTINUOUS_TOKEN');
-    const subj = await f.engine.lookupSubject({
-      tenantId: TENANT,
-      metadata: { depth: 20 },
-      entity: parseEntity('folder:a'),
-      permission: 'view',
-      subjectReference: { type: 'user', relation: '' },
-      continuousToken: p1.continuousToken,
-    }).catch((e: unknown) => (isPermifyError(e) ? e.code : 'other'));
+    const subj = await f.engine
+      .lookupSubject({
+        tenantId: TENANT,
+        metadata: { depth: 20 },
+        entity: parseEntity('folder:a'),
+        permission: 'view',
+        subjectReference: { type: 'user', relation: '' },
+        continuousToken: p1.continuousToken,
+      })
+      .catch((e: unknown) => (isPermifyError(e) ? e.code : 'other'));
     expect(subj).toBe('ERROR_CODE_INVALID_CONTINUOUS_TOKEN');
     // A different page size is the same request: the token stays valid.
     expect(await bad({ ...base, pageSize: 5, continuousToken: p1.continuousToken })).toBe('ok');
@@ -118,14 +122,23 @@ describe('lookupEntity paging', async () => {
     expect((await f.engine.lookupEntity({ ...base, entityType: 'nope' })).entityIds).toEqual([]);
     const { createEngine } = await import('../../src/engine/index.js');
     const small = createEngine({ reader: f.store.reader, schemas: f.store.schemas, maxLookupCandidates: 3 });
-    await expect(small.lookupEntity(base)).rejects.toMatchObject({ code: 'ERROR_CODE_VALIDATION', details: { limit: 'maxLookupCandidates' } });
+    await expect(small.lookupEntity(base)).rejects.toMatchObject({
+      code: 'ERROR_CODE_VALIDATION',
+      details: { limit: 'maxLookupCandidates' },
+    });
   });
   it('a failing candidate check fails the lookup', async () => {
-    const g = await fixture(folders, ['folder:x#viewer@user:u', 'folder:x#parent@folder:x', 'folder:w#parent@folder:x']);
+    const g = await fixture(folders, [
+      'folder:x#viewer@user:u',
+      'folder:x#parent@folder:x',
+      'folder:w#parent@folder:x',
+    ]);
     const r = await g.engine.lookupEntity({ ...base, metadata: { depth: 3 } }).catch((e: unknown) => e);
     // x itself is allowed; w (sorted first) reaches x through the walk: allowed. Make one fail: depth 0.
     expect(r).toMatchObject({ entityIds: ['w', 'x'] });
-    await expect(g.engine.lookupEntity({ ...base, subject: parseSubject('user:u'), metadata: { depth: 0 } })).rejects.toMatchObject({
+    await expect(
+      g.engine.lookupEntity({ ...base, subject: parseSubject('user:u'), metadata: { depth: 0 } }),
+    ).rejects.toMatchObject({
       code: 'ERROR_CODE_INTERNAL',
     });
   });
@@ -180,12 +193,18 @@ entity doc {
 });
 
 describe('expand cycle guard', async () => {
-  const f = await fixture(
-    'entity user {}\nentity group {\n relation member @user @group#member\n}',
-    ['group:a#member@group:b#member', 'group:b#member@group:a#member', 'group:b#member@user:u'],
-  );
+  const f = await fixture('entity user {}\nentity group {\n relation member @user @group#member\n}', [
+    'group:a#member@group:b#member',
+    'group:b#member@group:a#member',
+    'group:b#member@user:u',
+  ]);
   it('stops re-expanding a pair on the current path', async () => {
-    const { tree } = await f.engine.expand({ tenantId: TENANT, metadata: {}, entity: parseEntity('group:a'), permission: 'member' });
+    const { tree } = await f.engine.expand({
+      tenantId: TENANT,
+      metadata: {},
+      entity: parseEntity('group:a'),
+      permission: 'member',
+    });
     expect(tree.expand?.operation).toBe('union');
     const b = tree.expand?.children[0];
     expect(b?.entity).toEqual({ type: 'group', id: 'b' });

@@ -58,7 +58,12 @@ export async function fixture(
     store.writer.write(TENANT, [{ writeTuples: ts.map(parseTuple), writeAttributes: as.map(parseAttribute) }]);
   const token = await write(tuples, attributes);
   const engine = createEngine({ reader: store.reader, schemas: store.schemas, checkCacheSize: 0, ...options });
-  const check = async (entity: string, permission: string, subject: string, opts: CallOptions = {}): Promise<CheckResult> => {
+  const check = async (
+    entity: string,
+    permission: string,
+    subject: string,
+    opts: CallOptions = {},
+  ): Promise<CheckResult> => {
     const r = await engine.check({
       tenantId: TENANT,
       metadata: { depth: opts.depth ?? 20, snapToken: opts.snapToken ?? '' },
