@@ -15,6 +15,7 @@ import type { Attribute, Entity, RequestContext, Subject, Tuple } from '../data/
 import type { PermissionEngine } from '../engine/types.js';
 import { isPermifyError, PermifyError } from '../errors.js';
 import type { Schema } from '../schema/model.js';
+import { createMemorySandbox, defaultNotation } from './toolkit.js';
 import {
   effectiveDepth,
   MIN_VALIDATION_DEPTH,
@@ -51,8 +52,10 @@ export type SandboxFactory = (schemaText: string) => Promise<ValidationSandbox>;
 
 export interface RunValidationOptions {
   readonly out: (line: string) => void;
-  readonly createSandbox: SandboxFactory;
-  readonly notation: ValidationNotation;
+  /** Default: a private in-memory store and engine ({@link createMemorySandbox}). */
+  readonly createSandbox?: SandboxFactory;
+  /** Default: src/data/notation.ts. */
+  readonly notation?: ValidationNotation;
   readonly signal?: AbortSignal;
 }
 
@@ -115,13 +118,14 @@ export async function runValidation(
   loaded: LoadedValidationFile,
   options: RunValidationOptions,
 ): Promise<ValidationResult> {
-  const { out, notation } = options;
+  const out = options.out;
+  const notation = options.notation ?? defaultNotation;
   const failures: string[] = [];
   const warnings: string[] = [];
   const file = loaded.file;
 
   out('schema is creating... 🚀');
-  const sandbox = await options.createSandbox(loaded.schemaText);
+  const sandbox = await (options.createSandbox ?? createMemorySandbox)(loaded.schemaText);
   try {
     out('  success');
 
@@ -206,7 +210,8 @@ async function runScenario(
   failures: string[],
   warnings: string[],
 ): Promise<void> {
-  const { out, notation, signal } = options;
+  const { out, signal } = options;
+  const notation = options.notation ?? defaultNotation;
   const { engine, tenantId, schemaVersion, schema } = sandbox;
   const unknownName = (query: string, entityType: string, name: string): void => {
     const message = `scenario "${scenario.name}": "${name}" is not a permission, relation, attribute or rule of entity type "${entityType}"; assertion skipped`;

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { coverageCommand, validateCommand } from '../../src/development/commands.js';
 import { createDefaultToolkit } from '../../src/development/toolkit.js';
+import { runValidation } from '../../src/development/validate.js';
+import { loadValidationFile } from '../../src/development/validation-file.js';
 
 const PUBLIC = '/work/shared/conformance/public';
 const publicFiles = readdirSync(PUBLIC)
@@ -107,6 +109,14 @@ describe('spec §8.7', () => {
     const r = await validate(fixture('spec-8.7.yaml'));
     expect(r.out).toEqual(expected87);
     expect(r.code).toBe(0);
+  });
+
+  it('runValidation with default options (memory sandbox, standard notation) gives the same report', async () => {
+    const out: string[] = [];
+    const result = await runValidation(await loadValidationFile(fixture('spec-8.7.yaml')), { out: (l) => out.push(l) });
+    expect(out).toEqual(expected87);
+    expect(result.failures).toEqual([]);
+    expect([...result.schema.entities.keys()]).toEqual(['user', 'company', 'project']);
   });
 
   it('a wrong expectation prints the fail line and the fails block, exit 1', async () => {
