@@ -1,8 +1,8 @@
 /**
  * Reads of the memory store. Every read is pinned to a transaction id decoded from its snap token and sees
  * the rows with `created <= T < expired`. Filters are answered from the most selective index that the
- * filter allows (entity+relation, entity, subject, entity type+relation, subject type+relation, entity type);
- * only a filter naming neither an entity type nor a subject walks the whole tenant table.
+ * filter allows (entity+relation, entity, subject, entity type+relation, subject type+relation, entity type,
+ * subject type); only a filter naming neither an entity type nor a subject type walks the whole tenant table.
  */
 import { PermifyError, throwIfAborted } from '../../errors.js';
 import type { Attribute, Entity, Tuple } from '../../data/types.js';
@@ -148,6 +148,8 @@ export function matchTupleRows(data: TenantData, filter: TupleFilter, tx: number
     pushChain(t.bySubjectRelation, [st, srel], candidates);
   } else if (et >= 0) {
     pushChain(t.byType, [et], candidates);
+  } else if (st >= 0) {
+    pushChain(t.bySubjectType, [st], candidates);
   } else {
     candidates = Array.from({ length: t.length }, (_, i) => i);
   }

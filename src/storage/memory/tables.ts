@@ -57,6 +57,8 @@ export class TupleTable {
   readonly bySubject = new ChainIndex(this.rows, [T_ST, T_SID]);
   /** (subject type, subject relation): LookupSubject's distinct subject ids. */
   readonly bySubjectRelation = new ChainIndex(this.rows, [T_ST, T_SREL]);
+  /** (subject type). */
+  readonly bySubjectType = new ChainIndex(this.rows, [T_ST]);
 
   get length(): number {
     return this.rows.length;
@@ -101,6 +103,7 @@ export class TupleTable {
     this.byType.add(row);
     this.bySubject.add(row);
     this.bySubjectRelation.add(row);
+    this.bySubjectType.add(row);
     return row;
   }
 
@@ -115,6 +118,7 @@ export class TupleTable {
       this.byType,
       this.bySubject,
       this.bySubjectRelation,
+      this.bySubjectType,
     ]) {
       n += i.byteSize;
     }
