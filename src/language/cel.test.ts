@@ -73,6 +73,14 @@ describe('rule evaluation (spec 5.3, 8.4, 8.5)', () => {
   it('an unbound parameter is an evaluation error', () => {
     expect(errorOf(() => run('enough_funds', {}, { cost: 1 })).code).toBe('ERROR_CODE_INTERNAL');
   });
+  it('values that do not fit the parameter are evaluation errors, never crashes', () => {
+    expect(errorOf(() => run('few', { tries: { type: 'integer', value: Number.NaN } }, { max: 1 })).code).toBe(
+      'ERROR_CODE_INTERNAL',
+    );
+    expect(errorOf(() => run('few', { tries: { type: 'string', value: 'x' } }, { max: 1 })).code).toBe(
+      'ERROR_CODE_INTERNAL',
+    );
+  });
   it('array membership', () => {
     const subnets: AttributeValue = { type: 'string[]', value: ['10.1.0.5', '10.1.0.6'] };
     expect(run('from_subnet', { subnets }, { ip: '10.1.0.6' })).toBe(true);

@@ -104,14 +104,14 @@ export function compileRuleBody(body: string, parameters: ReadonlyMap<string, At
       args: ReadonlyMap<string, AttributeValue | null>,
       contextData: { readonly [k: string]: JsonValue },
     ): boolean {
-      const activation: Record<string, unknown> = { context: { data: contextData ?? {} } };
-      for (const [name, value] of args) {
-        const type = paramTypes.get(name);
-        if (type === undefined || name === 'context') continue;
-        activation[name] = toCel(type, value);
-      }
       let result: unknown;
       try {
+        const activation: Record<string, unknown> = { context: { data: contextData ?? {} } };
+        for (const [name, value] of args) {
+          const type = paramTypes.get(name);
+          if (type === undefined || name === 'context') continue;
+          activation[name] = toCel(type, value);
+        }
         result = parsed(activation);
       } catch (e) {
         throw new PermifyError('ERROR_CODE_INTERNAL', summaryOf(e), { cause: e });
