@@ -5,6 +5,9 @@
 import * as grpc from '@grpc/grpc-js';
 import * as permify from '@permify/permify-node';
 import { describe, expect, it } from 'vitest';
+import { create as make, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import * as r from '../../src/api/gen/grpc/reflection/v1/reflection_pb.js';
 import { PermifyError } from '../../src/errors.js';
 import { startTestServer } from '../api/support/grpc-harness.js';
 
@@ -286,6 +289,60 @@ describe('deadlines, cancellation and shutdown', () => {
       expect(e?.details).toBe('ERROR_CODE_INTERNAL');
       expect(new PermifyError('ERROR_CODE_INTERNAL').grpcStatus).toBe(13);
     } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('server reflection', () => {
+  it('lists services and returns file descriptors with their dependencies (v1 and v1alpha)', async () => {
+    const s = await startTestServer();
+    const ch = new grpc.Client(`127.0.0.1:${s.port}`, grpc.credentials.createInsecure());
+    try {
+      for (const pkg of ['grpc.reflection.v1', 'grpc.reflection.v1alpha']) {
+        const call = ch.makeBidiStreamRequest(
+          `/${pkg}.ServerReflection/ServerReflectionInfo`,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+        );
+        const responses: r.ServerReflectionResponse[] = [];
+        const done = new Promise<void>((resolve, reject) => {
+          call.on('data', (b: Buffer) => responses.push(fromBinary(r.ServerReflectionResponseSchema, b)));
+          call.on('end', () => resolve());
+          call.on('error', reject);
+        });
+        const send = (messageRequest: r.ServerReflectionRequest['messageRequest']) =>
+          call.write(
+            Buffer.from(
+              toBinary(r.ServerReflectionRequestSchema, make(r.ServerReflectionRequestSchema, { messageRequest })),
+            ),
+          );
+        send({ case: 'listServices', value: '' });
+        send({ case: 'fileContainingSymbol', value: 'base.v1.Permission.Check' });
+        send({ case: 'fileByFilename', value: 'nope.proto' });
+        call.end();
+        await done;
+        const [list, file, missing] = responses;
+        expect(list?.messageResponse.case).toBe('listServicesResponse');
+        if (list?.messageResponse.case === 'listServicesResponse') {
+          expect(list.messageResponse.value.service.map((x) => x.name)).toEqual(
+            expect.arrayContaining(['base.v1.Permission', 'base.v1.Watch', 'grpc.health.v1.Health']),
+          );
+        }
+        expect(file?.messageResponse.case).toBe('fileDescriptorResponse');
+        if (file?.messageResponse.case === 'fileDescriptorResponse') {
+          const names = file.messageResponse.value.fileDescriptorProto.map(
+            (b) => fromBinary(FileDescriptorProtoSchema, b).name,
+          );
+          expect(names[0]).toBe('base/v1/service.proto');
+          expect(names).toEqual(
+            expect.arrayContaining(['base/v1/base.proto', 'google/api/expr/v1alpha1/checked.proto']),
+          );
+        }
+        expect(missing?.messageResponse.case).toBe('errorResponse');
+      }
+    } finally {
+      ch.close();
       await s.close();
     }
   });

@@ -9,13 +9,15 @@
  * - Each call gets an AbortSignal that fires on client cancellation or when the deadline passes.
  * - `close(deadlineMs)` stops accepting calls, lets in-flight unary calls finish, ends open streams with OK,
  *   and forces the remaining connections closed after the deadline.
- * - Unknown methods answer UNIMPLEMENTED (grpc-js default).
+ * - Unknown methods answer UNIMPLEMENTED (grpc-js default). Server reflection (v1, v1alpha) is registered.
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import { PermifyError, toPermifyError } from '../../errors.js';
+import { file_base_v1_service } from '../gen/base/v1/service_pb.js';
 import {
+  file_grpc_health_v1_health,
   Health,
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
@@ -23,6 +25,7 @@ import {
 import { services, type HandlerContext, type HandlerLogger, type Handlers } from '../handlers/types.js';
 import { validateMessage } from '../handlers/deps.js';
 import type { HealthReporter, ServingStatus } from './health.js';
+import { addReflection } from './reflection.js';
 
 export interface BeforeCallInfo {
   /** Full service name, e.g. `base.v1.Permission` or `grpc.health.v1.Health`. */
@@ -41,6 +44,8 @@ export interface GrpcServerOptions {
   /** Server-side TLS (PEM). */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   readonly logger: HandlerLogger;
+  /** Register gRPC server reflection (v1 and v1alpha); default true. */
+  readonly reflection?: boolean;
   /** Extra @grpc/grpc-js channel options (e.g. max message sizes). */
   readonly channelOptions?: grpc.ServerOptions;
 }
@@ -238,6 +243,14 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
       }
     },
   });
+
+  if (opts.reflection !== false) {
+    addReflection(
+      server,
+      [file_base_v1_service, file_grpc_health_v1_health],
+      [...Object.keys(services), Health.typeName],
+    );
+  }
 
   return {
     listen(host, port) {
