@@ -51,11 +51,14 @@ async function main(): Promise<void> {
     (t) => JSON.parse(JSON.stringify(t)) as Tuple,
   );
 
+  const loadCpu = process.cpuUsage();
   const loadStart = performance.now();
   for (let i = 0; i < tuples.length; i += batch) {
     await store.writer.write('t1', [{ writeTuples: tuples.slice(i, i + batch) }]);
   }
   const loadMs = performance.now() - loadStart;
+  const cpu = process.cpuUsage(loadCpu);
+  const loadCpuMs = (cpu.user + cpu.system) / 1000;
   tuples.length = 0;
 
   const after = settledMemory();
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
     [
       `tuples loaded:            ${fmt(tupleCount)} in batches of ${fmt(batch)}`,
       `load:                     ${fmt(loadMs / 1000, 2)} s = ${fmt(loadRate)} tuples/s   (target >= 200,000)`,
+      `load CPU time:            ${fmt(loadCpuMs / 1000, 2)} s = ${fmt(tupleCount / (loadCpuMs / 1000))} tuples per CPU-second (includes V8's GC threads)`,
       `memory per tuple:         ${fmt(totalPerTuple, 1)} bytes (V8 heap ${fmt(heapPerTuple, 1)} + typed arrays ${fmt(buffersPerTuple, 1)})   (target <= 300)`,
       `entity+relation queries:  ${fmt(checkQps)} /s (${fmt(checkRows, 1)} tuples per answer on average)`,
       `subject-filtered queries: ${fmt(subjectQps)} /s (${fmt(subjectRows / subjectQueries, 1)} tuples per answer on average)`,
