@@ -45,6 +45,8 @@ const operators: ReadonlyMap<TokenType, OperatorAst> = new Map<TokenType, Operat
 class Parser {
   private readonly lexer: Lexer;
   private cur: Token;
+  /** Type of the token before `cur` (as of the last `next()`); drives expression line continuation. */
+  private prevType: TokenType = 'EOF';
   private peek: Token;
   /** Top-level names (entities and rules). */
   private readonly topNames = new Set<string>();
@@ -73,11 +75,11 @@ class Parser {
     return t;
   }
 
-  /** Advances by one significant token (spaces and comments skipped; one newline after a continuation token). */
+  /** Advances by one significant token (spaces and comments skipped), remembering the previous token. */
   private next(): void {
+    this.prevType = this.cur.type;
     this.cur = this.peek;
     this.peek = this.fetch();
-    if (continuation.has(this.cur.type) && this.peek.type === 'NEWLINE') this.peek = this.fetch();
   }
 
   /** Advances without skipping anything (rule bodies). */
@@ -233,6 +235,8 @@ class Parser {
     if (nesting > maxExpressionDepth) {
       this.fail(`expression nesting exceeds the limit maxExpressionDepth=${maxExpressionDepth}`);
     }
+    // One line break directly after `(`, `=`, `and`, `or` or `not` continues the expression (spec §1.3).
+    if (this.curType() === 'NEWLINE' && continuation.has(this.prevType)) this.next();
     let left: ExpressionAst;
     let leftDepth = 1;
     if (this.curType() === 'LP') {
@@ -263,7 +267,7 @@ class Parser {
 
   private parsePath(): PathAst {
     const first = this.cur;
-    if (first.type !== 'IDENT') this.fail(`expected next token to be IDENT, got ${first.type} instead`);
+    if (first.type !== 'IDENT') this.fail(`expected token to be IDENT, got ${first.type} instead`);
     const segments: Name[] = [this.name(first)];
     while (this.peekType() === 'DOT') {
       this.next();
@@ -285,7 +289,7 @@ class Parser {
     args.push(this.parsePath());
     while (this.peekType() === 'COMMA') {
       this.next();
-      this.next();
+      this.expectAndNext('IDENT');
       args.push(this.parsePath());
     }
     this.expectAndNext('RP');
@@ -319,12 +323,15 @@ class Parser {
     this.expectAndNext('RP');
     this.expectAndNext('LCB');
     this.next();
+    // Upstream's token re-assembly (spec §2.7): the token right before the closing `}` is not included, and an
+    // empty body swallows tokens up to the next `}`.
     let body = '';
-    while (this.curType() !== 'RCB') {
-      if (this.curType() === 'EOF') this.fail('expected next token to be RCB, got EOF instead');
+    while (this.peekType() !== 'RCB') {
+      if (this.peekType() === 'EOF') this.peekError('RCB');
       body += this.cur.literal;
       this.nextRaw();
     }
+    this.expectAndNext('RCB');
     this.declareTop(name.value);
     return {
       kind: 'rule',

@@ -123,6 +123,23 @@ entity doc {
       '2:20:expected next token to be RP, got IDENT instead',
     );
   });
+  it('rule bodies drop the token right before the closing brace (upstream re-assembly)', () => {
+    const body = (text: string) => {
+      const r = parseSchema(text).statements[0];
+      return r?.kind === 'rule' ? r.body : undefined;
+    };
+    expect(body('rule r(x integer) {\n    x > 1\n}')).toBe('x > 1');
+    expect(body('rule r(x integer) { x > 1}')).toBe('x>');
+    expect(body('rule r(x string, tags string[]) { x in tags }')).toBe('xin tags');
+    expect(errorOf('entity user {}\nrule r(x integer) { x > 1}').code).toBe('ERROR_CODE_SCHEMA_COMPILE');
+  });
+  it('call arguments: no line break after (, identifiers required', () => {
+    const doc = (call: string) =>
+      `entity user {}\nentity doc {\n    attribute level integer\n    permission view = ${call}\n}\nrule high(level integer) {\n    level > 3\n}`;
+    expect(errorOf(doc('high(\n level)')).message).toBe('5:8:expected token to be IDENT, got NEWLINE instead');
+    expect(errorOf(doc('high(level, 5)')).message).toBe('4:37:expected next token to be IDENT, got INTEGER instead');
+    expect(errorOf(doc('high(level')).message).toBe('5:2:expected next token to be RP, got NEWLINE instead');
+  });
   it('ast nodes carry positions', () => {
     const ast = parseSchema('entity user {}\nentity doc {\n    relation owner @user\n}\n');
     const doc = ast.statements[1];
