@@ -5,11 +5,12 @@
  * those transactions are forgotten. Live rows and everything needed to read at L or later stay, so reads
  * at tokens >= L remain exact; reads at older tokens are still accepted but may miss rows that were live
  * then, and Watch refuses to resume from them. Removal compacts the tenant's tables (rows keep their
- * insertion ids, so continuation tokens stay valid). Strings interned for removed rows are kept.
+ * insertion ids, so continuation tokens stay valid) and its string table (strings only removed rows used are
+ * freed). A compaction is O(rows of the tenant) and runs synchronously.
  */
 import { throwIfAborted } from '../../errors.js';
 import type { GarbageCollector } from '../contract.js';
-import { IntList } from './row-index.js';
+import { Interner, IntList } from './row-index.js';
 import {
   A_ATTR,
   A_CREATED,
@@ -47,7 +48,24 @@ function positions(expired: Int32Array, length: number, horizon: number): { newP
   return { newPos, removed: length - kept };
 }
 
-function compactTuples(old: TupleTable, horizon: number): TupleTable {
+/** Re-interns strings of surviving rows into a fresh table, so strings of removed rows are freed. */
+class Reinterner {
+  readonly strings = new Interner();
+  private readonly map: Int32Array;
+  constructor(private readonly old: Interner) {
+    this.map = new Int32Array(old.strings.length).fill(-1);
+  }
+  id(oldId: number): number {
+    let id = this.map[oldId] as number;
+    if (id < 0) {
+      id = this.strings.intern(this.old.get(oldId));
+      this.map[oldId] = id;
+    }
+    return id;
+  }
+}
+
+function compactTuples(old: TupleTable, horizon: number, r: Reinterner): TupleTable {
   const t = new TupleTable();
   t.nextId = old.nextId;
   const [et, eid, rel, st, sid, srel, id, created, expired] = [
@@ -75,12 +93,12 @@ function compactTuples(old: TupleTable, horizon: number): TupleTable {
     const e = expired[row] as number;
     if (e !== LIVE && e < horizon) continue;
     t.insert(
-      et[row] as number,
-      eid[row] as number,
-      rel[row] as number,
-      st[row] as number,
-      sid[row] as number,
-      srel[row] as number,
+      r.id(et[row] as number),
+      r.id(eid[row] as number),
+      r.id(rel[row] as number),
+      r.id(st[row] as number),
+      r.id(sid[row] as number),
+      r.id(srel[row] as number),
       id[row] as number,
       created[row] as number,
       e,
@@ -89,7 +107,7 @@ function compactTuples(old: TupleTable, horizon: number): TupleTable {
   return t;
 }
 
-function compactAttributes(old: AttributeTable, horizon: number): AttributeTable {
+function compactAttributes(old: AttributeTable, horizon: number, r: Reinterner): AttributeTable {
   const a = new AttributeTable();
   a.nextId = old.nextId;
   const et = old.col(A_ET);
@@ -102,9 +120,9 @@ function compactAttributes(old: AttributeTable, horizon: number): AttributeTable
     const e = expired[row] as number;
     if (e !== LIVE && e < horizon) continue;
     a.insert(
-      et[row] as number,
-      eid[row] as number,
-      attr[row] as number,
+      r.id(et[row] as number),
+      r.id(eid[row] as number),
+      r.id(attr[row] as number),
       old.values[row] as AttributeTable['values'][number],
       id[row] as number,
       created[row] as number,
@@ -160,8 +178,13 @@ export function collectTenant(data: TenantData, cutoffMs: number): number {
   const horizon = log.tx[k] as number;
   const t = positions(data.tuples.col(T_EXPIRED), data.tuples.length, horizon);
   const a = positions(data.attributes.col(A_EXPIRED), data.attributes.length, horizon);
-  if (t.removed > 0) data.tuples = compactTuples(data.tuples, horizon);
-  if (a.removed > 0) data.attributes = compactAttributes(data.attributes, horizon);
+  if (t.removed > 0 || a.removed > 0) {
+    // Compact both tables (they share the string table, which is rebuilt from the surviving rows).
+    const r = new Reinterner(data.strings);
+    data.tuples = compactTuples(data.tuples, horizon, r);
+    data.attributes = compactAttributes(data.attributes, horizon, r);
+    data.setStrings(r.strings);
+  }
   if (k > 0 || t.removed > 0 || a.removed > 0) data.txLog = rebuildLog(log, k, t.newPos, a.newPos);
   return t.removed + a.removed;
 }

@@ -251,11 +251,20 @@ export class LookupCache {
 }
 
 export class TenantData {
-  readonly strings = new Interner();
-  readonly entityTypeCache = new LookupCache(this.strings);
-  readonly relationCache = new LookupCache(this.strings);
-  readonly subjectTypeCache = new LookupCache(this.strings);
-  readonly subjectRelationCache = new LookupCache(this.strings);
+  strings = new Interner();
+  entityTypeCache = new LookupCache(this.strings);
+  relationCache = new LookupCache(this.strings);
+  subjectTypeCache = new LookupCache(this.strings);
+  subjectRelationCache = new LookupCache(this.strings);
+
+  /** Replaces the string table (after a compaction re-interned the surviving rows). */
+  setStrings(strings: Interner): void {
+    this.strings = strings;
+    this.entityTypeCache = new LookupCache(strings);
+    this.relationCache = new LookupCache(strings);
+    this.subjectTypeCache = new LookupCache(strings);
+    this.subjectRelationCache = new LookupCache(strings);
+  }
   tuples = new TupleTable();
   attributes = new AttributeTable();
   txLog = new TxLog();
