@@ -120,8 +120,13 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
     };
   }
 
-  function context(call: SurfaceCall, signal: AbortSignal, headers: Record<string, string>): HandlerContext {
-    return { signal, requestId: headers['x-request-id'] || randomUUID(), logger };
+  function context(signal: AbortSignal, requestId: string): HandlerContext {
+    return { signal, requestId, logger };
+  }
+
+  /** One debug line per finished call (never at info: no per-request noise or data on the hot path). */
+  function finished(rpc: string, requestId: string, startMs: number, code: number): void {
+    logger.debug({ rpc, requestId, code, durationMs: Date.now() - startMs }, 'rpc finished');
   }
 
   function addService(desc: DescService, impl: Record<string, unknown>): void {
@@ -153,17 +158,23 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
     return (call, callback) => {
       const { controller, cleanup } = callSignal(call);
       const headers = headersOf(call.metadata);
+      const requestId = headers['x-request-id'] || randomUUID();
+      const startMs = Date.now();
       void (async () => {
+        let code = 0;
         try {
           const request = decode(method.input, call.request);
           validateMessage(request);
           await opts.beforeCall?.({ service: desc.typeName, method: method.name, headers });
-          const response = await handler(request, context(call, controller.signal, headers));
+          const response = await handler(request, context(controller.signal, requestId));
           callback(null, Buffer.from(toBinary(method.output, response as never)));
         } catch (e) {
-          callback(toStatus(e, logger, rpc));
+          const status = toStatus(e, logger, rpc);
+          code = status.code ?? grpc.status.UNKNOWN;
+          callback(status);
         } finally {
           cleanup();
+          finished(rpc, requestId, startMs, code);
         }
       })();
     };
@@ -179,11 +190,14 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
       const { controller, cleanup } = callSignal(call);
       openStreams.add(controller);
       const headers = headersOf(call.metadata);
+      const requestId = headers['x-request-id'] || randomUUID();
+      const startMs = Date.now();
       void (async () => {
+        let code = 0;
         try {
           await opts.beforeCall?.({ service: desc.typeName, method: method.name, headers });
           const request = decode(method.input, call.request);
-          for await (const item of handler(request, context(call, controller.signal, headers))) {
+          for await (const item of handler(request, context(controller.signal, requestId))) {
             if (controller.signal.aborted) break;
             const ok = call.write(Buffer.from(toBinary(method.output, item as never)));
             if (!ok)
@@ -202,11 +216,14 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
           if (closing && controller.signal.aborted) {
             if (!call.cancelled) call.end();
           } else if (!call.cancelled) {
-            call.emit('error', toStatus(e, logger, rpc));
+            const status = toStatus(e, logger, rpc);
+            code = status.code ?? grpc.status.UNKNOWN;
+            call.emit('error', status);
           }
         } finally {
           cleanup();
           openStreams.delete(controller);
+          finished(rpc, requestId, startMs, code);
         }
       })();
     };
