@@ -133,6 +133,8 @@ function isDigit(c: number): boolean {
 
 /** Converts text to a binary string (one char per UTF-8 byte). */
 export function encodeBytes(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(text)) return text;
   return Buffer.from(text, 'utf8').toString('latin1');
 }
 

@@ -72,6 +72,12 @@ function randomSchema(seed: number): string {
 }
 
 describe('print/compile round trip (property)', () => {
+  it('the generator covers walks, rule calls, attributes and every operator', () => {
+    const all = Array.from({ length: 60 }, (_, i) => JSON.stringify(schemaToJson(compileSchema(randomSchema(i)))));
+    for (const needle of ['tuple-to-user-set', '"call"', 'computed-attribute', 'union', 'intersection', 'exclusion']) {
+      expect(all.some((j) => j.includes(needle))).toBe(true);
+    }
+  });
   it('random valid schemas compile, and their printed forms compile to equal models', () => {
     fc.assert(
       fc.property(fc.integer(), (seed) => {
