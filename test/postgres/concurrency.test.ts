@@ -121,9 +121,11 @@ describe('postgres concurrency', () => {
       const s = await createPostgresStore({ uri: db.uri, maxOpenConnections: 2, maxRetries });
       const admin = new pg.Client({ connectionString: db.uri });
       await admin.connect();
+      // pg_stat_activity is snapshotted once per transaction, so the lock wait is observed from outside it.
+      const observer = new pg.Client({ connectionString: db.uri });
+      await observer.connect();
       try {
         await s.ready();
-        await s.reader.headSnapToken('hot'); // opens the pool's connection before the lock is taken
         // Another transaction updates the live attribute row and holds its lock ...
         await admin.query('BEGIN');
         const locked = await admin.query("UPDATE attributes SET value = value WHERE tenant_id = 'hot' AND expired_tx_id = '9223372036854775807'");
@@ -136,16 +138,17 @@ describe('postgres concurrency', () => {
           );
         // ... until our write is blocked on it; committing then makes our write a serialization failure.
         for (;;) {
-          const r = await admin.query<{ n: string }>(
+          const r = await observer.query<{ n: string }>(
             "SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'permify-ts-writer'",
           );
-          if (r.rows[0]!.n !== "0") break;
+          if (r.rows[0]!.n !== '0') break;
           await new Promise((res) => setTimeout(res, 20));
         }
         await admin.query('COMMIT');
         return await write;
       } finally {
         await admin.end();
+        await observer.end();
         await s.close();
       }
     };
