@@ -24,6 +24,7 @@ async function differential(
   attributes: readonly Attribute[],
   data: { readonly [k: string]: JsonValue } = {},
   pageSizes?: { entity?: number[]; subject?: number[] },
+  contextTuples: readonly Tuple[] = [],
 ): Promise<DifferentialReport> {
   const sandbox = await createMemorySandbox(schemaText);
   try {
@@ -35,7 +36,7 @@ async function differential(
       schema: sandbox.schema,
       tuples,
       attributes,
-      context: { tuples: [], attributes: [], data },
+      context: { tuples: contextTuples, attributes: [], data },
       ...(pageSizes?.entity === undefined ? {} : { entityPageSizes: pageSizes.entity }),
       ...(pageSizes?.subject === undefined ? {} : { subjectPageSizes: pageSizes.subject }),
     });
@@ -109,6 +110,7 @@ describe('differential: documented LookupEntity incompleteness (spec §5.7.4)', 
 describe('differential: random schemas and data', () => {
   it('every API agrees with exhaustive Check (fast-check, fixed seed)', async () => {
     let models = 0;
+    let withContext = 0;
     let checks = 0;
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 0x7fffffff }), async (seed) => {
@@ -119,8 +121,10 @@ describe('differential: random schemas and data', () => {
           model.attributes,
           {},
           { entity: [1, 2, 7, 100], subject: [1, 3, 100] },
+          model.contextTuples,
         );
         models++;
+        if (model.contextTuples.length > 0) withContext++;
         checks += report.checks;
         // Random rules are false on default values and every allowed entity has data, so even the documented
         // LookupEntity incompleteness must not show up here.
@@ -128,7 +132,7 @@ describe('differential: random schemas and data', () => {
         if (problems.length > 0 || report.erroringQueries.length > 0) {
           throw new Error(
             `seed ${seed}\n${model.schema}\n${model.tuples.map(tupleToString).join('\n')}\n` +
-              `${JSON.stringify(model.attributes)}\nerroring: ${report.erroringQueries.join(', ')}\n` +
+              `context: ${model.contextTuples.map(tupleToString).join(' ')}\n${JSON.stringify(model.attributes)}\nerroring: ${report.erroringQueries.join(', ')}\n` +
               problems.slice(0, 30).join('\n'),
           );
         }
@@ -136,6 +140,7 @@ describe('differential: random schemas and data', () => {
       { seed: 20261129, numRuns: 50, endOnFailure: true },
     );
     expect(models).toBe(50);
+    expect(withContext).toBeGreaterThan(5);
     expect(checks).toBeGreaterThan(1000);
   });
 });

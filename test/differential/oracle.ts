@@ -92,7 +92,8 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
   for (const type of schema.entities.keys()) addId(type, NO_DATA_ID);
   const hasObjectData = new Set<string>();
   const hasAttribute = new Set<string>();
-  for (const t of tuples) {
+  const contextTuples = context?.tuples ?? [];
+  for (const t of [...tuples, ...contextTuples]) {
     addId(t.entity.type, t.entity.id);
     addId(t.subject.type, t.subject.id);
     hasObjectData.add(entityKey(t.entity));
@@ -112,7 +113,7 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
   for (const type of schema.entities.keys())
     for (const id of sortedIds(type)) plainSubjects.push({ type, id, relation: '' });
   const usersetSubjects = new Map<string, Subject>();
-  for (const t of tuples) {
+  for (const t of [...tuples, ...contextTuples]) {
     if (norm(t.subject.relation) !== '') usersetSubjects.set(subjectKey(t.subject), t.subject);
   }
   const subjects = [...plainSubjects, ...usersetSubjects.values()];
@@ -301,13 +302,23 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
   // LookupSubject: plain references must equal the oracle over the subjects stored tuples mention; userset
   // references are compared as a subset (spec §5.8.2 quirk 4: a subject matching the reference is not expanded
   // further, so nested usersets of the same reference are not reported although Check allows them).
+  // Subjects that only contextual tuples mention are compared as a subset too: an `ALL` answer (an attribute or
+  // rule leaf) enumerates the subjects of *stored* tuples only (spec §5.8.1), so Check can allow a contextual-only
+  // subject that LookupSubject legitimately does not list; whatever it does list must still be allowed.
   const subjectPageSizes = input.subjectPageSizes ?? [1, 3, 100];
   const referenceIds = new Map<string, Set<string>>();
-  for (const t of tuples) {
-    const k = `${t.subject.type}#${norm(t.subject.relation)}`;
-    let s = referenceIds.get(k);
-    if (s === undefined) referenceIds.set(k, (s = new Set()));
-    s.add(t.subject.id);
+  const storedReferenceIds = new Set<string>();
+  for (const [list, stored] of [
+    [tuples, true],
+    [contextTuples, false],
+  ] as const) {
+    for (const t of list) {
+      const k = `${t.subject.type}#${norm(t.subject.relation)}`;
+      let s = referenceIds.get(k);
+      if (s === undefined) referenceIds.set(k, (s = new Set()));
+      s.add(t.subject.id);
+      if (stored) storedReferenceIds.add(`${k}@${t.subject.id}`);
+    }
   }
   for (const type of schema.entities.keys()) {
     for (const id of sortedIds(type)) {
@@ -340,7 +351,12 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
             }
             if (new Set(got).size !== got.length) mismatches.push(`${where}: duplicates ${JSON.stringify(got)}`);
             if (refRelation === '') {
-              if (JSON.stringify(got) !== JSON.stringify(expected)) {
+              const exact = (ids: readonly string[]): string[] =>
+                ids.filter((i) => storedReferenceIds.has(`${refKey}@${i}`));
+              const allowedSet = new Set(expected);
+              const extra = got.filter((g) => !allowedSet.has(g));
+              if (extra.length > 0) mismatches.push(`${where}: returned ${JSON.stringify(extra)} not allowed by check`);
+              if (JSON.stringify(exact(got)) !== JSON.stringify(exact(expected))) {
                 mismatches.push(`${where}: expected ${JSON.stringify(expected)} got ${JSON.stringify(got)}`);
               }
             } else {

@@ -16,6 +16,8 @@ export interface RandomModel {
   readonly schema: string;
   readonly tuples: readonly Tuple[];
   readonly attributes: readonly Attribute[];
+  /** Contextual tuples (about a third of the models have some), drawn by the same acyclic rules. */
+  readonly contextTuples: readonly Tuple[];
 }
 
 type Prng = () => number;
@@ -184,5 +186,12 @@ export function generateRandomModel(seed: number): RandomModel {
         });
     }
   }
-  return { schema: lines.join('\n'), tuples, attributes };
+  // Move a few tuples into the request context in about a third of the models.
+  const contextTuples: Tuple[] = [];
+  if (chance(0.35)) {
+    for (let i = tuples.length - 1; i >= 0 && contextTuples.length < 4; i--) {
+      if (chance(0.3)) contextTuples.push(...tuples.splice(i, 1));
+    }
+  }
+  return { schema: lines.join('\n'), tuples, attributes, contextTuples };
 }
