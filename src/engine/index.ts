@@ -128,10 +128,15 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     context: RequestContext | undefined,
     signal: AbortSignal | undefined,
   ): Promise<EvalState> {
-    const [schema, snap] = await Promise.all([
-      resolver.resolve(tenantId, schemaVersion, signal),
-      snapToken !== undefined && snapToken !== '' ? snapToken : reader.headSnapToken(tenantId, signal),
-    ]);
+    const schemaPromise = resolver.resolve(tenantId, schemaVersion, signal);
+    let snap: string;
+    try {
+      snap = snapToken !== undefined && snapToken !== '' ? snapToken : await reader.headSnapToken(tenantId, signal);
+    } catch (e) {
+      schemaPromise.catch(() => {});
+      throw e;
+    }
+    const schema = await schemaPromise;
     return createEvalState({
       tenantId,
       schema: schema.schema,
