@@ -63,7 +63,11 @@ interface Stats {
 }
 
 /** Runs checks with `parallel` in flight; latencies in ms. Stops after the wall-time budget. */
-async function runChecks(engine: PermissionEngine, checks: readonly GoogleDocsCheck[], parallel: number): Promise<Stats> {
+async function runChecks(
+  engine: PermissionEngine,
+  checks: readonly GoogleDocsCheck[],
+  parallel: number,
+): Promise<Stats> {
   const latencies: number[] = [];
   let allowed = 0;
   let next = 0;
@@ -72,7 +76,13 @@ async function runChecks(engine: PermissionEngine, checks: readonly GoogleDocsCh
     while (next < checks.length && performance.now() - start < budgetMs) {
       const c = checks[next++] as GoogleDocsCheck;
       const t0 = performance.now();
-      const r = await engine.check({ tenantId: TENANT, metadata: { depth: 50 }, entity: c.entity, permission: c.permission, subject: c.subject });
+      const r = await engine.check({
+        tenantId: TENANT,
+        metadata: { depth: 50 },
+        entity: c.entity,
+        permission: c.permission,
+        subject: c.subject,
+      });
       latencies.push(performance.now() - t0);
       if (r.can === 'allowed') allowed += 1;
     }
@@ -101,7 +111,11 @@ async function main(): Promise<void> {
     process.env.PERMIFY_TEST_DATABASE_URI;
   const db = await createTestDatabase(serverUri);
   console.log(`database: ${db.name} on ${serverUri ? 'the given server' : 'an embedded server'}`);
-  const store = await createPostgresStore({ uri: db.uri, maxOpenConnections: Math.max(10, concurrency), statementTimeoutMs: 600_000 });
+  const store = await createPostgresStore({
+    uri: db.uri,
+    maxOpenConnections: Math.max(10, concurrency),
+    statementTimeoutMs: 600_000,
+  });
   try {
     await store.ready();
     const dataset = generateGoogleDocsDataset({ tuples: tupleCount, seed, sampleChecks: checkCount });
@@ -117,7 +131,9 @@ async function main(): Promise<void> {
       await store.writer.write(TENANT, [{ writeAttributes: dataset.attributes.slice(i, i + batchSize) }]);
     }
     const loadMs = performance.now() - loadStart;
-    console.log(`load: ${fmt(loadMs)} ms, ${fmt((dataset.tuples.length / loadMs) * 1000)} tuples/s (batches of ${batchSize})`);
+    console.log(
+      `load: ${fmt(loadMs)} ms, ${fmt((dataset.tuples.length / loadMs) * 1000)} tuples/s (batches of ${batchSize})`,
+    );
     const analyzeStart = performance.now();
     await store.database.writer.query('ANALYZE relation_tuples; ANALYZE attributes; ANALYZE transactions');
     console.log(`analyze: ${fmt(performance.now() - analyzeStart)} ms`);
@@ -132,7 +148,9 @@ async function main(): Promise<void> {
     show('check cached, sequential', await runChecks(warm, checks, 1));
     show(`check cached, ${concurrency} in flight`, await runChecks(warm, checks, concurrency));
 
-    const users = dataset.users.filter((_, i) => i % Math.max(1, Math.floor(dataset.users.length / lookupCount)) === 0).slice(0, lookupCount);
+    const users = dataset.users
+      .filter((_, i) => i % Math.max(1, Math.floor(dataset.users.length / lookupCount)) === 0)
+      .slice(0, lookupCount);
     const le: number[] = [];
     let found = 0;
     const leStart = performance.now();
@@ -140,7 +158,14 @@ async function main(): Promise<void> {
       if (performance.now() - leStart > budgetMs) break;
       const subject: Subject = { type: 'user', id: user, relation: '' };
       const t0 = performance.now();
-      const r = await cold.lookupEntity({ tenantId: TENANT, metadata: { depth: 50 }, entityType: 'document', permission: 'view', subject, pageSize: 100 });
+      const r = await cold.lookupEntity({
+        tenantId: TENANT,
+        metadata: { depth: 50 },
+        entityType: 'document',
+        permission: 'view',
+        subject,
+        pageSize: 100,
+      });
       le.push(performance.now() - t0);
       found += r.entityIds.length;
     }
@@ -156,7 +181,9 @@ async function main(): Promise<void> {
               pg_size_pretty(pg_total_relation_size('transactions')) AS tx`,
     );
     const s = sizes.rows[0]!;
-    console.log(`database size: ${s.db} (relation_tuples incl. indexes ${s.tuples}, attributes ${s.attrs}, transactions ${s.tx})`);
+    console.log(
+      `database size: ${s.db} (relation_tuples incl. indexes ${s.tuples}, attributes ${s.attrs}, transactions ${s.tx})`,
+    );
 
     const head = await store.reader.headSnapToken(TENANT);
     const sample = dataset.tuples[Math.floor(dataset.tuples.length / 2)]!;
@@ -179,7 +206,9 @@ async function main(): Promise<void> {
       ],
     ];
     for (const [label, sql] of plans) {
-      const r = await store.database.writer.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) ${sql}`);
+      const r = await store.database.writer.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) ${sql}`,
+      );
       console.log(`plan (${label}):\n  ${r.rows.map((row) => row['QUERY PLAN']).join('\n  ')}`);
     }
   } finally {

@@ -128,7 +128,9 @@ describe('postgres concurrency', () => {
         await s.ready();
         // Another transaction updates the live attribute row and holds its lock ...
         await admin.query('BEGIN');
-        const locked = await admin.query("UPDATE attributes SET value = value WHERE tenant_id = 'hot' AND expired_tx_id = '9223372036854775807'");
+        const locked = await admin.query(
+          "UPDATE attributes SET value = value WHERE tenant_id = 'hot' AND expired_tx_id = '9223372036854775807'",
+        );
         expect(locked.rowCount).toBe(1);
         const write = s.writer
           .write('hot', [{ writeAttributes: [{ entity: e, attribute: 'v', value: { type: 'integer', value } }] }])
@@ -152,7 +154,9 @@ describe('postgres concurrency', () => {
         await s.close();
       }
     };
-    await store.writer.write('hot', [{ writeAttributes: [{ entity: e, attribute: 'v', value: { type: 'integer', value: 0 } }] }]);
+    await store.writer.write('hot', [
+      { writeAttributes: [{ entity: e, attribute: 'v', value: { type: 'integer', value: 0 } }] },
+    ]);
     const failed = await attempt(0, 1);
     expect('error' in failed && failed.error).toMatchObject({ code: 'ERROR_CODE_ERROR_MAX_RETRIES' });
     const retried = await attempt(1, 2);

@@ -9,7 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tuple } from '../../src/data/types.js';
 import { PermifyError } from '../../src/errors.js';
 import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
-import { createTestDatabase, freePort, startEmbeddedPostgres, stopSharedServer, type EmbeddedServer } from '../support/postgres.js';
+import {
+  createTestDatabase,
+  freePort,
+  startEmbeddedPostgres,
+  stopSharedServer,
+  type EmbeddedServer,
+} from '../support/postgres.js';
 
 const tuple = (doc: string): Tuple => ({
   entity: { type: 'doc', id: doc },
@@ -65,7 +71,9 @@ describe('postgres faults', () => {
         (e: unknown) => e,
       );
       expect(write).toBeInstanceOf(PermifyError);
-      expect(['UNAVAILABLE', 'ERROR_CODE_DATASTORE', 'ERROR_CODE_ERROR_MAX_RETRIES']).toContain((write as PermifyError).code);
+      expect(['UNAVAILABLE', 'ERROR_CODE_DATASTORE', 'ERROR_CODE_ERROR_MAX_RETRIES']).toContain(
+        (write as PermifyError).code,
+      );
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(await store.isReady()).toBe(false);
 
@@ -119,7 +127,11 @@ describe('postgres faults', () => {
         await eventually(() => store.reader.headSnapToken('t1'), 5_000);
       }
       const head = await store.reader.headSnapToken('t1');
-      expect((await store.reader.queryRelationships('t1', {}, head)).map((t) => t.entity.id)).toEqual(['r0', 'r1', 'r2']);
+      expect((await store.reader.queryRelationships('t1', {}, head)).map((t) => t.entity.id)).toEqual([
+        'r0',
+        'r1',
+        'r2',
+      ]);
     } finally {
       await admin.end();
       await store.close();

@@ -42,7 +42,10 @@ describe('migrations', () => {
     const status = await migrationStatus(uri);
     expect(status.map((s) => s.applied)).toEqual(migrations.map(() => true));
 
-    const tables = await sql<{ t: string }>(uri, "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+    const tables = await sql<{ t: string }>(
+      uri,
+      "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    );
     expect(tables.map((r) => r.t)).toEqual([
       'attributes',
       'bundles',
@@ -52,7 +55,10 @@ describe('migrations', () => {
       'tenants',
       'transactions',
     ]);
-    const indexes = await sql<{ i: string }>(uri, "SELECT indexname AS i FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1");
+    const indexes = await sql<{ i: string }>(
+      uri,
+      "SELECT indexname AS i FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
+    );
     expect(indexes.map((r) => r.i)).toEqual(
       expect.arrayContaining([
         'idx_tuples_subject',
@@ -80,12 +86,20 @@ describe('migrations', () => {
     expect(defaults[0]!.d).toContain('9223372036854775807');
     expect(await sql(uri, 'SELECT id, name FROM tenants')).toEqual([{ id: 't1', name: 'example tenant' }]);
 
-    expect(await migrateDown(uri, 2)).toEqual(migrations.slice(-2).map((m) => m.version).reverse());
+    expect(await migrateDown(uri, 2)).toEqual(
+      migrations
+        .slice(-2)
+        .map((m) => m.version)
+        .reverse(),
+    );
     expect((await migrationStatus(uri)).filter((s) => !s.applied).map((s) => s.version)).toEqual(
       migrations.slice(-2).map((m) => m.version),
     );
     await migrateDown(uri, migrations.length);
-    const left = await sql<{ t: string }>(uri, "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+    const left = await sql<{ t: string }>(
+      uri,
+      "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    );
     expect(left.map((r) => r.t)).toEqual(['migrations']);
     expect(await migrateUp(uri)).toHaveLength(migrations.length);
   });
@@ -95,10 +109,14 @@ describe('migrations', () => {
     const store = await createPostgresStore({ uri, maxOpenConnections: 2 });
     try {
       await store.ready();
-      const tuple: Tuple = { entity: { type: 'doc', id: '1' }, relation: 'owner', subject: { type: 'user', id: 'a', relation: '' } };
+      const tuple: Tuple = {
+        entity: { type: 'doc', id: '1' },
+        relation: 'owner',
+        subject: { type: 'user', id: 'a', relation: '' },
+      };
       await store.writer.write('t1', [{ writeTuples: [tuple] }]);
       await migrateDown(uri, 2);
-      expect(await sql(uri, "SELECT expired_tx_id::text AS e FROM relation_tuples")).toEqual([{ e: '0' }]);
+      expect(await sql(uri, 'SELECT expired_tx_id::text AS e FROM relation_tuples')).toEqual([{ e: '0' }]);
       await migrateUp(uri);
       const head = await store.reader.headSnapToken('t1');
       expect(await store.reader.queryRelationships('t1', {}, head)).toEqual([tuple]);
@@ -118,7 +136,9 @@ describe('migrations', () => {
 
   it('stores started concurrently with autoMigrate all become ready', async () => {
     const { uri } = await freshDb();
-    const stores = await Promise.all(Array.from({ length: 3 }, () => createPostgresStore({ uri, maxOpenConnections: 1 })));
+    const stores = await Promise.all(
+      Array.from({ length: 3 }, () => createPostgresStore({ uri, maxOpenConnections: 1 })),
+    );
     try {
       await Promise.all(stores.map((s) => s.ready()));
       expect(await Promise.all(stores.map((s) => s.isReady()))).toEqual([true, true, true]);
@@ -161,7 +181,9 @@ describe('migrations', () => {
   });
 
   it('an unreachable database is ERROR_CODE_MIGRATION', async () => {
-    await expect(migrateUp('postgres://postgres@127.0.0.1:1/none')).rejects.toMatchObject({ code: 'ERROR_CODE_MIGRATION' });
+    await expect(migrateUp('postgres://postgres@127.0.0.1:1/none')).rejects.toMatchObject({
+      code: 'ERROR_CODE_MIGRATION',
+    });
   });
 });
 

@@ -74,7 +74,9 @@ describe('postgres store: MVCC', () => {
 
   it('undecodable tokens are ERROR_CODE_INTERNAL', async () => {
     for (const bad of ['!!!', 'bm90LWEtdG9rZW4=', '']) {
-      await expect(store.reader.queryRelationships('enc', {}, bad)).rejects.toMatchObject({ code: 'ERROR_CODE_INTERNAL' });
+      await expect(store.reader.queryRelationships('enc', {}, bad)).rejects.toMatchObject({
+        code: 'ERROR_CODE_INTERNAL',
+      });
     }
   });
 
@@ -124,7 +126,9 @@ describe('postgres store: MVCC', () => {
       head,
     );
     expect(bySubjectSet.map(show)).toEqual(['doc:1#viewer@group:g#member']);
-    await store.writer.write(tenant, [{ deleteTupleFilters: [{ entity: { type: 'doc' }, subject: { type: 'user', ids: ['a'] } }] }]);
+    await store.writer.write(tenant, [
+      { deleteTupleFilters: [{ entity: { type: 'doc' }, subject: { type: 'user', ids: ['a'] } }] },
+    ]);
     head = await store.reader.headSnapToken(tenant);
     expect((await store.reader.queryRelationships(tenant, {}, head)).map(show)).toEqual([
       'doc:1#viewer@group:g#member',
@@ -184,8 +188,14 @@ describe('postgres store: attributes', () => {
     const t2 = await store.writer.write(tenant, [
       { writeAttributes: [{ entity: e, attribute: 'public', value: { type: 'boolean', value: false } }] },
     ]);
-    expect((await store.reader.querySingleAttribute(tenant, e, 'public', t1))?.value).toEqual({ type: 'boolean', value: true });
-    expect((await store.reader.querySingleAttribute(tenant, e, 'public', t2))?.value).toEqual({ type: 'boolean', value: false });
+    expect((await store.reader.querySingleAttribute(tenant, e, 'public', t1))?.value).toEqual({
+      type: 'boolean',
+      value: true,
+    });
+    expect((await store.reader.querySingleAttribute(tenant, e, 'public', t2))?.value).toEqual({
+      type: 'boolean',
+      value: false,
+    });
     const all = await store.reader.queryAttributes(tenant, { entity: { type: 'doc', ids: ['1'] } }, t2);
     expect(all.map((a) => a.attribute)).toEqual(['tags', 'n', 'ns', 'd', 'ds', 's', 'bs', 'public']);
     const byName = Object.fromEntries(all.map((a) => [a.attribute, a.value]));
@@ -195,7 +205,13 @@ describe('postgres store: attributes', () => {
     const t3 = await store.writer.write(tenant, [{ deleteAttributes: [{ entity: e, attribute: 'tags' }] }]);
     expect(await store.reader.querySingleAttribute(tenant, e, 'tags', t3)).toBeUndefined();
     const t4 = await store.writer.write(tenant, [{ deleteAttributeFilters: [{ attributes: ['n', 'ns'] }] }]);
-    expect((await store.reader.queryAttributes(tenant, {}, t4)).map((a) => a.attribute)).toEqual(['d', 'ds', 's', 'bs', 'public']);
+    expect((await store.reader.queryAttributes(tenant, {}, t4)).map((a) => a.attribute)).toEqual([
+      'd',
+      'ds',
+      's',
+      'bs',
+      'public',
+    ]);
   });
 });
 
@@ -209,7 +225,13 @@ describe('postgres store: pagination', () => {
     let token = '';
     let pages = 0;
     do {
-      const page = await store.reader.readRelationships(tenant, { entity: { type: 'doc' } }, head, { size: 5, token }, undefined);
+      const page = await store.reader.readRelationships(
+        tenant,
+        { entity: { type: 'doc' } },
+        head,
+        { size: 5, token },
+        undefined,
+      );
       seen.push(...page.items.map(show));
       token = page.continuousToken;
       pages += 1;
@@ -218,11 +240,14 @@ describe('postgres store: pagination', () => {
     expect(seen).toEqual(tuples.map(show));
     const first = await store.reader.readRelationships(tenant, { entity: { type: 'doc' } }, head, { size: 5 });
     await expect(
-      store.reader.readRelationships(tenant, { entity: { type: 'folder' } }, head, { size: 5, token: first.continuousToken }),
+      store.reader.readRelationships(tenant, { entity: { type: 'folder' } }, head, {
+        size: 5,
+        token: first.continuousToken,
+      }),
     ).rejects.toMatchObject({ code: 'ERROR_CODE_INVALID_CONTINUOUS_TOKEN' });
-    await expect(
-      store.reader.readRelationships(tenant, {}, head, { size: 5, token: 'garbage' }),
-    ).rejects.toMatchObject({ code: 'ERROR_CODE_INVALID_CONTINUOUS_TOKEN' });
+    await expect(store.reader.readRelationships(tenant, {}, head, { size: 5, token: 'garbage' })).rejects.toMatchObject(
+      { code: 'ERROR_CODE_INVALID_CONTINUOUS_TOKEN' },
+    );
   });
 });
 
@@ -252,11 +277,15 @@ describe('postgres store: schemas, tenants, bundles', () => {
     const list = await store.tenants.listTenants({ size: 100 });
     expect(list.items.map((x) => x.id)).toContain('t1');
     await store.tenants.createTenant('gone', 'Gone Inc');
-    await expect(store.tenants.createTenant('gone', 'again')).rejects.toMatchObject({ code: 'ERROR_CODE_UNIQUE_CONSTRAINT' });
+    await expect(store.tenants.createTenant('gone', 'again')).rejects.toMatchObject({
+      code: 'ERROR_CODE_UNIQUE_CONSTRAINT',
+    });
     await store.writer.write('gone', [
       {
         writeTuples: [t('doc:1#owner@user:a')],
-        writeAttributes: [{ entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: true } }],
+        writeAttributes: [
+          { entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: true } },
+        ],
       },
     ]);
     await store.schemas.writeSchema('gone', [{ name: 'user', definition: 'entity user {}' }]);
@@ -282,7 +311,12 @@ describe('postgres store: schemas, tenants, bundles', () => {
       name: 'org',
       arguments: ['id'],
       operations: [
-        { relationshipsWrite: ['org:{{.id}}#admin@user:x'], relationshipsDelete: [], attributesWrite: [], attributesDelete: [] },
+        {
+          relationshipsWrite: ['org:{{.id}}#admin@user:x'],
+          relationshipsDelete: [],
+          attributesWrite: [],
+          attributesDelete: [],
+        },
       ],
     };
     expect(await store.bundles.writeBundles('bun', [b, { ...b, name: 'other' }])).toEqual(['org', 'other']);

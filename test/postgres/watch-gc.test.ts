@@ -57,7 +57,9 @@ describe('postgres watch', () => {
     tokens.push(
       await store.writer.write(tenant, [
         {
-          writeAttributes: [{ entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: true } }],
+          writeAttributes: [
+            { entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: true } },
+          ],
         },
       ]),
     );
@@ -65,7 +67,9 @@ describe('postgres watch', () => {
       await store.writer.write(tenant, [
         {
           deleteTuples: [tuple('0', 'a')],
-          writeAttributes: [{ entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: false } }],
+          writeAttributes: [
+            { entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: false } },
+          ],
         },
       ]),
     );
@@ -77,12 +81,21 @@ describe('postgres watch', () => {
     expect(msgs.map((m) => m.snapToken)).toEqual(tokens.map((t) => legacyToken(decodeToken(t).xid)));
     expect(msgs[0]!.changes).toEqual([{ operation: 'create', tuple: tuple('1', 'a') }]);
     expect(msgs[1]!.changes).toEqual([
-      { operation: 'create', attribute: { entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: true } } },
+      {
+        operation: 'create',
+        attribute: { entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: true } },
+      },
     ]);
     expect(msgs[2]!.changes).toEqual([
       { operation: 'delete', tuple: tuple('0', 'a') },
-      { operation: 'delete', attribute: { entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: true } } },
-      { operation: 'create', attribute: { entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: false } } },
+      {
+        operation: 'delete',
+        attribute: { entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: true } },
+      },
+      {
+        operation: 'create',
+        attribute: { entity: { type: 'doc', id: '1' }, attribute: 'p', value: { type: 'boolean', value: false } },
+      },
     ]);
     expect(msgs[3]!.changes).toEqual([{ operation: 'create', tuple: tuple('0', 'a') }]);
     expect(msgs[4]!.changes).toEqual([]);
@@ -106,7 +119,10 @@ describe('postgres watch', () => {
     await client.connect();
     try {
       await client.query('BEGIN');
-      const older = await client.query<{ id: string }>("INSERT INTO transactions (tenant_id) VALUES ($1) RETURNING id::text AS id", [tenant]);
+      const older = await client.query<{ id: string }>(
+        'INSERT INTO transactions (tenant_id) VALUES ($1) RETURNING id::text AS id',
+        [tenant],
+      );
       await client.query(
         "INSERT INTO relation_tuples (tenant_id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation) VALUES ($1, 'doc', 'slow', 'viewer', 'user', 's', '')",
         [tenant],
@@ -118,7 +134,10 @@ describe('postgres watch', () => {
       const a = await first;
       const b = await next();
       got.push(a!, b!);
-      expect(got.map((m) => m.snapToken)).toEqual([legacyToken(BigInt(older.rows[0]!.id)), legacyToken(decodeToken(younger).xid)]);
+      expect(got.map((m) => m.snapToken)).toEqual([
+        legacyToken(BigInt(older.rows[0]!.id)),
+        legacyToken(decodeToken(younger).xid),
+      ]);
       expect(got[0]!.changes[0]!.tuple?.entity.id).toBe('slow');
       expect(got[1]!.changes[0]!.tuple?.entity.id).toBe('fast');
     } finally {
@@ -150,18 +169,29 @@ describe('postgres garbage collection', () => {
     await store.tenants.createTenant(tenant, 'gc');
     const e = { type: 'doc', id: '1' };
     await store.writer.write(tenant, [
-      { writeTuples: [tuple('1', 'a'), tuple('2', 'b')], writeAttributes: [{ entity: e, attribute: 'n', value: { type: 'integer', value: 1 } }] },
+      {
+        writeTuples: [tuple('1', 'a'), tuple('2', 'b')],
+        writeAttributes: [{ entity: e, attribute: 'n', value: { type: 'integer', value: 1 } }],
+      },
     ]);
     await store.writer.write(tenant, [
-      { deleteTuples: [tuple('2', 'b')], writeAttributes: [{ entity: e, attribute: 'n', value: { type: 'integer', value: 2 } }] },
+      {
+        deleteTuples: [tuple('2', 'b')],
+        writeAttributes: [{ entity: e, attribute: 'n', value: { type: 'integer', value: 2 } }],
+      },
     ]);
     const w = store.database.writer;
     // Age the history: these transactions now look one hour old.
     await w.query("UPDATE transactions SET timestamp = timestamp - interval '1 hour' WHERE tenant_id = $1", [tenant]);
-    const young = await store.writer.write(tenant, [{ writeTuples: [tuple('3', 'c')], deleteTuples: [tuple('1', 'a')] }]);
+    const young = await store.writer.write(tenant, [
+      { writeTuples: [tuple('3', 'c')], deleteTuples: [tuple('1', 'a')] },
+    ]);
 
     const count = async (table: string) =>
-      Number((await w.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table} WHERE tenant_id = $1`, [tenant])).rows[0]!.n);
+      Number(
+        (await w.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table} WHERE tenant_id = $1`, [tenant]))
+          .rows[0]!.n,
+      );
     expect(await count('relation_tuples')).toBe(3);
     expect(await count('transactions')).toBe(3);
 
@@ -176,7 +206,10 @@ describe('postgres garbage collection', () => {
     expect(await count('transactions')).toBe(1);
     const head = await store.reader.headSnapToken(tenant);
     expect((await store.reader.queryRelationships(tenant, {}, head)).map((t) => t.entity.id)).toEqual(['3']);
-    expect((await store.reader.querySingleAttribute(tenant, e, 'n', head))?.value).toEqual({ type: 'integer', value: 2 });
+    expect((await store.reader.querySingleAttribute(tenant, e, 'n', head))?.value).toEqual({
+      type: 'integer',
+      value: 2,
+    });
     // the young token still reads its state (doc:1 was deleted by it; doc:3 created)
     expect((await store.reader.queryRelationships(tenant, {}, young)).map((t) => t.entity.id)).toEqual(['3']);
   });
@@ -206,7 +239,9 @@ describe('postgres garbage collection', () => {
       const deadline = Date.now() + 10_000;
       let n = 2;
       while (Date.now() < deadline) {
-        const r = await s.database.writer.query<{ n: string }>("SELECT count(*)::text AS n FROM relation_tuples WHERE tenant_id = 't1'");
+        const r = await s.database.writer.query<{ n: string }>(
+          "SELECT count(*)::text AS n FROM relation_tuples WHERE tenant_id = 't1'",
+        );
         n = Number(r.rows[0]!.n);
         if (n === 1) break;
         await new Promise((res) => setTimeout(res, 100));

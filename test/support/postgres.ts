@@ -58,7 +58,14 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
     password,
     authMethod: 'password',
     persistent: true,
-    postgresFlags: ['-c', 'track_commit_timestamp=on', '-c', `unix_socket_directories=${dir}`, '-c', 'max_connections=200'],
+    postgresFlags: [
+      '-c',
+      'track_commit_timestamp=on',
+      '-c',
+      `unix_socket_directories=${dir}`,
+      '-c',
+      'max_connections=200',
+    ],
     onLog: () => undefined,
     onError: () => undefined,
   });

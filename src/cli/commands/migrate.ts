@@ -17,7 +17,10 @@ function resolveUri(flags: MigrateFlags): string {
 function withDatabaseFlags(cmd: Command): Command {
   return cmd
     .option('--database-uri <uri>', 'PostgreSQL connection URI (env PERMIFY_DATABASE_URI)')
-    .option('--database-engine <engine>', 'database engine; only "postgres" has migrations (env PERMIFY_DATABASE_ENGINE)');
+    .option(
+      '--database-engine <engine>',
+      'database engine; only "postgres" has migrations (env PERMIFY_DATABASE_ENGINE)',
+    );
 }
 
 /**
@@ -27,12 +30,14 @@ function withDatabaseFlags(cmd: Command): Command {
 export function registerMigrate(program: Command): void {
   const migrate = program.command('migrate').description('manage PostgreSQL database migrations');
 
-  withDatabaseFlags(migrate.command('up').description('apply every pending migration')).action(async (flags: MigrateFlags) => {
-    const applied = await migrateUp(resolveUri(flags));
-    process.stdout.write(
-      applied.length === 0 ? 'no pending migrations\n' : applied.map((v) => `applied ${v}\n`).join(''),
-    );
-  });
+  withDatabaseFlags(migrate.command('up').description('apply every pending migration')).action(
+    async (flags: MigrateFlags) => {
+      const applied = await migrateUp(resolveUri(flags));
+      process.stdout.write(
+        applied.length === 0 ? 'no pending migrations\n' : applied.map((v) => `applied ${v}\n`).join(''),
+      );
+    },
+  );
 
   withDatabaseFlags(
     migrate
@@ -41,7 +46,8 @@ export function registerMigrate(program: Command): void {
       .option('--steps <n>', 'how many migrations to revert', '1'),
   ).action(async (flags: MigrateFlags & { steps: string }) => {
     const steps = Number(flags.steps);
-    if (!Number.isSafeInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer (got "${flags.steps}")`);
+    if (!Number.isSafeInteger(steps) || steps < 1)
+      throw new Error(`--steps must be a positive integer (got "${flags.steps}")`);
     const reverted = await migrateDown(resolveUri(flags), steps);
     process.stdout.write(
       reverted.length === 0 ? 'no applied migrations\n' : reverted.map((v) => `reverted ${v}\n`).join(''),
@@ -53,7 +59,10 @@ export function registerMigrate(program: Command): void {
       const rows = await migrationStatus(resolveUri(flags));
       for (const r of rows) {
         const when = r.appliedAt ? r.appliedAt.toISOString() : 'pending';
-        process.stdout.write(`${r.version}  ${r.name.padEnd(28)}  ${r.applied ? 'applied' : 'pending'}  ${r.applied ? when : ''}`.trimEnd() + '\n');
+        process.stdout.write(
+          `${r.version}  ${r.name.padEnd(28)}  ${r.applied ? 'applied' : 'pending'}  ${r.applied ? when : ''}`.trimEnd() +
+            '\n',
+        );
       }
     },
   );

@@ -70,7 +70,12 @@ export function createPostgresBundleStore(db: Database): BundleStore {
     },
 
     async deleteBundle(tenantId, name, signal) {
-      const r = await query(db.writer, 'DELETE FROM bundles WHERE tenant_id = $1 AND name = $2', [tenantId, name], signal);
+      const r = await query(
+        db.writer,
+        'DELETE FROM bundles WHERE tenant_id = $1 AND name = $2',
+        [tenantId, name],
+        signal,
+      );
       if (r.rowCount === 0) throw new PermifyError('ERROR_CODE_BUNDLE_NOT_FOUND', 'bundle not found');
     },
   };

@@ -23,7 +23,14 @@ import type {
   TupleFilter,
 } from '../contract.js';
 import { liveSentinel, query, type Database } from './database.js';
-import { decodeToken, encodeToken, formatPgSnapshot, legacyToken, parsePgSnapshot, type PgSnapshot } from './snap-token.js';
+import {
+  decodeToken,
+  encodeToken,
+  formatPgSnapshot,
+  legacyToken,
+  parsePgSnapshot,
+  type PgSnapshot,
+} from './snap-token.js';
 import { checkAttributeFilter, checkTupleFilter } from './validate.js';
 import {
   attributeFromRow,
@@ -100,7 +107,9 @@ const attributeColumns = 'id, entity_type, entity_id, attribute, value';
 
 function pageSize(page: PageRequest): number {
   if (!Number.isSafeInteger(page.size) || page.size < 1) {
-    throw new PermifyError('ERROR_CODE_VALIDATION', 'page size must be at least 1', { details: { limit: 'page_size' } });
+    throw new PermifyError('ERROR_CODE_VALIDATION', 'page size must be at least 1', {
+      details: { limit: 'page_size' },
+    });
   }
   return page.size;
 }
@@ -159,7 +168,8 @@ export function createPostgresDataReader(db: Database): DataReader {
     const t = await resolve(tenantId, token, signal);
     const p = new Params();
     const where = [`tenant_id = ${p.add(tenantId)}`, ...tupleFilterConditions(filter, p)];
-    if (extra.entityIdFrom !== undefined && extra.entityIdFrom !== '') where.push(`entity_id >= ${p.add(extra.entityIdFrom)}`);
+    if (extra.entityIdFrom !== undefined && extra.entityIdFrom !== '')
+      where.push(`entity_id >= ${p.add(extra.entityIdFrom)}`);
     if (extra.afterId !== undefined && extra.afterId > 0) where.push(`id > ${p.add(extra.afterId)}`);
     where.push(visibility(p, t));
     const limit = extra.limit !== undefined ? ` LIMIT ${p.add(extra.limit)}` : '';
@@ -178,7 +188,8 @@ export function createPostgresDataReader(db: Database): DataReader {
     const t = await resolve(tenantId, token, signal);
     const p = new Params();
     const where = [`tenant_id = ${p.add(tenantId)}`, ...attributeFilterConditions(filter, p)];
-    if (extra.entityIdFrom !== undefined && extra.entityIdFrom !== '') where.push(`entity_id >= ${p.add(extra.entityIdFrom)}`);
+    if (extra.entityIdFrom !== undefined && extra.entityIdFrom !== '')
+      where.push(`entity_id >= ${p.add(extra.entityIdFrom)}`);
     if (extra.afterId !== undefined && extra.afterId > 0) where.push(`id > ${p.add(extra.afterId)}`);
     where.push(visibility(p, t));
     const limit = extra.limit !== undefined ? ` LIMIT ${p.add(extra.limit)}` : '';
@@ -209,7 +220,10 @@ export function createPostgresDataReader(db: Database): DataReader {
       const items = rows.slice(0, size);
       const last = items[items.length - 1];
       const more = rows.length > size && last !== undefined;
-      return { items: items.map(tupleFromRow), continuousToken: more ? encodePageToken('tuples', filter, last.id) : '' };
+      return {
+        items: items.map(tupleFromRow),
+        continuousToken: more ? encodePageToken('tuples', filter, last.id) : '',
+      };
     },
 
     async querySingleAttribute(tenantId, entity: Entity, attribute, snapToken, signal): Promise<Attribute | undefined> {

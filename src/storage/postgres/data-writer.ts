@@ -72,7 +72,13 @@ function attributeKeyArrays(keys: readonly { entity: Entity; attribute: string }
   return [keys.map((k) => k.entity.type), keys.map((k) => k.entity.id), keys.map((k) => k.attribute)];
 }
 
-async function expireTuplesExactly(c: pg.PoolClient, tenantId: string, x: string, tuples: readonly Tuple[], signal?: AbortSignal) {
+async function expireTuplesExactly(
+  c: pg.PoolClient,
+  tenantId: string,
+  x: string,
+  tuples: readonly Tuple[],
+  signal?: AbortSignal,
+) {
   const values = [tenantId, ...tupleArrays(tuples), x];
   await query(c, sqlRemoveOwnTuples, values, signal);
   await query(c, sqlExpireTuples, values, signal);
@@ -137,10 +143,24 @@ export async function applySteps(
       await expireAttributeKeys(c, tenantId, x, step.deleteAttributes, signal);
     }
     for (const f of step.deleteTupleFilters ?? []) {
-      await expireByFilter(c, 'relation_tuples', (p) => tupleFilterConditions(f as TupleFilter, p), tenantId, x, signal);
+      await expireByFilter(
+        c,
+        'relation_tuples',
+        (p) => tupleFilterConditions(f as TupleFilter, p),
+        tenantId,
+        x,
+        signal,
+      );
     }
     for (const f of step.deleteAttributeFilters ?? []) {
-      await expireByFilter(c, 'attributes', (p) => attributeFilterConditions(f as AttributeFilter, p), tenantId, x, signal);
+      await expireByFilter(
+        c,
+        'attributes',
+        (p) => attributeFilterConditions(f as AttributeFilter, p),
+        tenantId,
+        x,
+        signal,
+      );
     }
   }
 }

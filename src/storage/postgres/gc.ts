@@ -41,14 +41,24 @@ export function createPostgresGarbageCollector(db: Database): PostgresGarbageCol
         );
         removed += r.rowCount ?? 0;
       }
-      const t = await query(c, 'DELETE FROM transactions WHERE tenant_id = $1 AND id < $2::xid8', [tenantId, limit], signal);
+      const t = await query(
+        c,
+        'DELETE FROM transactions WHERE tenant_id = $1 AND id < $2::xid8',
+        [tenantId, limit],
+        signal,
+      );
       return removed + (t.rowCount ?? 0);
     });
   }
 
   const gc: PostgresGarbageCollector = {
     async collect(windowMs, signal) {
-      const tenants = await query<{ id: string }>(db.writer, 'SELECT id FROM tenants ORDER BY id COLLATE "C"', [], signal);
+      const tenants = await query<{ id: string }>(
+        db.writer,
+        'SELECT id FROM tenants ORDER BY id COLLATE "C"',
+        [],
+        signal,
+      );
       let removedRows = 0;
       for (const { id } of tenants.rows) {
         if (signal?.aborted) break;
@@ -69,7 +79,9 @@ export function createPostgresGarbageCollector(db: Database): PostgresGarbageCol
         running = gc
           .collect(windowMs, signal)
           .then((r) => db.options.logger.info({ removedRows: r.removedRows }, 'garbage collection pass'))
-          .catch((e: unknown) => db.options.logger.warn({ err: (e as Error).message }, 'garbage collection pass failed'))
+          .catch((e: unknown) =>
+            db.options.logger.warn({ err: (e as Error).message }, 'garbage collection pass failed'),
+          )
           .finally(() => {
             running = undefined;
           });

@@ -64,9 +64,13 @@ function resolveUris(o: PostgresStoreOptions): { writerUri: string; readerUri: s
   if (o.uri) return { writerUri: o.uri, readerUri: o.uri };
   if (o.writerUri && o.readerUri) return { writerUri: o.writerUri, readerUri: o.readerUri };
   if (o.writerUri) return { writerUri: o.writerUri, readerUri: o.writerUri };
-  throw new PermifyError('ERROR_CODE_VALIDATION', 'database.uri (or database.writer.uri and database.reader.uri) is required', {
-    details: { limit: 'database.uri' },
-  });
+  throw new PermifyError(
+    'ERROR_CODE_VALIDATION',
+    'database.uri (or database.writer.uri and database.reader.uri) is required',
+    {
+      details: { limit: 'database.uri' },
+    },
+  );
 }
 
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {

@@ -32,7 +32,8 @@ async function withLock<T>(client: pg.ClientBase, timeoutMs: number, fn: () => P
   for (;;) {
     const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey]);
     if (r.rows[0]?.ok) break;
-    if (Date.now() > deadline) throw new PermifyError('ERROR_CODE_MIGRATION', 'timed out waiting for the migration lock');
+    if (Date.now() > deadline)
+      throw new PermifyError('ERROR_CODE_MIGRATION', 'timed out waiting for the migration lock');
     await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 50));
   }
   try {
@@ -74,7 +75,9 @@ async function runStep(client: pg.ClientBase, m: Migration, direction: 'up' | 'd
 
 function migrationError(e: unknown): PermifyError {
   if (e instanceof PermifyError) return e;
-  return new PermifyError('ERROR_CODE_MIGRATION', `migration failed: ${(e as Error).message ?? String(e)}`, { cause: e });
+  return new PermifyError('ERROR_CODE_MIGRATION', `migration failed: ${(e as Error).message ?? String(e)}`, {
+    cause: e,
+  });
 }
 
 export interface MigrateOptions {

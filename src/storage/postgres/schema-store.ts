@@ -11,7 +11,7 @@ import { inTransaction, query, type Database } from './database.js';
 
 const sqlInsert =
   'INSERT INTO schema_definitions (tenant_id, name, serialized_definition, version, position)' +
-  ' SELECT $1, u.n, convert_to(u.d, \'UTF8\'), $4, u.ord FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(n, d, ord)';
+  " SELECT $1, u.n, convert_to(u.d, 'UTF8'), $4, u.ord FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(n, d, ord)";
 
 export function createPostgresSchemaStore(db: Database): SchemaStore {
   return {
@@ -19,7 +19,12 @@ export function createPostgresSchemaStore(db: Database): SchemaStore {
       checkSchemaRecords(definitions);
       const version = newVersionId();
       await inTransaction(db.writer, signal, async (c) => {
-        await query(c, sqlInsert, [tenantId, definitions.map((d) => d.name), definitions.map((d) => d.definition), version], signal);
+        await query(
+          c,
+          sqlInsert,
+          [tenantId, definitions.map((d) => d.name), definitions.map((d) => d.definition), version],
+          signal,
+        );
       });
       return version;
     },
@@ -48,7 +53,9 @@ export function createPostgresSchemaStore(db: Database): SchemaStore {
 
     async listVersions(tenantId, page, signal): Promise<Page<SchemaVersionInfo>> {
       if (!Number.isSafeInteger(page.size) || page.size < 1) {
-        throw new PermifyError('ERROR_CODE_VALIDATION', 'page size must be at least 1', { details: { limit: 'page_size' } });
+        throw new PermifyError('ERROR_CODE_VALIDATION', 'page size must be at least 1', {
+          details: { limit: 'page_size' },
+        });
       }
       const after = page.token ?? '';
       if (after !== '' && !/^[0-9a-v]{20}$/.test(after)) {
@@ -56,7 +63,7 @@ export function createPostgresSchemaStore(db: Database): SchemaStore {
       }
       const r = await query<{ version: string }>(
         db.reader,
-        'SELECT DISTINCT version FROM schema_definitions WHERE tenant_id = $1 AND ($2 = \'\' OR version < $2)' +
+        "SELECT DISTINCT version FROM schema_definitions WHERE tenant_id = $1 AND ($2 = '' OR version < $2)" +
           ' ORDER BY version DESC LIMIT $3',
         [tenantId, after, page.size + 1],
         signal,

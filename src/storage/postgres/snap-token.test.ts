@@ -21,7 +21,13 @@ describe('postgres snap tokens', () => {
   });
 
   it('rejects undecodable tokens with ERROR_CODE_INTERNAL', () => {
-    for (const bad of ['', 'not base64!', Buffer.from('abc').toString('base64'), Buffer.from('1:x:y:').toString('base64'), Buffer.from('5:9:3:').toString('base64')]) {
+    for (const bad of [
+      '',
+      'not base64!',
+      Buffer.from('abc').toString('base64'),
+      Buffer.from('1:x:y:').toString('base64'),
+      Buffer.from('5:9:3:').toString('base64'),
+    ]) {
       let err: unknown;
       try {
         decodeToken(bad);
@@ -35,6 +41,13 @@ describe('postgres snap tokens', () => {
 
   it('implements pg_visible_in_snapshot', () => {
     const s = parsePgSnapshot('10:20:12,15');
-    expect([9n, 10n, 12n, 15n, 16n, 20n].map((x) => visibleInSnapshot(x, s))).toEqual([true, true, false, false, true, false]);
+    expect([9n, 10n, 12n, 15n, 16n, 20n].map((x) => visibleInSnapshot(x, s))).toEqual([
+      true,
+      true,
+      false,
+      false,
+      true,
+      false,
+    ]);
   });
 });

@@ -47,7 +47,9 @@ export function createPostgresTenantStore(db: Database): TenantStore {
 
     async listTenants(page, signal): Promise<Page<Tenant>> {
       if (!Number.isSafeInteger(page.size) || page.size < 1) {
-        throw new PermifyError('ERROR_CODE_VALIDATION', 'page size must be at least 1', { details: { limit: 'page_size' } });
+        throw new PermifyError('ERROR_CODE_VALIDATION', 'page size must be at least 1', {
+          details: { limit: 'page_size' },
+        });
       }
       let after = '';
       if (page.token) {

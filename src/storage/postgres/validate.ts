@@ -46,7 +46,8 @@ export function checkTuple(t: unknown): void {
   optionalText(x.subject.relation, 'tuple subject relation');
 }
 
-const isInt32 = (n: unknown): boolean => typeof n === 'number' && Number.isInteger(n) && n >= -2147483648 && n <= 2147483647;
+const isInt32 = (n: unknown): boolean =>
+  typeof n === 'number' && Number.isInteger(n) && n >= -2147483648 && n <= 2147483647;
 
 function checkValue(v: unknown): void {
   if (typeof v !== 'object' || v === null) invalid('attribute value is missing');

@@ -51,7 +51,8 @@ export function encodeAttributeValue(v: AttributeValue): string {
 export function decodeAttributeValue(json: unknown): AttributeValue {
   const obj = json as { '@type'?: unknown; data?: unknown } | null;
   const type = typeof obj?.['@type'] === 'string' ? typeOfUrl.get(obj['@type']) : undefined;
-  if (!obj || type === undefined) throw new PermifyError('ERROR_CODE_TYPE_CONVERSATION', 'unknown stored attribute type');
+  if (!obj || type === undefined)
+    throw new PermifyError('ERROR_CODE_TYPE_CONVERSATION', 'unknown stored attribute type');
   const d = obj.data;
   const list = (): unknown[] => (Array.isArray(d) ? d : []);
   switch (type) {

@@ -83,7 +83,12 @@ export function createPostgresWatcher(db: Database, bufferSize: number): Postgre
 
   return {
     async commitTimestampsTracked(signal) {
-      const r = await query<{ v: string }>(db.writer, "SELECT current_setting('track_commit_timestamp') AS v", [], signal);
+      const r = await query<{ v: string }>(
+        db.writer,
+        "SELECT current_setting('track_commit_timestamp') AS v",
+        [],
+        signal,
+      );
       return r.rows[0]?.v === 'on';
     },
 
