@@ -139,7 +139,9 @@ describe('rule compilation', () => {
   it('the result must be bool', () => {
     const e = compileError('x + 1');
     expect(e.message).toBe('2:7: rule expression must result in a boolean type not int');
-    expect(compileError('context.data.flag').message).toBe('2:7: rule expression must result in a boolean type not dyn');
+    expect(compileError('context.data.flag').message).toBe(
+      '2:7: rule expression must result in a boolean type not dyn',
+    );
   });
   it('CEL syntax and type errors are reported at the rule name, line + 1, lower-cased', () => {
     const e = compileError('x >');

@@ -34,7 +34,10 @@ export interface CompileOptions {
 
 /** Message text of a code: `ERROR_CODE_UNDEFINED_RELATION_REFERENCE` -> `undefined relation reference`. */
 function words(code: ErrorCode): string {
-  return code.replace(/^ERROR_CODE_/, '').toLowerCase().replace(/_/g, ' ');
+  return code
+    .replace(/^ERROR_CODE_/, '')
+    .toLowerCase()
+    .replace(/_/g, ' ');
 }
 
 function semantic(code: ErrorCode, at: { line: number; column: number }, message = words(code)): PermifyError {
@@ -107,8 +110,7 @@ function validateReferences(ast: SchemaAst, index: Index): void {
       if (member.kind !== 'relation') continue;
       for (const t of member.types) {
         const target = index.members.get(t.type.value);
-        const ok =
-          target !== undefined && (t.relation === undefined || target.get(t.relation.value) === 'relation');
+        const ok = target !== undefined && (t.relation === undefined || target.get(t.relation.value) === 'relation');
         if (!ok) throw semantic('ERROR_CODE_RELATION_REFERENCE_NOT_FOUND_IN_ENTITY_REFERENCES', t.type);
       }
     }

@@ -79,7 +79,11 @@ describe('spec §8.9 diagnostics (exact messages)', () => {
     );
   });
   it('unknown attribute type', () => {
-    expectError(`${user}entity doc {\n    attribute level float\n}\n`, 'ERROR_CODE_INVALID_ARGUMENT', '3:22: invalid argument');
+    expectError(
+      `${user}entity doc {\n    attribute level float\n}\n`,
+      'ERROR_CODE_INVALID_ARGUMENT',
+      '3:22: invalid argument',
+    );
   });
   const callDoc = (call: string, attr = 'attribute level integer') =>
     `${user}entity doc {\n    ${attr}\n    permission view = ${call}\n}\n`;

@@ -8,7 +8,11 @@ import type { JsonValue } from '../data/types.js';
 function childToJson(c: Child): JsonValue {
   switch (c.kind) {
     case 'rewrite':
-      return { kind: c.kind, operation: c.operation, children: [childToJson(c.children[0]), childToJson(c.children[1])] };
+      return {
+        kind: c.kind,
+        operation: c.operation,
+        children: [childToJson(c.children[0]), childToJson(c.children[1])],
+      };
     case 'computed-user-set':
       return { kind: c.kind, relation: c.relation };
     case 'tuple-to-user-set':

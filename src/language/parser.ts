@@ -33,7 +33,12 @@ import { Lexer, decodeBytes, type Token, type TokenType } from './lexer.js';
  */
 export const maxExpressionDepth = 1000;
 
-const ignored: ReadonlySet<TokenType> = new Set<TokenType>(['SPACE', 'TAB', 'SINGLE_LINE_COMMENT', 'MULTI_LINE_COMMENT']);
+const ignored: ReadonlySet<TokenType> = new Set<TokenType>([
+  'SPACE',
+  'TAB',
+  'SINGLE_LINE_COMMENT',
+  'MULTI_LINE_COMMENT',
+]);
 /** Tokens after which one line break is skipped, so an expression may continue on the next line. */
 const continuation: ReadonlySet<TokenType> = new Set<TokenType>(['LP', 'AND', 'OR', 'NOT', 'ASSIGN']);
 const operators: ReadonlyMap<TokenType, OperatorAst> = new Map<TokenType, OperatorAst>([

@@ -37,7 +37,8 @@ export function printChild(child: Child, full: boolean): string {
     const node = spine[i];
     if (node === undefined) continue;
     const right = node.children[1];
-    const r = right.kind === 'rewrite' ? (full ? printChild(right, true) : `(${printChild(right, false)})`) : leaf(right);
+    const r =
+      right.kind === 'rewrite' ? (full ? printChild(right, true) : `(${printChild(right, false)})`) : leaf(right);
     text = `${text} ${operatorWord[node.operation]} ${r}`;
     if (full) text = `(${text})`;
   }

@@ -21,7 +21,10 @@ function apply(partials: Record<string, Partial<EntityPartial>>): string {
   return applyPartialWrite(
     base,
     new Map(
-      Object.entries(partials).map(([k, v]) => [k, { write: v.write ?? [], update: v.update ?? [], delete: v.delete ?? [] }]),
+      Object.entries(partials).map(([k, v]) => [
+        k,
+        { write: v.write ?? [], update: v.update ?? [], delete: v.delete ?? [] },
+      ]),
     ),
   );
 }
@@ -56,7 +59,9 @@ describe('applyPartialWrite', () => {
     expect(codeOf(() => compileSchema(text))).toBe('ERROR_CODE_SCHEMA_PARSE');
   });
   it('reports missing entities, existing and absent members, empty snippets', () => {
-    expect(codeOf(() => apply({ folder: { write: ['relation a @user'] } }))).toBe('ERROR_CODE_ENTITY_STATEMENT_NOT_FOUND');
+    expect(codeOf(() => apply({ folder: { write: ['relation a @user'] } }))).toBe(
+      'ERROR_CODE_ENTITY_STATEMENT_NOT_FOUND',
+    );
     expect(codeOf(() => apply({ r: { write: ['relation a @user'] } }))).toBe('ERROR_CODE_ENTITY_STATEMENT_NOT_FOUND');
     expect(codeOf(() => apply({ doc: { write: ['relation owner @user'] } }))).toBe('ERROR_CODE_ALREADY_EXIST');
     expect(codeOf(() => apply({ doc: { update: ['relation nope @user'] } }))).toBe('ERROR_CODE_REFERENCE_NOT_FOUND');

@@ -29,7 +29,12 @@ export interface ChainHop {
 export type Entrance =
   | { readonly kind: 'relation'; readonly type: string; readonly relation: string }
   | { readonly kind: 'computed-user-set'; readonly type: string; readonly permission: string }
-  | { readonly kind: 'tuple-to-user-set'; readonly type: string; readonly permission: string; readonly tupleSet: string }
+  | {
+      readonly kind: 'tuple-to-user-set';
+      readonly type: string;
+      readonly permission: string;
+      readonly tupleSet: string;
+    }
   | { readonly kind: 'attribute'; readonly type: string; readonly attribute: string }
   | {
       readonly kind: 'path-chain';

@@ -65,7 +65,9 @@ describe('permify ast / fmt', () => {
   });
   it('fmt prints canonical text and --check tells canonical from not', async () => {
     const r = await run('fmt', file('m.perm', messy));
-    expect(r.out).toBe('entity user {}\n\nentity doc {\n    relation owner @user\n    permission view = owner or owner\n}\n');
+    expect(r.out).toBe(
+      'entity user {}\n\nentity doc {\n    relation owner @user\n    permission view = owner or owner\n}\n',
+    );
     expect((await run('fmt', '--check', file('m2.perm', messy))).code).toBe(1);
     expect((await run('fmt', '--check', file('c.perm', r.out))).code).toBe(0);
   });

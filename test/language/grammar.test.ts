@@ -115,7 +115,9 @@ entity doc {
       '3:2:expected token to be RELATION, PERMISSION, ATTRIBUTE, got INTEGER instead',
     );
     expect(errorOf('entity user\n').message).toBe('2:2:expected next token to be LCB, got NEWLINE instead');
-    expect(errorOf('entity user {\n relation a\n}').message).toBe('3:2:expected next token to be SIGN, got NEWLINE instead');
+    expect(errorOf('entity user {\n relation a\n}').message).toBe(
+      '3:2:expected next token to be SIGN, got NEWLINE instead',
+    );
     expect(errorOf('entity user {\n attribute a string[\n}').message).toBe(
       '3:2:expected next token to be RSB, got NEWLINE instead',
     );

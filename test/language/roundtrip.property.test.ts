@@ -20,7 +20,8 @@ const types = ['boolean', 'string', 'integer', 'double'] as const;
 function randomSchema(seed: number): string {
   const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
-  const name = (i: number, prefix: string) => prefix + String.fromCharCode(97 + (i % 26)).repeat(1 + Math.floor(i / 26));
+  const name = (i: number, prefix: string) =>
+    prefix + String.fromCharCode(97 + (i % 26)).repeat(1 + Math.floor(i / 26));
   const entityCount = 1 + Math.floor(rnd() * 5);
   const entities = Array.from({ length: entityCount }, (_, i) => name(i, 'e_'));
   const out: string[] = ['entity user {}'];
