@@ -21,7 +21,7 @@ import {
 } from '../schema/model.js';
 import type { CallAst, EntityAst, ExpressionAst, Name, PathAst, RuleAst, SchemaAst } from './ast.js';
 import { compileRuleBody } from './cel.js';
-import { FrozenMap, deepFreeze } from './frozen.js';
+import { FrozenMap } from './frozen.js';
 import { parseSchema } from './parser.js';
 
 export interface CompileOptions {
@@ -70,7 +70,7 @@ function buildIndex(ast: SchemaAst): Index {
   const entities = new Map<string, EntityAst>();
   const rules = new Map<string, RuleAst>();
   const members = new Map<string, Map<string, ReferenceKind>>();
-  const relationTypes = new Map<string, Map<string, RelationReference[]>>();
+  const relationTypes = new Map<string, Map<string, readonly RelationReference[]>>();
   const attrTypes = new Map<string, Map<string, AttributeType | null>>();
   for (const s of ast.statements) {
     if (s.kind === 'rule') {
@@ -79,14 +79,16 @@ function buildIndex(ast: SchemaAst): Index {
     }
     entities.set(s.name.value, s);
     const m = new Map<string, ReferenceKind>();
-    const r = new Map<string, RelationReference[]>();
+    const r = new Map<string, readonly RelationReference[]>();
     const a = new Map<string, AttributeType | null>();
     for (const member of s.members) {
       m.set(member.name.value, member.kind);
       if (member.kind === 'relation') {
         r.set(
           member.name.value,
-          member.types.map((t) => ({ type: t.type.value, relation: t.relation?.value ?? '' })),
+          Object.freeze(
+            member.types.map((t) => Object.freeze({ type: t.type.value, relation: t.relation?.value ?? '' })),
+          ),
         );
       } else if (member.kind === 'attribute') {
         const t = `${member.type.value}${member.isArray ? '[]' : ''}`;
@@ -135,35 +137,38 @@ class EntityCompiler {
       if (m.kind === 'relation') {
         relations.push([
           m.name.value,
-          {
+          Object.freeze({
             name: m.name.value,
-            references: m.types.map((t) => ({ type: t.type.value, relation: t.relation?.value ?? '' })),
-          },
+            references: this.index.relationTypes.get(this.entity.name.value)?.get(m.name.value) ?? [],
+          }),
         ]);
       }
     }
     for (const m of this.entity.members) {
       if (m.kind === 'attribute') {
-        attributes.push([m.name.value, { name: m.name.value, type: attributeTypeOf(m.type, m.isArray) }]);
+        attributes.push([
+          m.name.value,
+          Object.freeze({ name: m.name.value, type: attributeTypeOf(m.type, m.isArray) }),
+        ]);
       }
     }
     for (const m of this.entity.members) {
       if (m.kind === 'permission') {
         permissions.push([
           m.name.value,
-          { name: m.name.value, child: this.compileExpression(m.expression), isAction: m.isAction },
+          Object.freeze({ name: m.name.value, child: this.compileExpression(m.expression), isAction: m.isAction }),
         ]);
       }
     }
     const references: [string, ReferenceKind][] = this.entity.members.map((m) => [m.name.value, m.kind]);
-    return {
+    return Object.freeze({
       name: this.entity.name.value,
       relations: new FrozenMap(relations),
       attributes: new FrozenMap(attributes),
       permissions: new FrozenMap(permissions),
       references: new FrozenMap(references),
-      memberOrder: this.entity.members.map((m) => m.name.value),
-    };
+      memberOrder: Object.freeze(this.entity.members.map((m) => m.name.value)),
+    });
   }
 
   /** Iterative over the left spine so long operator chains do not deepen the JS stack. */
@@ -180,7 +185,7 @@ class EntityCompiler {
       if (node === undefined || node.kind !== 'infix') continue;
       const right = this.compileExpression(node.right);
       const operation = node.operator === 'or' ? 'union' : node.operator === 'and' ? 'intersection' : 'exclusion';
-      child = { kind: 'rewrite', operation, children: [child, right] };
+      child = Object.freeze({ kind: 'rewrite', operation, children: Object.freeze([child, right] as const) });
     }
     return child;
   }
@@ -195,11 +200,13 @@ class EntityCompiler {
     if (third !== undefined) throw semantic('ERROR_CODE_NOT_SUPPORTED_RELATION_WALK', third);
     if (second === undefined) {
       const kind = this.members.get(first.value);
-      if (kind === 'relation' || kind === 'permission') return { kind: 'computed-user-set', relation: first.value };
+      if (kind === 'relation' || kind === 'permission') {
+        return Object.freeze({ kind: 'computed-user-set', relation: first.value });
+      }
       if (kind === 'attribute') {
         const type = this.index.attributeTypes.get(this.entity.name.value)?.get(first.value);
         if (type !== 'boolean') throw semantic('ERROR_CODE_SCHEMA_COMPILE', first);
-        return { kind: 'computed-attribute', name: first.value };
+        return Object.freeze({ kind: 'computed-attribute', name: first.value });
       }
       throw semantic('ERROR_CODE_UNDEFINED_RELATION_REFERENCE', first);
     }
@@ -208,7 +215,7 @@ class EntityCompiler {
     }
     const types = this.index.relationTypes.get(this.entity.name.value)?.get(first.value) ?? [];
     this.checkWalkTargets(types, second, new Set<string>());
-    return { kind: 'tuple-to-user-set', tupleSet: first.value, computed: second.value };
+    return Object.freeze({ kind: 'tuple-to-user-set', tupleSet: first.value, computed: second.value });
   }
 
   /** Every type a walk can reach must have `x` as a relation or permission; usersets recurse (spec §3.3). */
@@ -254,7 +261,7 @@ class EntityCompiler {
       }
       args.push(name.value);
     }
-    return { kind: 'call', ruleName: c.name.value, arguments: args };
+    return Object.freeze({ kind: 'call', ruleName: c.name.value, arguments: Object.freeze(args) });
   }
 }
 
@@ -276,7 +283,7 @@ function compileRule(rule: RuleAst): RuleDefinition {
     const at = { line: rule.name.line + 1, column: rule.name.column };
     throw semantic('ERROR_CODE_SCHEMA_COMPILE', at, result.message.toLowerCase().replace(/_/g, ' '));
   }
-  return { name: rule.name.value, parameters: paramMap, expression: rule.body, program: result.program };
+  return Object.freeze({ name: rule.name.value, parameters: paramMap, expression: rule.body, program: result.program });
 }
 
 /** Compiles a parsed schema. See {@link compileSchema}. */
@@ -295,8 +302,6 @@ export function compileAst(ast: SchemaAst, options?: CompileOptions): Schema {
       references.push([s.name.value, 'rule']);
     }
   }
-  for (const [, e] of entities) deepFreeze(e);
-  for (const [, r] of rules) deepFreeze(r);
   return Object.freeze({
     entities: new FrozenMap(entities),
     rules: new FrozenMap(rules),
