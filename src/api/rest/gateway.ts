@@ -112,6 +112,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
   const anyOrigin = origins.includes('*');
   const anyHeader = allowedHeaders.includes('*');
   const inflight = new Set<AbortController>();
+  let closing = false;
 
   const originAllowed = (origin: string): boolean => anyOrigin || origins.includes(origin);
 
@@ -261,8 +262,13 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
 
   const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const started = performance.now();
+    // While draining, every response closes its connection so server.close() can finish early.
+    if (closing) res.setHeader('Connection', 'close');
     const controller = new AbortController();
     inflight.add(controller);
+    res.on('finish', () => {
+      if (closing) req.socket.destroySoon();
+    });
     res.on('close', () => {
       inflight.delete(controller);
       if (!res.writableFinished) controller.abort(new DOMException('client went away', 'AbortError'));
@@ -338,6 +344,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
       });
     },
     close(deadlineMs) {
+      closing = true;
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           for (const c of inflight) c.abort(new DOMException('server shutting down', 'AbortError'));
