@@ -22,16 +22,3 @@ export class FrozenMap<K, V> extends Map<K, V> {
     throw new TypeError('a compiled schema map is immutable');
   }
 }
-
-/** Freezes an object tree, descending into arrays, plain objects and map values. */
-export function deepFreeze<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  if (value instanceof Map) {
-    for (const v of value.values()) deepFreeze(v);
-    return value;
-  }
-  if (Object.isFrozen(value)) return value;
-  Object.freeze(value);
-  for (const v of Object.values(value)) deepFreeze(v);
-  return value;
-}
