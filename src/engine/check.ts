@@ -13,7 +13,7 @@
 import type { AttributeValue, Entity, Subject } from '../data/types.js';
 import { PermifyError } from '../errors.js';
 import type { Child, RelationDefinition, RuleDefinition } from '../schema/model.js';
-import { combine, exclude, Scope, scopeCancelled } from './combine.js';
+import { combine, exclude, Scope, ScopeCancelled, scopeCancelled } from './combine.js';
 import {
   checkSignal,
   contextualAttribute,
@@ -33,6 +33,9 @@ export function depthNotEnough(): PermifyError {
  * One nested step: fails with DEPTH_NOT_ENOUGH when `depth < 0`, otherwise evaluates with `depth - 1`.
  * Check and BulkCheck enter here; lookups and SubjectPermission enter {@link evaluate} directly (§5.4).
  */
+const allowedPromise = Promise.resolve(true);
+const deniedPromise = Promise.resolve(false);
+
 export function invoke(
   st: EvalState,
   entity: Entity,
@@ -47,19 +50,19 @@ export function invoke(
     args === undefined || args.length === 0
       ? `${entity.type}:${entity.id}#${permission}`
       : `${entity.type}:${entity.id}#${permission}(${args.join(',')})`;
-  const hit = st.memo.get(key);
-  if (hit !== undefined && hit.depth <= depth)
-    return reuse(st, hit.result, entity, permission, subject, depth, args, scope);
-  const result = evaluate(st, entity, permission, subject, depth - 1, args, scope);
-  if (hit === undefined) st.memo.set(key, { depth, result });
+  const known = st.settled.get(key);
+  if (known !== undefined) return known ? allowedPromise : deniedPromise;
+  const depthKey = `${key}@${depth}`;
+  const shared = st.memo.get(depthKey);
+  if (shared !== undefined) return reuse(st, shared, entity, permission, subject, depth, args, scope, key);
+  const result = evaluate(st, entity, permission, subject, depth - 1, args, scope, key);
+  st.memo.set(depthKey, result);
   return result;
 }
 
 /**
- * Reuses a sub-result started with a budget no larger than ours. A successful result does not depend on the
- * budget (it completed without running out), so it is exactly what a fresh evaluation would give. A failed
- * one (out of depth, or cancelled because its first requester's combination had already decided) is
- * recomputed with our own budget and scope.
+ * Joins an identical sub-problem already in flight. If that one failed only because its first requester's
+ * combination had decided (cancelled), it is recomputed in our own scope; other failures are the answer.
  */
 async function reuse(
   st: EvalState,
@@ -70,12 +73,14 @@ async function reuse(
   depth: number,
   args: readonly string[] | undefined,
   scope: Scope,
+  key: string,
 ): Promise<boolean> {
   try {
     return await shared;
-  } catch {
+  } catch (e) {
+    if (!(e instanceof ScopeCancelled)) throw e;
     if (scope.dead) throw scopeCancelled;
-    return evaluate(st, entity, permission, subject, depth - 1, args, scope);
+    return evaluate(st, entity, permission, subject, depth - 1, args, scope, key);
   }
 }
 
@@ -88,6 +93,7 @@ export async function evaluate(
   depth: number,
   args: readonly string[] | undefined,
   scope: Scope,
+  memoKey?: string,
 ): Promise<boolean> {
   if (scope.dead) throw scopeCancelled;
   checkSignal(st);
@@ -130,6 +136,7 @@ export async function evaluate(
     }
   }
   st.count++;
+  if (memoKey !== undefined) st.settled.set(memoKey, result);
   return result;
 }
 

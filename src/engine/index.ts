@@ -50,6 +50,11 @@ export interface EngineOptions {
   readonly concurrency?: number;
   /** Max candidates of one LookupEntity; exceeding it is an error naming the limit. Default 1_000_000. */
   readonly maxLookupCandidates?: number;
+  /**
+   * Largest accepted request depth; a larger one is rejected (ERROR_CODE_VALIDATION naming the limit) because
+   * work on cyclic data grows with the budget. Default 1000.
+   */
+  readonly maxDepth?: number;
 }
 
 export const engineDefaults = {
@@ -57,6 +62,7 @@ export const engineDefaults = {
   schemaCacheSize: 1000,
   concurrency: 100,
   maxLookupCandidates: 1_000_000,
+  maxDepth: 1000,
   pageSize: 1000,
 } as const;
 
@@ -112,6 +118,14 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     options.maxLookupCandidates,
     engineDefaults.maxLookupCandidates,
   );
+  const maxDepth = positiveInteger('maxDepth', options.maxDepth, engineDefaults.maxDepth);
+  const checkDepth = (depth: number): void => {
+    if (!Number.isInteger(depth) || depth > maxDepth) {
+      throw new PermifyError('ERROR_CODE_VALIDATION', `depth ${depth} exceeds the engine limit maxDepth=${maxDepth}`, {
+        details: { limit: 'maxDepth' },
+      });
+    }
+  };
   const cache: CheckCache = createCheckCache(
     positiveInteger('checkCacheSize', options.checkCacheSize, engineDefaults.checkCacheSize, true),
   );
@@ -200,6 +214,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     signal?: AbortSignal,
   ): AsyncGenerator<LookupEntityStreamItem> {
     const pageSize = pageSizeOf(req.pageSize);
+    checkDepth(req.metadata.depth);
     const ctxKey = contextKey(req.context);
     const scopeText =
       req.scope === undefined
@@ -306,6 +321,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
   return {
     async check(req: CheckRequest, signal?: AbortSignal): Promise<CheckResponse> {
       try {
+        checkDepth(req.metadata.depth);
         const st = await prepare(req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, req.context, signal);
         const r = await cachedCheck(
           st,
@@ -324,6 +340,11 @@ export function createEngine(options: EngineOptions): PermissionEngine {
 
     async bulkCheck(req: BulkCheckRequest, signal?: AbortSignal): Promise<BulkCheckResponse> {
       const failed: CheckResponse = { can: 'denied', metadata: { checkCount: 1 } };
+      try {
+        checkDepth(req.metadata.depth);
+      } catch (e) {
+        throw normalise(e);
+      }
       let st: EvalState;
       try {
         st = await prepare(req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, req.context, signal);
@@ -447,6 +468,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
 
     async subjectPermission(req: SubjectPermissionRequest, signal?: AbortSignal): Promise<SubjectPermissionResponse> {
       try {
+        checkDepth(req.metadata.depth);
         const st = await prepare(req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, req.context, signal);
         const def = st.schema.entities.get(req.entity.type);
         if (def === undefined) throw entityNotFound(req.entity.type);

@@ -24,18 +24,19 @@ export interface EvalState {
   /** Options passed to unpaged reader queries (shared to avoid an allocation per read). */
   readonly queryOptions: { readonly signal?: AbortSignal } | undefined;
   /**
-   * Sub-results of this request by `type:id#name[(args)]` (the subject and context are fixed per state), with
-   * the depth budget they were started with. Lets a request evaluate a shared sub-problem (e.g. a folder's
-   * `edit` reached through both `parent.edit` and `parent.view`) once.
+   * Sub-problems of this request in flight or done, by `type:id#name[(args)]@depth` (the subject and context
+   * are fixed per state): an identical sub-problem (same node, same remaining budget) reached through another
+   * path is evaluated once. Keying by depth keeps waits acyclic (a step only waits for equal or smaller
+   * budgets) and bounds the work on cyclic data by nodes × depth.
    */
-  readonly memo: Map<string, MemoEntry>;
+  readonly memo: Map<string, Promise<boolean>>;
+  /**
+   * Successful sub-results by `type:id#name[(args)]`. A result that completed without error does not depend on
+   * the budget, so it answers the same node at any depth.
+   */
+  readonly settled: Map<string, boolean>;
   /** Completed evaluation steps (check_count). */
   count: number;
-}
-
-export interface MemoEntry {
-  readonly depth: number;
-  readonly result: Promise<boolean>;
 }
 
 export function createEvalState(init: {
@@ -71,13 +72,14 @@ export function createEvalState(init: {
     concurrency: init.concurrency,
     queryOptions: init.signal === undefined ? undefined : { signal: init.signal },
     memo: new Map(),
+    settled: new Map(),
     count: 0,
   };
 }
 
 /** A copy of `st` for another subject: same snapshot and context, fresh memo and counter. */
 export function forkEvalState(st: EvalState): EvalState {
-  return { ...st, memo: new Map(), count: 0 };
+  return { ...st, memo: new Map(), settled: new Map(), count: 0 };
 }
 
 /** `...` and "" both mean "no subject relation". */

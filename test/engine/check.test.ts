@@ -273,3 +273,27 @@ describe('engine options', () => {
     );
   });
 });
+
+describe('cyclic data with a large budget', async () => {
+  const f = await fixture('entity user {}\nentity group {\n relation member @user @group#member\n}', [
+    'group:a#member@group:b#member',
+    'group:a#member@group:c#member',
+    'group:b#member@group:a#member',
+    'group:b#member@group:c#member',
+    'group:c#member@group:a#member',
+    'group:c#member@group:b#member',
+    'group:c#member@user:in',
+  ]);
+  it('terminates quickly (identical sub-problems are shared) and keeps the upstream outcome', async () => {
+    const t0 = Date.now();
+    expect(await f.outcome('group:a', 'member', 'user:out', { depth: 500 })).toBe('ERROR_CODE_DEPTH_NOT_ENOUGH');
+    expect(await f.outcome('group:a', 'member', 'user:in', { depth: 500 })).toBe('allowed');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+  it('depth above maxDepth is rejected naming the limit', async () => {
+    await expect(f.check('group:a', 'member', 'user:in', { depth: 5000 })).rejects.toMatchObject({
+      code: 'ERROR_CODE_VALIDATION',
+      details: { limit: 'maxDepth' },
+    });
+  });
+});
