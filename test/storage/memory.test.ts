@@ -49,6 +49,33 @@ describe('memory store specifics', () => {
     expect((await store.reader.queryRelationships('t1', {}, head)).map((t) => t.entity.id)).toEqual(['2', '3']);
   });
 
+  it('compacts automatically only when enough of a tenant is garbage', async () => {
+    let now = 0;
+    const store = createMemoryStore({ gcWindowMs: 100, now: () => now });
+    const tuples = Array.from({ length: 20 }, (_, i) => parseTuple(`doc:${i}#viewer@user:1`));
+    const start = await store.reader.headSnapToken('t1');
+    const t1 = await store.writer.write('t1', [{ writeTuples: tuples }]);
+    await store.writer.write('t1', [{ deleteTuples: [tuples[0]!] }]); // 1 of 20 rows is garbage
+    await store.writer.write('t1', []); // a later transaction, so that the delete falls below the horizon
+    now = 200;
+    await store.writer.write('t1', []); // automatic collection: log trimmed, rows kept
+    expect(await store.reader.queryRelationships('t1', {}, t1)).toHaveLength(20);
+    const ac = new AbortController();
+    expect(await codeOf(store.watcher.watch('t1', start, ac.signal)[Symbol.asyncIterator]().next())).toBe(
+      'ERROR_CODE_INTERNAL',
+    );
+    await store.writer.write('t1', [{ deleteTuples: tuples.slice(1, 6) }]); // now 6 of 20
+    await store.writer.write('t1', []); // a later transaction, so that the deletes fall below the horizon
+    now = 400;
+    await store.writer.write('t1', []); // automatic collection compacts
+    expect(await store.reader.queryRelationships('t1', {}, t1)).toHaveLength(14);
+    const head = await store.reader.headSnapToken('t1');
+    expect((await store.reader.queryRelationships('t1', {}, head)).map((t) => t.entity.id)).toEqual(
+      Array.from({ length: 14 }, (_, i) => String(i + 6)),
+    );
+    ac.abort();
+  });
+
   it('refuses to resume a watch from history removed by GC', async () => {
     let now = 0;
     const store = createMemoryStore({ now: () => now });

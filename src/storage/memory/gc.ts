@@ -163,8 +163,12 @@ function rebuildLog(old: TxLog, first: number, tuplePos: Int32Array, attrPos: In
   return log;
 }
 
-/** Collects one tenant; returns the number of rows removed. */
-export function collectTenant(data: TenantData, cutoffMs: number): number {
+/**
+ * Collects one tenant; returns the number of rows removed. With `minGarbageFraction` > 0 (automatic
+ * collection) the tables are compacted only when at least that fraction of their rows is removable, so the
+ * O(rows) compaction is amortised over the garbage it frees; the transaction log is trimmed either way.
+ */
+export function collectTenant(data: TenantData, cutoffMs: number, minGarbageFraction = 0): number {
   const log = data.txLog;
   // k = index of the newest record committed before the cutoff.
   let k = -1;
@@ -176,17 +180,23 @@ export function collectTenant(data: TenantData, cutoffMs: number): number {
   }
   if (k < 0) return 0;
   const horizon = log.tx[k] as number;
-  const t = positions(data.tuples.col(T_EXPIRED), data.tuples.length, horizon);
-  const a = positions(data.attributes.col(A_EXPIRED), data.attributes.length, horizon);
-  if (t.removed > 0 || a.removed > 0) {
+  let t = positions(data.tuples.col(T_EXPIRED), data.tuples.length, horizon);
+  let a = positions(data.attributes.col(A_EXPIRED), data.attributes.length, horizon);
+  const removable = t.removed + a.removed;
+  const compact = removable > 0 && removable >= minGarbageFraction * (data.tuples.length + data.attributes.length);
+  if (compact) {
     // Compact both tables (they share the string table, which is rebuilt from the surviving rows).
     const r = new Reinterner(data.strings);
     data.tuples = compactTuples(data.tuples, horizon, r);
     data.attributes = compactAttributes(data.attributes, horizon, r);
     data.setStrings(r.strings);
+  } else if (removable > 0) {
+    // Rows stay where they are: identity position maps.
+    t = positions(data.tuples.col(T_EXPIRED), data.tuples.length, 0);
+    a = positions(data.attributes.col(A_EXPIRED), data.attributes.length, 0);
   }
-  if (k > 0 || t.removed > 0 || a.removed > 0) data.txLog = rebuildLog(log, k, t.newPos, a.newPos);
-  return t.removed + a.removed;
+  if (k > 0 || compact) data.txLog = rebuildLog(log, k, t.newPos, a.newPos);
+  return compact ? removable : 0;
 }
 
 export function createMemoryGarbageCollector(state: MemoryState): GarbageCollector {

@@ -20,12 +20,18 @@ import { createMemoryWatcher } from './watch.js';
 export interface MemoryStoreOptions {
   /**
    * When set (> 0), history older than this window is collected automatically: after a write, if at least
-   * one window has passed since the previous automatic collection. `gc.collect(windowMs)` works either way.
+   * one window has passed since the previous automatic collection. An automatic collection trims the
+   * transaction log and compacts a tenant's tables only when at least 10 % of their rows are removable;
+   * `gc.collect(windowMs)` always removes everything it may. Without it (and without calls to
+   * `gc.collect`) history grows with every write.
    */
   readonly gcWindowMs?: number;
   /** Clock in milliseconds since the epoch (tests inject a fake one). Default `Date.now`. */
   readonly now?: () => number;
 }
+
+/** Automatic collection compacts a tenant only when at least this fraction of its rows is garbage. */
+const AUTO_GC_MIN_GARBAGE_FRACTION = 0.1;
 
 /** A new, empty memory store with the default tenant `t1` ("example tenant"). */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
@@ -47,7 +53,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     const t = now();
     if (t - lastGcMs < gcWindowMs) return;
     lastGcMs = t;
-    for (const data of state.tenantData.values()) collectTenant(data, t - gcWindowMs);
+    for (const data of state.tenantData.values()) collectTenant(data, t - gcWindowMs, AUTO_GC_MIN_GARBAGE_FRACTION);
   };
 
   return {
