@@ -52,6 +52,8 @@ class Parser {
   private cur: Token;
   /** Type of the token before `cur` (as of the last `next()`); drives expression line continuation. */
   private prevType: TokenType = 'EOF';
+  /** Operator depth of the expression most recently returned by parseExpression (guards maxExpressionDepth). */
+  private lastDepth = 1;
   private peek: Token;
   /** Top-level names (entities and rules). */
   private readonly topNames = new Set<string>();
@@ -228,7 +230,7 @@ class Parser {
     this.declareMember(entity, name.value);
     this.expectAndNext('ASSIGN');
     this.next();
-    const [expression] = this.parseExpression(false, 0);
+    const expression = this.parseExpression(false, 0);
     return { kind: 'permission', name, isAction, expression };
   }
 
@@ -236,7 +238,7 @@ class Parser {
    * Parses an expression starting at the current token. With `single`, parses one operand only (the right-hand
    * side of an operator: all operators share one precedence level and associate to the left).
    */
-  private parseExpression(single: boolean, nesting: number): [ExpressionAst, number] {
+  private parseExpression(single: boolean, nesting: number): ExpressionAst {
     if (nesting > maxExpressionDepth) {
       this.fail(`expression nesting exceeds the limit maxExpressionDepth=${maxExpressionDepth}`);
     }
@@ -246,7 +248,8 @@ class Parser {
     let leftDepth = 1;
     if (this.curType() === 'LP') {
       this.next();
-      [left, leftDepth] = this.parseExpression(false, nesting + 1);
+      left = this.parseExpression(false, nesting + 1);
+      leftDepth = this.lastDepth;
       if (this.peekType() !== 'RP') this.peekError('RP');
       this.next();
     } else if (this.curType() === 'IDENT') {
@@ -254,15 +257,21 @@ class Parser {
     } else {
       this.fail(`no prefix parse function for ${this.curType()} found`);
     }
-    if (single) return [left, leftDepth];
+    if (single) {
+      this.lastDepth = leftDepth;
+      return left;
+    }
     for (;;) {
       const op = operators.get(this.peekType());
-      if (op === undefined) return [left, leftDepth];
+      if (op === undefined) {
+        this.lastDepth = leftDepth;
+        return left;
+      }
       this.next();
       const opToken = this.cur;
       this.next();
-      const [right, rightDepth] = this.parseExpression(true, nesting + 1);
-      leftDepth = Math.max(leftDepth, rightDepth) + 1;
+      const right = this.parseExpression(true, nesting + 1);
+      leftDepth = Math.max(leftDepth, this.lastDepth) + 1;
       if (leftDepth + nesting > maxExpressionDepth) {
         this.fail(`expression nesting exceeds the limit maxExpressionDepth=${maxExpressionDepth}`);
       }
