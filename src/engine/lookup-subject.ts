@@ -116,15 +116,33 @@ export function lookupSubjectSet(
       case 'permission':
         return child((def.permissions.get(name) as { child: Child }).child, e, path);
       case 'relation': {
-        const tuples = await readTuples(st, e, name);
+        // Nested usersets that name relations only ever add subjects (pure union), so their closure is
+        // computed breadth-first with one visited set: linear in the data even when memberships are cyclic.
+        // A userset naming a permission goes through the set algebra.
         const direct = new Set<string>();
         let nested: SubjectSet = empty;
-        for (const t of tuples) {
-          const s = t.subject;
-          if (s.type === ref.type && s.relation === ref.relation) direct.add(s.id);
-          else if (s.relation !== '' && s.relation !== '...') {
-            nested = unionSets(nested, await subjects(s, s.relation, undefined, path));
+        const seen = new Set<string>([`${e.type}:${e.id}#${name}`]);
+        let frontier: { readonly node: Entity; readonly relation: string }[] = [{ node: e, relation: name }];
+        while (frontier.length > 0) {
+          checkSignal(st);
+          const next: { readonly node: Entity; readonly relation: string }[] = [];
+          for (const { node, relation } of frontier) {
+            for (const t of await readTuples(st, node, relation)) {
+              const s = t.subject;
+              if (s.type === ref.type && s.relation === ref.relation) direct.add(s.id);
+              else if (s.relation !== '' && s.relation !== '...') {
+                const k = `${s.type}:${s.id}#${s.relation}`;
+                if (seen.has(k)) continue;
+                seen.add(k);
+                if (st.schema.entities.get(s.type)?.references.get(s.relation) === 'relation') {
+                  next.push({ node: s, relation: s.relation });
+                } else {
+                  nested = unionSets(nested, await subjects(s, s.relation, undefined, path));
+                }
+              }
+            }
           }
+          frontier = next;
         }
         return unionSets({ all: false, ids: direct }, nested);
       }

@@ -216,3 +216,22 @@ describe('expand cycle guard', async () => {
     expect(again?.leaf).toEqual({ kind: 'subjects', subjects: [{ type: 'group', id: 'b', relation: 'member' }] });
   });
 });
+
+describe('lookupSubject on densely cyclic memberships', async () => {
+  const tuples: string[] = [];
+  const n = 12;
+  for (let i = 0; i < n; i++) {
+    tuples.push(`group:g${i}#member@user:u${i}`);
+    for (let j = 0; j < n; j++) if (i !== j) tuples.push(`group:g${i}#member@group:g${j}#member`);
+  }
+  tuples.push('doc:1#viewer@group:g0#member');
+  const f = await fixture(
+    'entity user {}\nentity group {\n relation member @user @group#member\n}\nentity doc {\n relation viewer @user @group#member\n permission view = viewer\n}',
+    tuples,
+  );
+  it('terminates with every member (no enumeration of paths)', async () => {
+    const want = Array.from({ length: n }, (_, i) => `u${i}`).sort();
+    expect(await f.lookupSubject('doc:1', 'view', 'user')).toEqual(want);
+    expect(await f.lookupSubject('group:g5', 'member', 'user')).toEqual(want);
+  });
+});
