@@ -39,7 +39,15 @@ export function request(
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const req = http.request(
-      { host: '127.0.0.1', port, method, path, agent, headers: { 'content-type': 'application/json', ...headers } },
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent,
+        // Explicit framing: node does not frame bodies of GET/DELETE by default.
+        headers: { 'content-type': 'application/json', ...(payload !== undefined ? { 'content-length': String(Buffer.byteLength(payload)) } : {}), ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

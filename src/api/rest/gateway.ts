@@ -165,7 +165,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     return err;
   }
 
-  async function handleHealth(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  async function handleHealth(req: http.IncomingMessage, res: http.ServerResponse, url: { searchParams: URLSearchParams }): Promise<void> {
     await opts.beforeCall?.({ service: 'grpc.health.v1.Health', method: 'Check', headers: metadataOf(req) });
     const status = opts.health.status(url.searchParams.get('service') ?? '');
     if (status === 'SERVING') {
@@ -277,7 +277,10 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     void (async () => {
       try {
         if (applyCors(req, res)) return;
-        const url = new URL(req.url ?? '/', 'http://gateway');
+        // Not `new URL()`: a request target such as `//x` would be read as a host.
+        const target = req.url ?? '/';
+        const q = target.indexOf('?');
+        const url = { pathname: q < 0 ? target : target.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) };
         if (url.pathname === '/healthz' && req.method === 'GET') {
           rpc = 'grpc.health.v1.Health/Check';
           await handleHealth(req, res, url);
