@@ -121,13 +121,20 @@ function applyStep(data: TenantData, step: WriteStep, tx: number): void {
 
   const writeTuples = step.writeTuples ?? [];
   if (writeTuples.length > 0) {
-    const [cET, cREL, cST, cSREL] = [new FieldCache(s), new FieldCache(s), new FieldCache(s), new FieldCache(s)];
+    const [cET, cEID, cREL, cST, cSID, cSREL] = Array.from({ length: 6 }, () => new FieldCache(s)) as [
+      FieldCache,
+      FieldCache,
+      FieldCache,
+      FieldCache,
+      FieldCache,
+      FieldCache,
+    ];
     for (const tuple of writeTuples) {
       const et = (tupleKey[0] = cET.intern(tuple.entity.type));
-      const eid = (tupleKey[1] = s.intern(tuple.entity.id));
+      const eid = (tupleKey[1] = cEID.intern(tuple.entity.id));
       const rel = (tupleKey[2] = cREL.intern(tuple.relation));
       const st = (tupleKey[3] = cST.intern(tuple.subject.type));
-      const sid = (tupleKey[4] = s.intern(tuple.subject.id));
+      const sid = (tupleKey[4] = cSID.intern(tuple.subject.id));
       const srel = (tupleKey[5] = cSREL.intern(normaliseSubjectRelation(tuple.subject.relation)));
       const last = t.unique.last(tupleKey);
       if (last >= 0 && t.col(T_EXPIRED)[last] === LIVE) continue;
