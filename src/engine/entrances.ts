@@ -42,7 +42,7 @@ export function leavesOf(child: Child, out: Child[] = []): Child[] {
   return out;
 }
 
-/** Entrances of target (T, P) for source (ST, SR); SR = "" for a plain entity subject. */
+/** Entrances of target (T, P) for source (ST, SR), without duplicates; SR = "" for a plain entity subject. */
 export function entrances(
   schema: Schema,
   type: string,
@@ -58,7 +58,13 @@ export function entrances(
   const key = `${type}#${permission}@${sourceType}#${sourceRelation}`;
   let list = bySchema.get(key);
   if (list === undefined) {
-    list = compute(schema, type, permission, sourceType, sourceRelation);
+    const seen = new Set<string>();
+    list = compute(schema, type, permission, sourceType, sourceRelation).filter((e) => {
+      const k = JSON.stringify(e);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
     bySchema.set(key, list);
   }
   return list;

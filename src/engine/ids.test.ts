@@ -5,6 +5,9 @@ describe('compareIds', () => {
   it('orders byte-wise', () => {
     expect(sortIds(['2', '10', '1', 'b', 'B', 'a'])).toEqual(['1', '10', '2', 'B', 'a', 'b']);
   });
+  it('sortIds switches to the code point comparison when surrogates occur', () => {
+    expect(sortIds(['\u{1F600}', '\uFF21', 'a'])).toEqual(['a', '\uFF21', '\u{1F600}']);
+  });
   it('matches UTF-8 byte order for astral vs high-BMP characters', () => {
     const astral = '\u{1F600}';
     const highBmp = '\uFF21';

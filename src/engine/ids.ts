@@ -21,5 +21,9 @@ export function compareIds(a: string, b: string): number {
 
 /** Sorts ids in place byte-wise and returns the array. */
 export function sortIds(ids: string[]): string[] {
-  return ids.sort(compareIds);
+  // Without surrogates, UTF-16 order is code point order: the engine's native comparison is much faster.
+  for (const id of ids) {
+    for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) >= 0xd800) return ids.sort(compareIds);
+  }
+  return ids.sort();
 }

@@ -14,7 +14,7 @@ import { checkRoot, evaluate } from './check.js';
 import { mapBounded, Scope, ScopeCancelled } from './combine.js';
 import { decodeToken, encodeToken, hashRequest } from './continuous-token.js';
 import { expandTree } from './expand.js';
-import { compareIds } from './ids.js';
+import { compareIds, sortIds } from './ids.js';
 import { collectCandidates } from './lookup-entity.js';
 import { lookupSubjectSet } from './lookup-subject.js';
 import { createSchemaResolver, type SchemaResolver } from './schema-resolver.js';
@@ -253,7 +253,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
       scope: req.scope,
       maxCandidates,
     });
-    const candidates = [...candidateSet].sort(compareIds);
+    const candidates = sortIds([...candidateSet]);
     const n = candidates.length;
     const start = cursor === undefined ? 0 : lowerBound(candidates, cursor);
     const tokenAt = (i: number): string =>
@@ -448,7 +448,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
           );
           ids = every.filter((id) => !set.ids.has(id));
         } else ids = [...set.ids];
-        ids.sort(compareIds);
+        sortIds(ids);
         const start = cursor === undefined ? 0 : lowerBound(ids, cursor);
         const end = Math.min(ids.length, start + pageSize);
         const continuousToken =

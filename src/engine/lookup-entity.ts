@@ -15,7 +15,7 @@ import type { Attribute, Subject, Tuple } from '../data/types.js';
 import { PermifyError } from '../errors.js';
 import type { Schema } from '../schema/model.js';
 import type { TupleFilter } from '../storage/contract.js';
-import { entrances, type Entrance, leavesOf } from './entrances.js';
+import { entrances, leavesOf } from './entrances.js';
 import { mapBounded } from './combine.js';
 import { checkSignal, type EvalState, normRelation } from './state.js';
 
@@ -75,7 +75,7 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
     const next: Node[] = [];
     await mapBounded(frontier, st.concurrency, async (node) => {
       if (node.type === target && node.relation === req.permission) publish(node.id);
-      const list = uniqueEntrances(entrances(schema, target, req.permission, node.type, node.relation));
+      const list = entrances(schema, target, req.permission, node.type, node.relation);
       for (const e of list) {
         switch (e.kind) {
           case 'relation': {
@@ -134,18 +134,6 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
     frontier = next;
   }
   return candidates;
-}
-
-function uniqueEntrances(list: readonly Entrance[]): Entrance[] {
-  const seen = new Set<string>();
-  const out: Entrance[] = [];
-  for (const e of list) {
-    const k = JSON.stringify(e);
-    if (seen.has(k)) continue;
-    seen.add(k);
-    out.push(e);
-  }
-  return out;
 }
 
 function unique(ids: readonly string[]): string[] {
