@@ -1,0 +1,289 @@
+/**
+ * API benchmark: Check over gRPC (grpc-js client) and REST (node:http keep-alive agent) against permify-ts
+ * with the memory store, and, in the same run and with the same single load generator, against two trivial
+ * servers answering a fixed Check (a bare grpc-js server and a bare node:http JSON server). Every server runs
+ * in its own child process so its CPU per check is measured with process.cpuUsage() there.
+ *
+ * Prints, per target and concurrency (1, 16, 64): checks/s, server CPU µs per check, p50/p99 latency, and
+ * our figures as fractions of the bare ceilings; then p50/p99 at half of our saturation rate (paced load).
+ *
+ *   node --import tsx bench/api.ts [--tuples 100000] [--seconds 3] [--seed 42]
+ *
+ * The dataset is bench/datasets/google-docs.ts (the engine benchmark's generator). The rate limiter is
+ * disabled (server.rate_limit 0) so that the figures measure the request path, not the bucket.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { create, toBinary, toJsonString } from '@bufbuild/protobuf';
+import { generateGoogleDocsDataset, type GoogleDocsCheck } from './datasets/google-docs.js';
+import { CheckResult } from '../src/api/gen/base/v1/base_pb.js';
+import {
+  PermissionCheckRequestSchema,
+  PermissionCheckResponseSchema,
+} from '../src/api/gen/base/v1/service_pb.js';
+import type { Attribute } from '../src/data/types.js';
+
+type Kind = 'ours' | 'bare-grpc' | 'bare-http';
+interface Ports {
+  grpc?: number;
+  http?: number;
+}
+type ChildMessage = { type: 'ready'; ports: Ports } | { type: 'cpu'; micros: number };
+
+// ---------------------------------------------------------------- child side: the servers under test
+async function runChild(kind: Kind): Promise<void> {
+  const fixed = Buffer.from(
+    toBinary(PermissionCheckResponseSchema, create(PermissionCheckResponseSchema, { can: CheckResult.ALLOWED, metadata: { checkCount: 1 } })),
+  );
+  const fixedJson = toJsonString(PermissionCheckResponseSchema, create(PermissionCheckResponseSchema, { can: CheckResult.ALLOWED, metadata: { checkCount: 1 } }), { useProtoFieldName: true });
+  let ports: Ports = {};
+  if (kind === 'ours') {
+    const { loadConfig } = await import('../src/config/load.js');
+    const { startServer } = await import('../src/server.js');
+    const { createLogger } = await import('../src/observability/logger.js');
+    const { config } = loadConfig({
+      env: {},
+      cwd: '/nonexistent',
+      flags: { 'server.grpc.port': 0, 'server.http.port': 0, 'server.rate_limit': 0 },
+    });
+    const s = await startServer(config, { logger: createLogger({ level: 'warn', output: 'json', destination: process.stderr }) });
+    ports = { grpc: s.ports.grpc, http: s.ports.http };
+  } else if (kind === 'bare-grpc') {
+    const server = new grpc.Server();
+    const id = (b: Buffer): Buffer => b;
+    server.addService(
+      { Check: { path: '/base.v1.Permission/Check', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+      { Check: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, fixed) },
+    );
+    const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    ports = { grpc: port };
+  } else {
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(fixedJson) });
+        res.end(fixedJson);
+      });
+    });
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    ports = { http: (server.address() as { port: number }).port };
+  }
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'cpu') {
+      const u = process.cpuUsage();
+      process.send?.({ type: 'cpu', micros: u.user + u.system } satisfies ChildMessage);
+    } else if (m.type === 'exit') process.exit(0);
+  });
+  process.send?.({ type: 'ready', ports } satisfies ChildMessage);
+}
+
+// ---------------------------------------------------------------- parent side: one load generator
+function startChild(kind: Kind): Promise<{ child: ChildProcess; ports: Ports; cpu: () => Promise<number> }> {
+  const child = fork(fileURLToPath(import.meta.url), ['--child', kind], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiters: ((n: number) => void)[] = [];
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.on('message', (m: ChildMessage) => {
+      if (m.type === 'ready') {
+        resolve({
+          child,
+          ports: m.ports,
+          cpu: () =>
+            new Promise<number>((r) => {
+              waiters.push(r);
+              child.send({ type: 'cpu' });
+            }),
+        });
+      } else if (m.type === 'cpu') waiters.shift()?.(m.micros);
+    });
+  });
+}
+
+type Caller = (i: number) => Promise<void>;
+
+function grpcCaller(port: number, requests: Buffer[]): { call: Caller; close: () => void } {
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const md = new grpc.Metadata();
+  return {
+    call: (i) =>
+      new Promise((resolve, reject) => {
+        client.makeUnaryRequest('/base.v1.Permission/Check', (b: Buffer) => b, (b: Buffer) => b, requests[i % requests.length] as Buffer, md, (err) =>
+          err ? reject(err) : resolve(),
+        );
+      }),
+    close: () => client.close(),
+  };
+}
+
+function restCaller(port: number, bodies: string[]): { call: Caller; close: () => void } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+  return {
+    call: (i) =>
+      new Promise((resolve, reject) => {
+        const body = bodies[i % bodies.length] as string;
+        const req = http.request(
+          { host: '127.0.0.1', port, method: 'POST', path: '/v1/tenants/t1/permissions/check', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            res.resume();
+            res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      }),
+    close: () => agent.destroy(),
+  };
+}
+
+interface Series {
+  checksPerSec: number;
+  p50: number;
+  p99: number;
+  cpuMicrosPerCheck: number;
+}
+
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+
+/** Closed loop: `concurrency` workers issue calls back to back for `ms`. */
+async function closedLoop(call: Caller, concurrency: number, ms: number, cpu: () => Promise<number>): Promise<Series> {
+  for (let i = 0; i < 200; i++) await call(i); // warm-up
+  const lat: number[] = [];
+  let n = 0;
+  const cpu0 = await cpu();
+  const t0 = performance.now();
+  const end = t0 + ms;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const s = performance.now();
+        await call(n++);
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  const elapsed = performance.now() - t0;
+  const cpu1 = await cpu();
+  lat.sort((a, b) => a - b);
+  return { checksPerSec: (lat.length / elapsed) * 1000, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), cpuMicrosPerCheck: (cpu1 - cpu0) / lat.length };
+}
+
+/** Open loop at a fixed rate (calls/s) for `ms`; latency from scheduled start. */
+async function paced(call: Caller, rate: number, ms: number): Promise<{ p50: number; p99: number; achieved: number }> {
+  const lat: number[] = [];
+  const pending: Promise<void>[] = [];
+  const t0 = performance.now();
+  let issued = 0;
+  while (performance.now() - t0 < ms) {
+    const due = Math.floor(((performance.now() - t0) * rate) / 1000);
+    while (issued < due) {
+      const s = performance.now();
+      const i = issued++;
+      pending.push(call(i).then(() => void lat.push(performance.now() - s)));
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(pending);
+  lat.sort((a, b) => a - b);
+  return { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), achieved: (lat.length / (performance.now() - t0)) * 1000 };
+}
+
+function attributeJson(a: Attribute): unknown {
+  const wrap: Record<string, string> = {
+    boolean: 'BooleanValue',
+    'boolean[]': 'BooleanArrayValue',
+    string: 'StringValue',
+    'string[]': 'StringArrayValue',
+    integer: 'IntegerValue',
+    'integer[]': 'IntegerArrayValue',
+    double: 'DoubleValue',
+    'double[]': 'DoubleArrayValue',
+  };
+  return {
+    entity: a.entity,
+    attribute: a.attribute,
+    value: { '@type': `type.googleapis.com/base.v1.${wrap[a.value.type]}`, data: a.value.value },
+  };
+}
+
+async function post(port: number, path: string, body: unknown): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { tuples: { type: 'string', default: '100000' }, seconds: { type: 'string', default: '3' }, seed: { type: 'string', default: '42' }, child: { type: 'string' } },
+    strict: false,
+  });
+  if (typeof values.child === 'string') return runChild(values.child as Kind);
+  const tuples = Number(values.tuples);
+  const ms = Number(values.seconds) * 1000;
+  const dataset = generateGoogleDocsDataset({ tuples, seed: Number(values.seed), sampleChecks: 1000 });
+
+  const ours = await startChild('ours');
+  const bareGrpc = await startChild('bare-grpc');
+  const bareHttp = await startChild('bare-http');
+  try {
+    const httpPort = ours.ports.http as number;
+    const t0 = performance.now();
+    await post(httpPort, '/v1/tenants/t1/schemas/write', { schema: dataset.schema });
+    for (let i = 0; i < dataset.tuples.length; i += 1000) {
+      await post(httpPort, '/v1/tenants/t1/data/write', { metadata: { schema_version: '' }, tuples: dataset.tuples.slice(i, i + 1000), attributes: [] });
+    }
+    for (let i = 0; i < dataset.attributes.length; i += 1000) {
+      await post(httpPort, '/v1/tenants/t1/data/write', { metadata: { schema_version: '' }, tuples: [], attributes: dataset.attributes.slice(i, i + 1000).map(attributeJson) });
+    }
+    process.stdout.write(`loaded ${dataset.tuples.length} tuples, ${dataset.attributes.length} attributes over REST in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+
+    const checkJson = (c: GoogleDocsCheck) => ({ metadata: { depth: 20, snap_token: '', schema_version: '' }, entity: c.entity, permission: c.permission, subject: c.subject });
+    const bodies = dataset.sampleChecks.map((c) => JSON.stringify(checkJson(c)));
+    const grpcRequests = dataset.sampleChecks.map((c) =>
+      Buffer.from(toBinary(PermissionCheckRequestSchema, create(PermissionCheckRequestSchema, { tenantId: 't1', metadata: { depth: 20 }, entity: c.entity, permission: c.permission, subject: c.subject }))),
+    );
+
+    const targets = [
+      { name: 'ours gRPC', caller: grpcCaller(ours.ports.grpc as number, grpcRequests), cpu: ours.cpu },
+      { name: 'bare grpc-js', caller: grpcCaller(bareGrpc.ports.grpc as number, grpcRequests), cpu: bareGrpc.cpu },
+      { name: 'ours REST', caller: restCaller(httpPort, bodies), cpu: ours.cpu },
+      { name: 'bare node:http', caller: restCaller(bareHttp.ports.http as number, bodies), cpu: bareHttp.cpu },
+    ];
+    const results = new Map<string, Series>();
+    process.stdout.write(`\n${'target'.padEnd(16)} ${'conc'.padStart(4)} ${'checks/s'.padStart(10)} ${'cpu µs/chk'.padStart(11)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}\n`);
+    for (const c of [1, 16, 64]) {
+      for (const t of targets) {
+        const s = await closedLoop(t.caller.call, c, ms, t.cpu);
+        results.set(`${t.name}@${c}`, s);
+        process.stdout.write(
+          `${t.name.padEnd(16)} ${String(c).padStart(4)} ${s.checksPerSec.toFixed(0).padStart(10)} ${s.cpuMicrosPerCheck.toFixed(1).padStart(11)} ${s.p50.toFixed(3).padStart(8)} ${s.p99.toFixed(3).padStart(8)}\n`,
+        );
+      }
+    }
+    process.stdout.write('\nfractions of the bare ceilings (throughput; target gRPC >= 0.70, REST >= 0.50):\n');
+    for (const c of [1, 16, 64]) {
+      const g = (results.get(`ours gRPC@${c}`)?.checksPerSec ?? 0) / (results.get(`bare grpc-js@${c}`)?.checksPerSec ?? 1);
+      const r = (results.get(`ours REST@${c}`)?.checksPerSec ?? 0) / (results.get(`bare node:http@${c}`)?.checksPerSec ?? 1);
+      process.stdout.write(`  concurrency ${String(c).padStart(2)}: gRPC ${g.toFixed(2)}x   REST ${r.toFixed(2)}x\n`);
+    }
+    process.stdout.write('\nlatency at half of our saturation rate (paced, target p99 <= 2 ms):\n');
+    for (const t of [targets[0], targets[2]]) {
+      if (!t) continue;
+      const sat = Math.max(...[1, 16, 64].map((c) => results.get(`${t.name}@${c}`)?.checksPerSec ?? 0));
+      const p = await paced(t.caller.call, sat / 2, ms);
+      process.stdout.write(`  ${t.name.padEnd(10)} rate ${(sat / 2).toFixed(0)}/s (achieved ${p.achieved.toFixed(0)}/s): p50 ${p.p50.toFixed(3)} ms, p99 ${p.p99.toFixed(3)} ms\n`);
+    }
+    for (const t of targets) t.caller.close();
+  } finally {
+    for (const c of [ours, bareGrpc, bareHttp]) c.child.send({ type: 'exit' });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exitCode = 1;
+});
