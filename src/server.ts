@@ -19,6 +19,7 @@ import { createAuthenticator, type Authenticator } from './api/middleware/auth.j
 import { createRateLimiter } from './api/middleware/rate-limit.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { instrumentHandlers } from './observability/instrument.js';
 import { PermifyError } from './errors.js';
 import type { Store } from './storage/contract.js';
 import { createMemoryStore } from './storage/memory/index.js';
@@ -134,7 +135,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     });
     const g = config.server.grpc;
     grpcServer = createGrpcServer({
-      handlers,
+      handlers: instrumentHandlers(handlers, metrics, logger.child({ transport: 'grpc' })),
       beforeCall,
       health,
       logger: logger.child({ transport: 'grpc' }),
