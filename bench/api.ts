@@ -39,7 +39,7 @@ async function runChild(kind: Kind): Promise<void> {
     toBinary(PermissionCheckResponseSchema, create(PermissionCheckResponseSchema, { can: CheckResult.ALLOWED, metadata: { checkCount: 1 } })),
   );
   const fixedJson = toJsonString(PermissionCheckResponseSchema, create(PermissionCheckResponseSchema, { can: CheckResult.ALLOWED, metadata: { checkCount: 1 } }), { useProtoFieldName: true });
-  let ports: Ports = {};
+  let ports: Ports;
   if (kind === 'ours') {
     const { loadConfig } = await import('../src/config/load.js');
     const { startServer } = await import('../src/server.js');

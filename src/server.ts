@@ -165,7 +165,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const readyStore = store;
     let readyTimer: NodeJS.Timeout | undefined;
     const pollReady = async (): Promise<void> => {
-      let ready = false;
+      let ready: boolean;
       try {
         ready = await readyStore.isReady();
       } catch {

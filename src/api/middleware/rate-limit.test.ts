@@ -50,7 +50,7 @@ describe('bearer tokens and pre-shared keys', () => {
     expect(() => createPresharedAuthenticator([])).toThrow(/authn\.preshared\.keys/);
   });
   it('admission: rate limit applies to health, authentication does not', async () => {
-    let t = 0;
+    const t = 0;
     const admit = createAdmission({
       rateLimiter: createRateLimiter({ rate: 1, burst: 2, now: () => t }),
       authenticator: createPresharedAuthenticator(['k']),
