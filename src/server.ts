@@ -51,8 +51,16 @@ function readPem(path: string, key: string): Buffer {
   }
 }
 
+/** History the memory store keeps when no garbage-collection window is configured. */
+const MEMORY_HISTORY_WINDOW_MS = 60 * 60 * 1000;
+
 async function openStore(config: Config, logger: Logger): Promise<Store> {
-  if (config.database.engine === 'memory') return createMemoryStore();
+  if (config.database.engine === 'memory') {
+    // The memory store keeps MVCC history so that snap tokens read exact snapshots; without a window that
+    // history would grow with every write, so it always collects, by default what is older than an hour.
+    const gc = config.database.garbage_collection;
+    return createMemoryStore({ gcWindowMs: gc.enabled && gc.window > 0 ? gc.window : MEMORY_HISTORY_WINDOW_MS });
+  }
   // Imported lazily so that the memory engine never loads the pg driver.
   const pg = await import('./storage/postgres/index.js');
   const d = config.database;
