@@ -446,9 +446,9 @@ export function createEngine(options: EngineOptions): PermissionEngine {
             st.snapToken,
             signal,
           );
+          // Already ascending (storage contract); filtering keeps the order.
           ids = every.filter((id) => !set.ids.has(id));
-        } else ids = [...set.ids];
-        sortIds(ids);
+        } else ids = sortIds([...set.ids]);
         const start = cursor === undefined ? 0 : lowerBound(ids, cursor);
         const end = Math.min(ids.length, start + pageSize);
         const continuousToken =
