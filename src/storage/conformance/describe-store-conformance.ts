@@ -148,6 +148,24 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         expect(page).toEqual({ items: [], continuousToken: '' });
       });
 
+      it('keeps a tenant head token when another tenant is written', async () => {
+        const mine = uniqueTenantId('headmine');
+        const other = uniqueTenantId('headother');
+        const written = await store.writer.write(mine, [{ writeTuples: [T('document:1#viewer@user:1')] }]);
+        const before = await head(mine);
+        await store.writer.write(other, [{ writeTuples: [T('document:1#viewer@user:2')] }]);
+        await store.writer.write(other, [{ deleteTuples: [T('document:1#viewer@user:2')] }]);
+        expect(await head(mine)).toBe(before);
+        expect(await all(mine, {}, before)).toEqual(['document:1#viewer@user:1']);
+        expect(await all(mine, {}, written)).toEqual(['document:1#viewer@user:1']);
+        // Its own write moves it, and the new head sees that write.
+        await store.writer.write(mine, [{ writeTuples: [T('document:2#viewer@user:1')] }]);
+        const after = await head(mine);
+        expect(after).not.toBe(before);
+        expect(await all(mine, {}, after)).toEqual(['document:1#viewer@user:1', 'document:2#viewer@user:1']);
+        expect(await all(mine, {}, before)).toEqual(['document:1#viewer@user:1']);
+      });
+
       it('rejects garbage snap tokens with a PermifyError', async () => {
         const tenant = uniqueTenantId('badsnap');
         for (const bad of ['%%%not-a-token%%%', 'Zm9v']) {

@@ -26,6 +26,7 @@ import {
   A_EXPIRED,
   A_ID,
   type AttributeTable,
+  INITIAL_TX,
   type MemoryState,
   T_CREATED,
   T_EID,
@@ -301,8 +302,9 @@ export function createMemoryDataReader(state: MemoryState): DataReader {
   return {
     async headSnapToken(tenantId, signal) {
       throwIfAborted(signal);
-      void tenantId;
-      return encodeSnapToken(state.head);
+      // The tenant's newest transaction: reading there sees exactly its newest state (every later
+      // transaction belongs to another tenant), and the token moves only when this tenant is written.
+      return encodeSnapToken(dataOf(tenantId)?.headTx ?? INITIAL_TX);
     },
 
     async queryRelationships(tenantId, filter, snapToken: SnapToken, options?: QueryOptions) {

@@ -224,6 +224,7 @@ export function applyWrite(state: MemoryState, tenantId: string, steps: readonly
   const attrExpStart = log.attrExpired.length;
   for (const step of steps) applyStep(data, step, tx);
   state.head = tx;
+  data.headTx = tx;
   const i = log.length;
   log.ensure(i + 1);
   log.tx[i] = tx;

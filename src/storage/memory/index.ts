@@ -13,7 +13,7 @@ import { createMemoryDataReader } from './data-reader.js';
 import { createMemoryDataWriter } from './data-writer.js';
 import { collectTenant, createMemoryGarbageCollector } from './gc.js';
 import { createMemorySchemaStore } from './schema-store.js';
-import type { MemoryState } from './tables.js';
+import { INITIAL_TX, type MemoryState } from './tables.js';
 import { createMemoryTenantStore } from './tenant-store.js';
 import { createMemoryWatcher } from './watch.js';
 
@@ -37,7 +37,7 @@ const AUTO_GC_MIN_GARBAGE_FRACTION = 0.1;
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const now = options.now ?? Date.now;
   const state: MemoryState = {
-    head: 1,
+    head: INITIAL_TX,
     tenantData: new Map(),
     tenants: new Map(),
     now,

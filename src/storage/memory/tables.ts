@@ -4,7 +4,9 @@
  * attribute tables with their indexes, the transaction log that Watch and GC read, schema versions and
  * bundles.
  *
- * MVCC: every write transaction takes the next number of a store-wide counter (`MemoryState.head`). A row
+ * MVCC: every write transaction takes the next number of a store-wide counter (`MemoryState.head`), and
+ * remembers it as its tenant's `headTx`: a tenant's head token names the newest transaction that touched
+ * that tenant, so writes in other tenants leave it (and caches keyed by it) alone. A row
  * records the transaction that created it and the one that expired it ({@link LIVE} while live). A reader
  * at transaction T sees a row iff `created <= T < expired`. The current state (inside a write) is read at
  * {@link CURRENT}.
@@ -12,6 +14,9 @@
 import type { AttributeValue } from '../../data/types.js';
 import type { DataBundle, SchemaDefinitionRecord, Tenant } from '../contract.js';
 import { ChainIndex, Columns, Interner, IntList, growFloat64, growInt32 } from './row-index.js';
+
+/** The store's first transaction id: the empty state every tenant starts from. */
+export const INITIAL_TX = 1;
 
 /** `expired` value of a live row. */
 export const LIVE = 0x7fffffff;
@@ -275,6 +280,11 @@ export class TenantData {
   readonly waiters = new Set<() => void>();
   /** Set when the tenant has been deleted (or the store closed): watchers end. */
   dropped = false;
+  /**
+   * The newest transaction that wrote this tenant's data ({@link INITIAL_TX} before its first write): the
+   * tenant's head snap token. Kept here rather than read from the transaction log, which GC trims.
+   */
+  headTx = INITIAL_TX;
 
   wake(): void {
     const waiters = [...this.waiters];
