@@ -22,7 +22,7 @@ import type {
   SnapToken,
   TupleFilter,
 } from '../contract.js';
-import { liveSentinel, query, type Database } from './database.js';
+import { liveSentinel, query, raceAbort, type Database } from './database.js';
 import {
   decodeToken,
   encodeToken,
@@ -135,8 +135,84 @@ export async function headToken(db: Database, tenantId: string, signal?: AbortSi
   return encodeToken({ xid: x, snapshot });
 }
 
-export function createPostgresDataReader(db: Database): DataReader {
+export interface PostgresReaderOptions {
+  /**
+   * Entries of the snapshot read cache (0 disables it). Default {@link DEFAULT_READ_CACHE_ENTRIES}.
+   */
+  readonly readCacheEntries?: number;
+  /** Results with more rows than this are not kept. Default {@link DEFAULT_READ_CACHE_MAX_ROWS}. */
+  readonly readCacheMaxRows?: number;
+}
+
+export const DEFAULT_READ_CACHE_ENTRIES = 10_000;
+export const DEFAULT_READ_CACHE_MAX_ROWS = 1_000;
+
+/**
+ * The snapshot read cache: results of the engine's query calls keyed by (tenant, snap token, call,
+ * arguments). A snap token names a fixed snapshot, so a result read at it never changes and needs no
+ * invalidation. Entries hold the pending promise, so concurrent identical reads share one round trip; a
+ * failed read is dropped, and so is a result too large to be worth keeping.
+ */
+class SnapshotReadCache {
+  private readonly lru: LRUCache<string, Promise<readonly unknown[]>> | undefined;
+  constructor(
+    entries: number,
+    private readonly maxRows: number,
+  ) {
+    this.lru = entries > 0 ? new LRUCache({ max: entries }) : undefined;
+  }
+
+  /**
+   * The cached result of `key`, else `load`'s. A shared load runs without any caller's signal (one caller
+   * giving up must not fail the others); each caller still stops waiting when its own signal aborts.
+   */
+  get<T>(
+    key: string,
+    load: (signal?: AbortSignal) => Promise<readonly T[]>,
+    signal: AbortSignal | undefined,
+  ): Promise<readonly T[]> {
+    const lru = this.lru;
+    if (lru === undefined) return load(signal);
+    const hit = lru.get(key);
+    if (hit !== undefined) return raceAbort(hit as Promise<readonly T[]>, signal);
+    const pending = load().then((rows) => Object.freeze(rows));
+    lru.set(key, pending);
+    pending.then(
+      (rows) => {
+        if (rows.length > this.maxRows && lru.peek(key) === pending) lru.delete(key);
+      },
+      () => {
+        if (lru.peek(key) === pending) lru.delete(key);
+      },
+    );
+    return raceAbort(pending, signal);
+  }
+}
+
+const sep = '\u0000';
+const idsKey = (ids: readonly string[] | undefined): string => (ids === undefined ? '' : ids.join('\u0001'));
+
+function tupleFilterKey(f: TupleFilter): string {
+  return [
+    f.entity?.type ?? '',
+    idsKey(f.entity?.ids),
+    f.relation ?? '',
+    f.subject?.type ?? '',
+    idsKey(f.subject?.ids),
+    normaliseRelation(f.subject?.relation),
+  ].join(sep);
+}
+
+function attributeFilterKey(f: AttributeFilter): string {
+  return [f.entity?.type ?? '', idsKey(f.entity?.ids), idsKey(f.attributes)].join(sep);
+}
+
+export function createPostgresDataReader(db: Database, options: PostgresReaderOptions = {}): DataReader {
   const legacy = new LRUCache<string, string>({ max: 10_000 });
+  const cache = new SnapshotReadCache(
+    options.readCacheEntries ?? DEFAULT_READ_CACHE_ENTRIES,
+    options.readCacheMaxRows ?? DEFAULT_READ_CACHE_MAX_ROWS,
+  );
 
   async function resolve(tenantId: string, token: SnapToken, signal?: AbortSignal): Promise<ResolvedToken> {
     const decoded = decodeToken(token);
@@ -202,15 +278,24 @@ export function createPostgresDataReader(db: Database): DataReader {
       return headToken(db, tenantId, signal);
     },
 
-    async queryRelationships(tenantId, filter, snapToken, options?: QueryOptions): Promise<readonly Tuple[]> {
-      const rows = await selectTuples(
-        tenantId,
-        filter,
-        snapToken,
-        options?.entityIdFrom !== undefined ? { entityIdFrom: options.entityIdFrom } : {},
+    queryRelationships(tenantId, filter, snapToken, options?: QueryOptions): Promise<readonly Tuple[]> {
+      checkTupleFilter(filter);
+      const from = options?.entityIdFrom;
+      const key = ['r', tenantId, snapToken, from ?? '', tupleFilterKey(filter)].join(sep);
+      return cache.get(
+        key,
+        async (signal) => {
+          const rows = await selectTuples(
+            tenantId,
+            filter,
+            snapToken,
+            from !== undefined ? { entityIdFrom: from } : {},
+            signal,
+          );
+          return rows.map(tupleFromRow);
+        },
         options?.signal,
       );
-      return rows.map(tupleFromRow);
     },
 
     async readRelationships(tenantId, filter, snapToken, page, signal): Promise<Page<Tuple>> {
@@ -227,25 +312,35 @@ export function createPostgresDataReader(db: Database): DataReader {
     },
 
     async querySingleAttribute(tenantId, entity: Entity, attribute, snapToken, signal): Promise<Attribute | undefined> {
-      const rows = await selectAttributes(
-        tenantId,
-        { entity: { type: entity.type, ids: [entity.id] }, attributes: [attribute] },
-        snapToken,
-        { limit: 1 },
+      const filter: AttributeFilter = { entity: { type: entity.type, ids: [entity.id] }, attributes: [attribute] };
+      checkAttributeFilter(filter);
+      const key = ['s', tenantId, snapToken, entity.type, entity.id, attribute].join(sep);
+      const found = await cache.get(
+        key,
+        async (s) => (await selectAttributes(tenantId, filter, snapToken, { limit: 1 }, s)).map(attributeFromRow),
         signal,
       );
-      return rows[0] ? attributeFromRow(rows[0]) : undefined;
+      return found[0];
     },
 
-    async queryAttributes(tenantId, filter, snapToken, options?: QueryOptions): Promise<readonly Attribute[]> {
-      const rows = await selectAttributes(
-        tenantId,
-        filter,
-        snapToken,
-        options?.entityIdFrom !== undefined ? { entityIdFrom: options.entityIdFrom } : {},
+    queryAttributes(tenantId, filter, snapToken, options?: QueryOptions): Promise<readonly Attribute[]> {
+      checkAttributeFilter(filter);
+      const from = options?.entityIdFrom;
+      const key = ['a', tenantId, snapToken, from ?? '', attributeFilterKey(filter)].join(sep);
+      return cache.get(
+        key,
+        async (signal) => {
+          const rows = await selectAttributes(
+            tenantId,
+            filter,
+            snapToken,
+            from !== undefined ? { entityIdFrom: from } : {},
+            signal,
+          );
+          return rows.map(attributeFromRow);
+        },
         options?.signal,
       );
-      return rows.map(attributeFromRow);
     },
 
     async readAttributes(tenantId, filter, snapToken, page, signal): Promise<Page<Attribute>> {
@@ -261,15 +356,26 @@ export function createPostgresDataReader(db: Database): DataReader {
       };
     },
 
-    async queryUniqueSubjectIds(tenantId, subjectType, subjectRelation, snapToken, signal): Promise<readonly string[]> {
-      const t = await resolve(tenantId, snapToken, signal);
-      const p = new Params();
-      const sql =
-        `SELECT DISTINCT subject_id FROM relation_tuples WHERE tenant_id = ${p.add(tenantId)}` +
-        ` AND subject_type = ${p.add(subjectType)} AND subject_relation = ${p.add(normaliseRelation(subjectRelation))}` +
-        ` AND ${visibility(p, t)} ORDER BY subject_id`;
-      const r = await query<{ subject_id: string }>(db.reader, sql, p.values, signal);
-      return r.rows.map((row) => row.subject_id);
+    queryUniqueSubjectIds(tenantId, subjectType, subjectRelation, snapToken, signal): Promise<readonly string[]> {
+      const key = ['u', tenantId, snapToken, subjectType, normaliseRelation(subjectRelation)].join(sep);
+      return cache.get(key, (s) => uniqueSubjectIds(tenantId, subjectType, subjectRelation, snapToken, s), signal);
     },
   };
+
+  async function uniqueSubjectIds(
+    tenantId: string,
+    subjectType: string,
+    subjectRelation: string | undefined,
+    snapToken: SnapToken,
+    signal?: AbortSignal,
+  ): Promise<string[]> {
+    const t = await resolve(tenantId, snapToken, signal);
+    const p = new Params();
+    const sql =
+      `SELECT DISTINCT subject_id FROM relation_tuples WHERE tenant_id = ${p.add(tenantId)}` +
+      ` AND subject_type = ${p.add(subjectType)} AND subject_relation = ${p.add(normaliseRelation(subjectRelation))}` +
+      ` AND ${visibility(p, t)} ORDER BY subject_id`;
+    const r = await query<{ subject_id: string }>(db.reader, sql, p.values, signal);
+    return r.rows.map((row) => row.subject_id);
+  }
 }

@@ -48,6 +48,8 @@ export interface PostgresStoreOptions {
     readonly timeoutMs: number;
   };
   readonly logger?: StoreLogger;
+  /** Entries of the reader's snapshot read cache (0 disables it; default 10 000). */
+  readonly readCacheEntries?: number;
 }
 
 export interface PostgresStore extends Store {
@@ -120,7 +122,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
   await attempt(1_000);
 
-  const reader = createPostgresDataReader(db);
+  const reader = createPostgresDataReader(db, {
+    ...(options.readCacheEntries !== undefined ? { readCacheEntries: options.readCacheEntries } : {}),
+  });
   return {
     kind: 'postgres',
     database: db,
