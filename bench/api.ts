@@ -84,8 +84,9 @@ async function runChild(kind: Kind): Promise<void> {
 }
 
 // ---------------------------------------------------------------- parent side: one load generator
-function startChild(kind: Kind): Promise<{ child: ChildProcess; ports: Ports; cpu: () => Promise<number> }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--child', kind], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startChild(kind: Kind, profileDir?: string): Promise<{ child: ChildProcess; ports: Ports; cpu: () => Promise<number> }> {
+  const execArgv = ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
+  const child = fork(fileURLToPath(import.meta.url), ['--child', kind], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiters: ((n: number) => void)[] = [];
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -218,7 +219,7 @@ async function post(port: number, path: string, body: unknown): Promise<void> {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { tuples: { type: 'string', default: '100000' }, seconds: { type: 'string', default: '3' }, seed: { type: 'string', default: '42' }, child: { type: 'string' } },
+    options: { tuples: { type: 'string', default: '100000' }, seconds: { type: 'string', default: '3' }, seed: { type: 'string', default: '42' }, child: { type: 'string' }, 'cpu-prof': { type: 'string' }, only: { type: 'string' }, conc: { type: 'string', default: '1,16,64' } },
     strict: false,
   });
   if (typeof values.child === 'string') return runChild(values.child as Kind);
@@ -226,7 +227,9 @@ async function main(): Promise<void> {
   const ms = Number(values.seconds) * 1000;
   const dataset = generateGoogleDocsDataset({ tuples, seed: Number(values.seed), sampleChecks: 1000 });
 
-  const ours = await startChild('ours');
+  const ours = await startChild('ours', typeof values['cpu-prof'] === 'string' ? values['cpu-prof'] : undefined);
+  const concurrencies = String(values.conc).split(',').map(Number);
+  const only = typeof values.only === 'string' ? values.only : '';
   const bareGrpc = await startChild('bare-grpc');
   const bareHttp = await startChild('bare-http');
   try {
@@ -255,8 +258,9 @@ async function main(): Promise<void> {
     ];
     const results = new Map<string, Series>();
     process.stdout.write(`\n${'target'.padEnd(16)} ${'conc'.padStart(4)} ${'checks/s'.padStart(10)} ${'cpu µs/chk'.padStart(11)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}\n`);
-    for (const c of [1, 16, 64]) {
+    for (const c of concurrencies) {
       for (const t of targets) {
+        if (!t.name.includes(only)) continue;
         const s = await closedLoop(t.caller.call, c, ms, t.cpu);
         results.set(`${t.name}@${c}`, s);
         process.stdout.write(

@@ -14,29 +14,45 @@ export interface Metrics {
 
 const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
+interface Series {
+  sum: number;
+  count: number;
+  /** Finished calls by status name. */
+  readonly codes: Map<string, number>;
+}
+
 export function createMetrics(): Metrics {
-  const requests = new Map<string, number>();
-  const durations = new Map<string, { sum: number; count: number }>();
+  // transport -> rpc -> series: plain map lookups on the hot path; label text is built only by render().
+  const series = new Map<string, Map<string, Series>>();
   let limited = 0;
   return {
     observe(transport, rpc, code, seconds) {
-      const k = `transport="${label(transport)}",rpc="${label(rpc)}",code="${label(code)}"`;
-      requests.set(k, (requests.get(k) ?? 0) + 1);
-      const dk = `transport="${label(transport)}",rpc="${label(rpc)}"`;
-      const d = durations.get(dk) ?? { sum: 0, count: 0 };
-      d.sum += seconds;
-      d.count += 1;
-      durations.set(dk, d);
+      let byRpc = series.get(transport);
+      if (byRpc === undefined) series.set(transport, (byRpc = new Map()));
+      let s = byRpc.get(rpc);
+      if (s === undefined) byRpc.set(rpc, (s = { sum: 0, count: 0, codes: new Map() }));
+      s.sum += seconds;
+      s.count += 1;
+      s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
     },
     rateLimited() {
       limited++;
     },
     render() {
       const lines = ['# HELP permify_requests_total Finished calls by transport, RPC and gRPC status.', '# TYPE permify_requests_total counter'];
-      for (const [k, v] of requests) lines.push(`permify_requests_total{${k}} ${v}`);
+      for (const [transport, byRpc] of series) {
+        for (const [rpc, s] of byRpc) {
+          for (const [code, n] of s.codes) {
+            lines.push(`permify_requests_total{transport="${label(transport)}",rpc="${label(rpc)}",code="${label(code)}"} ${n}`);
+          }
+        }
+      }
       lines.push('# HELP permify_request_duration_seconds Time spent handling calls.', '# TYPE permify_request_duration_seconds summary');
-      for (const [k, d] of durations) {
-        lines.push(`permify_request_duration_seconds_sum{${k}} ${d.sum}`, `permify_request_duration_seconds_count{${k}} ${d.count}`);
+      for (const [transport, byRpc] of series) {
+        for (const [rpc, s] of byRpc) {
+          const k = `transport="${label(transport)}",rpc="${label(rpc)}"`;
+          lines.push(`permify_request_duration_seconds_sum{${k}} ${s.sum}`, `permify_request_duration_seconds_count{${k}} ${s.count}`);
+        }
       }
       lines.push('# HELP permify_rate_limited_total Calls refused by the rate limiter.', '# TYPE permify_rate_limited_total counter', `permify_rate_limited_total ${limited}`);
       return lines.join('\n') + '\n';

@@ -26,6 +26,7 @@ import { services, type HandlerContext, type HandlerLogger, type Handlers } from
 import { validateMessage } from '../handlers/deps.js';
 import type { HealthReporter, ServingStatus } from './health.js';
 import { addReflection } from './reflection.js';
+import { acquireController, releaseController } from '../abort-pool.js';
 
 export interface BeforeCallInfo {
   /** Full service name, e.g. `base.v1.Permission` or `grpc.health.v1.Health`. */
@@ -63,6 +64,9 @@ type AnyStreaming = (request: unknown, ctx: HandlerContext) => AsyncIterable<unk
 
 const identity = (b: Buffer): Buffer => b;
 
+/** The encoded bytes as a Buffer without copying them. */
+const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
 function headersOf(metadata: grpc.Metadata): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === 'string') out[k] = v;
@@ -99,9 +103,12 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const openStreams = new Set<AbortController>();
   let closing = false;
 
-  /** Per-call AbortSignal: client cancellation and deadline. The returned cleanup must run in `finally`. */
+  /**
+   * Per-call AbortSignal: client cancellation and deadline. The returned cleanup must run in `finally`; it
+   * removes the hooks and hands the (un-aborted) controller back to the pool for reuse.
+   */
   function callSignal(call: SurfaceCall): { controller: AbortController; cleanup: () => void } {
-    const controller = new AbortController();
+    const controller = acquireController();
     const onCancel = (): void => controller.abort(new DOMException('client cancelled', 'AbortError'));
     call.on('cancelled', onCancel);
     let timer: NodeJS.Timeout | undefined;
@@ -116,6 +123,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
       cleanup: () => {
         if (timer !== undefined) clearTimeout(timer);
         call.removeListener('cancelled', onCancel);
+        releaseController(controller);
       },
     };
   }
@@ -167,7 +175,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
           validateMessage(request);
           await opts.beforeCall?.({ service: desc.typeName, method: method.name, headers });
           const response = await handler(request, context(controller.signal, requestId));
-          callback(null, Buffer.from(toBinary(method.output, response as never)));
+          callback(null, asBuffer(toBinary(method.output, response as never)));
         } catch (e) {
           const status = toStatus(e, logger, rpc);
           code = status.code ?? grpc.status.UNKNOWN;
@@ -199,7 +207,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
           const request = decode(method.input, call.request);
           for await (const item of handler(request, context(controller.signal, requestId))) {
             if (controller.signal.aborted) break;
-            const ok = call.write(Buffer.from(toBinary(method.output, item as never)));
+            const ok = call.write(asBuffer(toBinary(method.output, item as never)));
             if (!ok)
               await new Promise<void>((resolve) => {
                 const done = (): void => {
@@ -221,8 +229,8 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
             call.emit('error', status);
           }
         } finally {
-          cleanup();
           openStreams.delete(controller);
+          cleanup();
           finished(rpc, requestId, startMs, code);
         }
       })();

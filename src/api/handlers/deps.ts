@@ -43,10 +43,19 @@ export interface HandlerEnv extends HandlerDeps {
  * PermifyError. Exported so that transports can validate before admission control (spec §1.2).
  */
 export function validateMessage(request: { readonly $typeName: string }): void {
+  if (validated.has(request)) return;
   const name = request.$typeName.startsWith('base.v1.') ? request.$typeName.slice('base.v1.'.length) : '';
   if (name === '') return;
   validateRequest(name as ValidatedMessage, request as never);
+  validated.add(request);
 }
+
+/**
+ * Requests that passed {@link validateMessage}. The transports validate before admission control and the
+ * handler wrappers validate again (for direct callers); this remembers the first pass so the hot path pays
+ * for validation once. Requests are decoded per call and never mutated after validation.
+ */
+const validated = new WeakSet<object>();
 
 /**
  * Normalises an error for the wire. Permify answers with the `ErrorCode` enum name as the status message, so

@@ -22,6 +22,7 @@ import type { AdmissionCall } from '../middleware/admission.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { createRouter, deriveRoutes, type RestRoute } from './routes.js';
 import { decodeJson, encodeJson } from './json.js';
+import { acquireController, releaseController } from '../abort-pool.js';
 
 export interface RestGatewayOptions {
   readonly handlers: Handlers;
@@ -264,14 +265,16 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     const started = performance.now();
     // While draining, every response closes its connection so server.close() can finish early.
     if (closing) res.setHeader('Connection', 'close');
-    const controller = new AbortController();
+    const controller = acquireController();
     inflight.add(controller);
     res.on('finish', () => {
       if (closing) req.socket.destroySoon();
     });
     res.on('close', () => {
       inflight.delete(controller);
-      if (!res.writableFinished) controller.abort(new DOMException('client went away', 'AbortError'));
+      // A fully written response means the handler is done with the signal: it can serve the next request.
+      if (res.writableFinished) releaseController(controller);
+      else controller.abort(new DOMException('client went away', 'AbortError'));
     });
     let rpc = 'unknown';
     void (async () => {
@@ -280,10 +283,10 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
         // Not `new URL()`: a request target such as `//x` would be read as a host.
         const target = req.url ?? '/';
         const q = target.indexOf('?');
-        const url = { pathname: q < 0 ? target : target.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) };
+        const url = { pathname: q < 0 ? target : target.slice(0, q) };
         if (url.pathname === '/healthz' && req.method === 'GET') {
           rpc = 'grpc.health.v1.Health/Check';
-          await handleHealth(req, res, url);
+          await handleHealth(req, res, { searchParams: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) });
           return;
         }
         if (url.pathname === '/metrics' && req.method === 'GET' && opts.metrics) {
