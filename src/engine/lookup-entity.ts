@@ -15,7 +15,7 @@ import type { Attribute, Subject, Tuple } from '../data/types.js';
 import { PermifyError } from '../errors.js';
 import type { Schema } from '../schema/model.js';
 import type { TupleFilter } from '../storage/contract.js';
-import { entrances, leavesOf } from './entrances.js';
+import { entrances, leavesOf } from '../schema/reference-graph.js';
 import { mapBounded } from './combine.js';
 import { checkSignal, type EvalState, normRelation } from './state.js';
 
@@ -75,7 +75,11 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
     const next: Node[] = [];
     await mapBounded(frontier, st.concurrency, async (node) => {
       if (node.type === target && node.relation === req.permission) publish(node.id);
-      const list = entrances(schema, target, req.permission, node.type, node.relation);
+      const list = entrances(
+        schema,
+        { type: target, permission: req.permission },
+        { type: node.type, relation: node.relation },
+      );
       for (const e of list) {
         switch (e.kind) {
           case 'relation': {

@@ -64,6 +64,32 @@ describe('entrances', () => {
       { kind: 'relation', type: 'doc', relation: 'owner' },
     ]);
   });
+  it('a walk that returns to the attribute type still prefixes the whole chain; no duplicates', () => {
+    const s = compileSchema(`
+entity user {}
+entity a {
+    relation r @b
+    attribute x boolean
+    permission p = r.q
+    permission w = x
+}
+entity b {
+    relation s @a
+    permission q = s.w or s.w
+}
+`);
+    expect(entrances(s, { type: 'a', permission: 'p' }, { type: 'user', relation: '' })).toEqual([
+      {
+        kind: 'path-chain',
+        type: 'a',
+        attribute: 'x',
+        chain: [
+          { type: 'a', relation: 'r' },
+          { type: 'b', relation: 's' },
+        ],
+      },
+    ]);
+  });
   it('unknown names give no entrances; results are memoised and frozen', () => {
     expect(entrances(schema, { type: 'doc', permission: 'nope' }, { type: 'user', relation: '' })).toEqual([]);
     expect(entrances(schema, { type: 'nope', permission: 'x' }, { type: 'user', relation: '' })).toEqual([]);

@@ -4,8 +4,8 @@
  * Contract: `entrances(schema, target, source)` lists every place where data about the source — tuples whose
  * subject is `source.type` (with subject relation `source.relation`, "" for a plain entity) or attribute values —
  * can make an entity of `target.type` gain `target.permission`. The list is computed by a depth-first walk with a
- * visited set keyed by `type#name` (fresh per computation), in the walk's deterministic order, and may contain
- * duplicates (callers de-duplicate). An unknown target type or member yields `[]`, never an error. Results are
+ * visited set keyed by `type#name` (fresh per computation), in the walk's deterministic order, without duplicates
+ * (the first occurrence wins). An unknown target type or member yields `[]`, never an error. Results are
  * memoised per compiled schema (schemas are immutable; the memo is a WeakMap keyed on the Schema object) and the
  * returned arrays are frozen, so they are safe to share across concurrent requests.
  */
@@ -78,9 +78,32 @@ export function entrances(
   const key = `${target.type}#${target.permission}@${source.type}#${source.relation}`;
   const cached = bySchema.get(key);
   if (cached !== undefined) return cached;
-  const computed = Object.freeze(walk(schema, target.type, target.permission, source.type, source.relation));
+  const seen = new Set<string>();
+  const unique = walk(schema, target.type, target.permission, source.type, source.relation).filter((e) => {
+    const k = entranceKey(e);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  const computed = Object.freeze(unique);
   bySchema.set(key, computed);
   return computed;
+}
+
+/** A stable identity for de-duplication. */
+function entranceKey(e: Entrance): string {
+  switch (e.kind) {
+    case 'relation':
+      return `r ${e.type}#${e.relation}`;
+    case 'computed-user-set':
+      return `c ${e.type}#${e.permission}`;
+    case 'tuple-to-user-set':
+      return `t ${e.type}#${e.permission}>${e.tupleSet}`;
+    case 'attribute':
+      return `a ${e.type}$${e.attribute}`;
+    case 'path-chain':
+      return `p ${e.type}$${e.attribute}<${e.chain.map((h) => `${h.type}#${h.relation}`).join('<')}`;
+  }
 }
 
 function walk(schema: Schema, t0: string, p0: string, st: string, sr: string): Entrance[] {
@@ -113,7 +136,9 @@ function walk(schema: Schema, t0: string, p0: string, st: string, sr: string): E
                 for (const e of visit(ref.type, leaf.computed)) {
                   if (e.kind === 'attribute' && e.type !== t) {
                     out.push({ kind: 'path-chain', type: e.type, attribute: e.attribute, chain: [hop] });
-                  } else if (e.kind === 'path-chain' && e.type !== t) {
+                  } else if (e.kind === 'path-chain') {
+                    // The chain is relative to the type that was walked into, so every walk prepends its hop,
+                    // also when the chain started on this very type (A -r-> B -s-> A$attr).
                     out.push({ ...e, chain: [hop, ...e.chain] });
                   } else {
                     out.push(e);
