@@ -108,7 +108,13 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
             if (attributesDone.has(k)) break;
             attributesDone.add(k);
             if (e.type !== target) break;
-            const holders = await attributeHolders(st, e.type, e.attribute, scopeIds(e.type));
+            const holders = await attributeHolders(
+              st,
+              e.type,
+              e.attribute,
+              scopeIds(e.type),
+              onlyBareBooleanLeaf(schema, e.type, e.attribute),
+            );
             for (const id of holders) publish(id);
             await selfRecursion(st, schema, target, req.permission, holders, inScope, publish);
             break;
@@ -117,7 +123,13 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
             const k = `${e.type}$${e.attribute}>${e.chain.map((h) => `${h.type}#${h.relation}`).join('>')}`;
             if (attributesDone.has(k)) break;
             attributesDone.add(k);
-            let ids = await attributeHolders(st, e.type, e.attribute, scopeIds(e.type));
+            let ids = await attributeHolders(
+              st,
+              e.type,
+              e.attribute,
+              scopeIds(e.type),
+              onlyBareBooleanLeaf(schema, e.type, e.attribute),
+            );
             let prevType = e.type;
             for (let h = e.chain.length - 1; h >= 0 && ids.length > 0; h--) {
               const hop = e.chain[h] as { type: string; relation: string };
@@ -169,12 +181,58 @@ async function readReverse(st: EvalState, filter: TupleFilter): Promise<readonly
   return extra.length === 0 ? stored : stored.concat(extra);
 }
 
-/** Ids of `type` entities holding any value (stored or contextual) of `attribute`. */
+const bareBooleanMemo = new WeakMap<Schema, Map<string, boolean>>();
+
+/**
+ * True when `type$attribute` is a BOOLEAN attribute that no rule call of `type` takes as an argument, so every
+ * Attribute or PathChain entrance for it comes from a bare attribute leaf (`permission p = ... or public`).
+ * Such a leaf is true only for an entity whose effective value (contextual wins over stored) is `true`; see
+ * `attributeHolders`. Memoised per compiled schema.
+ */
+function onlyBareBooleanLeaf(schema: Schema, type: string, attribute: string): boolean {
+  let bySchema = bareBooleanMemo.get(schema);
+  if (bySchema === undefined) {
+    bySchema = new Map();
+    bareBooleanMemo.set(schema, bySchema);
+  }
+  const key = `${type}$${attribute}`;
+  let answer = bySchema.get(key);
+  if (answer === undefined) {
+    const def = schema.entities.get(type);
+    answer = def?.attributes.get(attribute)?.type === 'boolean';
+    if (answer && def !== undefined) {
+      for (const perm of def.permissions.values()) {
+        if (leavesOf(perm.child).some((l) => l.kind === 'call' && l.arguments.includes(attribute))) {
+          answer = false;
+          break;
+        }
+      }
+    }
+    bySchema.set(key, answer);
+  }
+  return answer;
+}
+
+/**
+ * Ids of `type` entities holding a value (stored or contextual) of `attribute`.
+ *
+ * Upstream publishes every holder, whatever the value (§5.7.2). With `trueOnly` (a bare BOOLEAN leaf, see
+ * `onlyBareBooleanLeaf`) only holders whose effective value is `true` are returned — a contextual value replaces
+ * the stored one, so a contextual `false` removes a stored `true` holder and a contextual `true` adds one.
+ * Dropping false-valued holders cannot drop an allowed entity: through this leaf such an entity is denied, and
+ * every other positive witness (relations, computed usersets, walks, other attributes, rule calls) is found
+ * through its own entrance. The one exception is upstream's "defaults invisible" corner (§5.7.4): an entity
+ * allowed only by a rule that reads a default value (no stored or contextual value, hence no entrance) was
+ * published upstream merely because it also held some value of this boolean; it is not published here. This is
+ * what keeps LookupEntity for `view` on the google-docs model from verifying thousands of `public = false`
+ * documents per page.
+ */
 async function attributeHolders(
   st: EvalState,
   type: string,
   attribute: string,
   scope: readonly string[] | undefined,
+  trueOnly = false,
 ): Promise<string[]> {
   const stored: readonly Attribute[] = await st.reader.queryAttributes(
     st.tenantId,
@@ -183,10 +241,13 @@ async function attributeHolders(
     st.signal === undefined ? undefined : { signal: st.signal },
   );
   const ids = new Set<string>();
-  for (const a of stored) ids.add(a.entity.id);
+  for (const a of stored) {
+    if (!trueOnly || a.value.value === true) ids.add(a.entity.id);
+  }
   for (const a of st.context.attributes) {
     if (a.entity.type === type && a.attribute === attribute && (scope === undefined || scope.includes(a.entity.id))) {
-      ids.add(a.entity.id);
+      if (!trueOnly || a.value.value === true) ids.add(a.entity.id);
+      else ids.delete(a.entity.id);
     }
   }
   return [...ids];
