@@ -15,12 +15,15 @@ import type { Attribute, Subject, Tuple } from '../data/types.js';
 import { PermifyError } from '../errors.js';
 import type { Schema } from '../schema/model.js';
 import type { TupleFilter } from '../storage/contract.js';
-import { entrances, leavesOf } from '../schema/reference-graph.js';
+import { type Entrance, entrances, leavesOf } from '../schema/reference-graph.js';
 import { mapBounded } from './combine.js';
 import { checkSignal, type EvalState, normRelation } from './state.js';
 
 /** Spec §5.7.2: more self-recursion rounds than this is an error (upstream's limit). */
 export const maxSelfRecursionRounds = 100;
+
+/** Subject ids per reverse read of one frontier group. */
+const readChunk = 512;
 
 export interface CandidateSearch {
   readonly entityType: string;
@@ -59,91 +62,108 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
     return ids === undefined || ids.includes(id);
   };
 
-  type Node = { readonly type: string; readonly id: string; readonly relation: string };
-  let frontier: Node[] = [{ type: req.subject.type, id: req.subject.id, relation: normRelation(req.subject.relation) }];
-  visited.add(`${frontier[0]?.type}:${frontier[0]?.id}#${frontier[0]?.relation}`);
-
-  const push = (next: Node[], type: string, id: string, relation: string): void => {
+  // The frontier is a set of subjects grouped by `type#relation`: every group shares its entrances, so each
+  // relation or walk entrance costs one reverse read for the whole group (subject ids in chunks) instead of one
+  // read per subject.
+  type Group = { readonly type: string; readonly relation: string; readonly ids: string[] };
+  let frontier = new Map<string, Group>();
+  const push = (next: Map<string, Group>, type: string, id: string, relation: string): void => {
+    const gk = `${type}#${relation}`;
     const k = `${type}:${id}#${relation}`;
     if (visited.has(k)) return;
     visited.add(k);
-    next.push({ type, id, relation });
+    let g = next.get(gk);
+    if (g === undefined) {
+      g = { type, relation, ids: [] };
+      next.set(gk, g);
+    }
+    g.ids.push(id);
   };
+  push(frontier, req.subject.type, req.subject.id, normRelation(req.subject.relation));
 
-  while (frontier.length > 0) {
+  while (frontier.size > 0) {
     checkSignal(st);
-    const next: Node[] = [];
-    await mapBounded(frontier, st.concurrency, async (node) => {
-      if (node.type === target && node.relation === req.permission) publish(node.id);
+    const next = new Map<string, Group>();
+    type Job = { readonly group: Group; readonly entrance: Entrance; readonly ids: readonly string[] };
+    const jobs: Job[] = [];
+    for (const group of frontier.values()) {
+      if (group.type === target && group.relation === req.permission) for (const id of group.ids) publish(id);
       const list = entrances(
         schema,
         { type: target, permission: req.permission },
-        { type: node.type, relation: node.relation },
+        { type: group.type, relation: group.relation },
       );
       for (const e of list) {
-        switch (e.kind) {
-          case 'relation': {
+        if (e.kind === 'relation' || e.kind === 'tuple-to-user-set') {
+          for (let i = 0; i < group.ids.length; i += readChunk) {
+            jobs.push({ group, entrance: e, ids: group.ids.slice(i, i + readChunk) });
+          }
+        } else jobs.push({ group, entrance: e, ids: group.ids });
+      }
+    }
+    await mapBounded(jobs, st.concurrency, async ({ group, entrance: e, ids: groupIds }) => {
+      switch (e.kind) {
+        case 'relation': {
+          const tuples = await readReverse(st, {
+            entity: { type: e.type, ids: scopeIds(e.type) ?? [] },
+            relation: e.relation,
+            subject: { type: group.type, ids: groupIds, relation: group.relation },
+          });
+          for (const t of tuples) push(next, t.entity.type, t.entity.id, e.relation);
+          break;
+        }
+        case 'computed-user-set':
+          if (group.type === e.type) for (const id of groupIds) push(next, e.type, id, e.permission);
+          break;
+        case 'tuple-to-user-set': {
+          const tuples = await readReverse(st, {
+            entity: { type: e.type, ids: scopeIds(e.type) ?? [] },
+            relation: e.tupleSet,
+            subject: { type: group.type, ids: groupIds },
+          });
+          for (const t of tuples) push(next, t.entity.type, t.entity.id, e.permission);
+          break;
+        }
+        case 'attribute': {
+          const k = `${e.type}$${e.attribute}`;
+          if (attributesDone.has(k)) break;
+          attributesDone.add(k);
+          if (e.type !== target) break;
+          const holders = await attributeHolders(
+            st,
+            e.type,
+            e.attribute,
+            scopeIds(e.type),
+            onlyBareBooleanLeaf(schema, e.type, e.attribute),
+          );
+          for (const id of holders) publish(id);
+          await selfRecursion(st, schema, target, req.permission, holders, inScope, publish);
+          break;
+        }
+        case 'path-chain': {
+          const k = `${e.type}$${e.attribute}>${e.chain.map((h) => `${h.type}#${h.relation}`).join('>')}`;
+          if (attributesDone.has(k)) break;
+          attributesDone.add(k);
+          let ids = await attributeHolders(
+            st,
+            e.type,
+            e.attribute,
+            scopeIds(e.type),
+            onlyBareBooleanLeaf(schema, e.type, e.attribute),
+          );
+          let prevType = e.type;
+          for (let h = e.chain.length - 1; h >= 0 && ids.length > 0; h--) {
+            const hop = e.chain[h] as { type: string; relation: string };
             const tuples = await readReverse(st, {
-              entity: { type: e.type, ids: scopeIds(e.type) ?? [] },
-              relation: e.relation,
-              subject: { type: node.type, ids: [node.id], relation: node.relation },
+              entity: { type: hop.type, ids: h === 0 ? (scopeIds(hop.type) ?? []) : [] },
+              relation: hop.relation,
+              subject: { type: prevType, ids },
             });
-            for (const t of tuples) push(next, t.entity.type, t.entity.id, e.relation);
-            break;
+            ids = unique(tuples.map((t) => t.entity.id));
+            prevType = hop.type;
           }
-          case 'computed-user-set':
-            if (node.type === e.type) push(next, e.type, node.id, e.permission);
-            break;
-          case 'tuple-to-user-set': {
-            const tuples = await readReverse(st, {
-              entity: { type: e.type, ids: scopeIds(e.type) ?? [] },
-              relation: e.tupleSet,
-              subject: { type: node.type, ids: [node.id] },
-            });
-            for (const t of tuples) push(next, t.entity.type, t.entity.id, e.permission);
-            break;
-          }
-          case 'attribute': {
-            const k = `${e.type}$${e.attribute}`;
-            if (attributesDone.has(k)) break;
-            attributesDone.add(k);
-            if (e.type !== target) break;
-            const holders = await attributeHolders(
-              st,
-              e.type,
-              e.attribute,
-              scopeIds(e.type),
-              onlyBareBooleanLeaf(schema, e.type, e.attribute),
-            );
-            for (const id of holders) publish(id);
-            await selfRecursion(st, schema, target, req.permission, holders, inScope, publish);
-            break;
-          }
-          case 'path-chain': {
-            const k = `${e.type}$${e.attribute}>${e.chain.map((h) => `${h.type}#${h.relation}`).join('>')}`;
-            if (attributesDone.has(k)) break;
-            attributesDone.add(k);
-            let ids = await attributeHolders(
-              st,
-              e.type,
-              e.attribute,
-              scopeIds(e.type),
-              onlyBareBooleanLeaf(schema, e.type, e.attribute),
-            );
-            let prevType = e.type;
-            for (let h = e.chain.length - 1; h >= 0 && ids.length > 0; h--) {
-              const hop = e.chain[h] as { type: string; relation: string };
-              const tuples = await readReverse(st, {
-                entity: { type: hop.type, ids: h === 0 ? (scopeIds(hop.type) ?? []) : [] },
-                relation: hop.relation,
-                subject: { type: prevType, ids },
-              });
-              ids = unique(tuples.map((t) => t.entity.id));
-              prevType = hop.type;
-            }
-            if (prevType === target) for (const id of ids) publish(id);
-            break;
-          }
+          if (prevType === target) for (const id of ids) publish(id);
+          break;
         }
       }
     });
