@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { DescService, JsonValue, Message } from '@bufbuild/protobuf';
+import type { DescMessage, DescService, JsonValue, Message } from '@bufbuild/protobuf';
 import { GrpcStatus, PermifyError, httpStatusOfGrpc, toPermifyError, type GrpcStatusCode } from '../../errors.js';
 import type { HandlerContext, HandlerLogger, Handlers } from '../handlers/types.js';
 import { validateMessage } from '../handlers/deps.js';
@@ -70,6 +70,14 @@ function metadataOf(req: http.IncomingMessage): Record<string, string> {
 
 class BodyTooLarge extends Error {}
 
+/** proto field name -> JSON name, per request message type (path parameters are looked up per request). */
+const jsonNames = new WeakMap<DescMessage, Map<string, string>>();
+function jsonNameOf(message: DescMessage, protoName: string): string | undefined {
+  let names = jsonNames.get(message);
+  if (names === undefined) jsonNames.set(message, (names = new Map(message.fields.map((f) => [f.name, f.jsonName]))));
+  return names.get(protoName);
+}
+
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
@@ -92,7 +100,7 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
       chunks.push(c);
     });
     req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
+      if (!failed) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
     });
     req.on('error', (e) => {
       if (!failed) {
@@ -209,10 +217,10 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     }
     const obj = { ...(json as Record<string, JsonValue>) };
     // Path parameters overwrite same-named body fields (by proto name; drop the JSON-name spelling too).
-    for (const [k, v] of Object.entries(params)) {
-      const field = r.method.input.fields.find((f) => f.name === k);
-      if (field && field.jsonName !== k) delete obj[field.jsonName];
-      obj[k] = v;
+    for (const k in params) {
+      const jsonName = jsonNameOf(r.method.input, k);
+      if (jsonName !== undefined && jsonName !== k) delete obj[jsonName];
+      obj[k] = params[k] as string;
     }
     const request = decodeJson(r.method.input, obj);
     const ctx: HandlerContext = { signal: controller.signal, requestId: headers['x-request-id'] || randomUUID(), logger };
