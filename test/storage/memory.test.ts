@@ -29,9 +29,9 @@ describe('memory store specifics', () => {
     const next = await store.writer.write('t1', []);
     expect(Buffer.from(next, 'base64').readBigUInt64LE()).toBe(Buffer.from(head, 'base64').readBigUInt64LE() + 1n);
     const future = encodeSnapToken(Number(Buffer.from(next, 'base64').readBigUInt64LE()) + 5);
-    expect(await codeOf(store.reader.queryRelationships('t1', {}, future))).toBe('ERROR_CODE_INTERNAL');
+    expect(await codeOf(store.reader.queryRelationships('t1', {}, future))).toBe('ERROR_CODE_INVALID_ARGUMENT');
     expect(await codeOf(store.reader.queryRelationships('t1', {}, ''))).toBe('ERROR_CODE_INTERNAL');
-    expect(await codeOf(store.reader.queryRelationships('t1', {}, 'AAAAAAAAAA'))).toBe('ERROR_CODE_INTERNAL');
+    expect(await codeOf(store.reader.queryRelationships('t1', {}, 'AAAAAAAAAA'))).toBe('ERROR_CODE_INVALID_ARGUMENT');
   });
 
   it('collects automatically when gcWindowMs is set, using the injected clock', async () => {

@@ -33,11 +33,11 @@ function decodeUncached(state: MemoryState, token: SnapToken): number {
   }
   const bytes = Buffer.from(token, 'base64');
   if (bytes.length !== 8 || bytes.toString('base64') !== token) {
-    throw new PermifyError('ERROR_CODE_INTERNAL', 'invalid snap token: cannot decode');
+    throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid snap token: cannot decode');
   }
   const tx = bytes.readBigUInt64LE();
   if (tx > BigInt(state.head)) {
-    throw new PermifyError('ERROR_CODE_INTERNAL', 'invalid snap token: it names a transaction newer than the head');
+    throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid snap token: it names a transaction newer than the head');
   }
   return Number(tx);
 }

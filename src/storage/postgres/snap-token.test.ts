@@ -20,7 +20,7 @@ describe('postgres snap tokens', () => {
     expect(encodeToken({ xid: 5n })).toBe(legacyToken(5n));
   });
 
-  it('rejects undecodable tokens with ERROR_CODE_INTERNAL', () => {
+  it('rejects undecodable tokens with ERROR_CODE_INVALID_ARGUMENT', () => {
     for (const bad of [
       '',
       'not base64!',
@@ -35,7 +35,7 @@ describe('postgres snap tokens', () => {
         err = e;
       }
       expect(err, bad).toBeInstanceOf(PermifyError);
-      expect((err as PermifyError).code).toBe('ERROR_CODE_INTERNAL');
+      expect((err as PermifyError).code).toBe('ERROR_CODE_INVALID_ARGUMENT');
     }
   });
 

@@ -23,7 +23,7 @@ export interface DecodedToken {
 /** Parses PostgreSQL's text form of pg_snapshot: `xmin:xmax:xip,...`. */
 export function parsePgSnapshot(text: string): PgSnapshot {
   const m = /^(\d+):(\d+):([\d,]*)$/.exec(text);
-  if (!m) throw new PermifyError('ERROR_CODE_INTERNAL', 'invalid snap token');
+  if (!m) throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid snap token');
   const xip = (m[3] as string).length === 0 ? [] : (m[3] as string).split(',').map((s) => BigInt(s));
   return { xmin: BigInt(m[1] as string), xmax: BigInt(m[2] as string), xip: normaliseXip(xip) };
 }
@@ -64,17 +64,17 @@ export function legacyToken(xid: bigint): string {
 const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export function decodeToken(token: string): DecodedToken {
-  if (token.length === 0 || !base64.test(token)) throw new PermifyError('ERROR_CODE_INTERNAL', 'invalid snap token');
+  if (token.length === 0 || !base64.test(token)) throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid snap token');
   const raw = Buffer.from(token, 'base64');
   if (raw.length === 8) return { xid: raw.readBigUInt64LE(0) };
   const text = raw.toString('ascii');
   const colon = text.indexOf(':');
   if (colon <= 0 || !/^\d+$/.test(text.slice(0, colon))) {
-    throw new PermifyError('ERROR_CODE_INTERNAL', 'invalid snap token');
+    throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid snap token');
   }
   const xid = BigInt(text.slice(0, colon));
   const snapshot = parsePgSnapshot(text.slice(colon + 1));
-  if (snapshot.xmin > snapshot.xmax) throw new PermifyError('ERROR_CODE_INTERNAL', 'invalid snap token');
+  if (snapshot.xmin > snapshot.xmax) throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid snap token');
   return { xid, snapshot };
 }
 
