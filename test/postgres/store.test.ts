@@ -72,10 +72,10 @@ describe('postgres store: MVCC', () => {
     expect((await store.reader.queryRelationships('enc', {}, legacy)).map(show)).toEqual(['doc:1#owner@user:a']);
   });
 
-  it('undecodable tokens are ERROR_CODE_INTERNAL', async () => {
+  it('undecodable tokens are client input: ERROR_CODE_INVALID_ARGUMENT', async () => {
     for (const bad of ['!!!', 'bm90LWEtdG9rZW4=', '']) {
       await expect(store.reader.queryRelationships('enc', {}, bad)).rejects.toMatchObject({
-        code: 'ERROR_CODE_INTERNAL',
+        code: 'ERROR_CODE_INVALID_ARGUMENT',
       });
     }
   });
