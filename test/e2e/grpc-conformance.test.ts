@@ -21,7 +21,7 @@ import {
   parseTuple,
 } from '../../src/data/notation.js';
 import type { Attribute, Subject, Tuple } from '../../src/data/types.js';
-import { startTestServer, type TestServer } from '../api/support/grpc-harness.js';
+import { e2eStoreKinds, startTestServer, type TestServer } from '../api/support/grpc-harness.js';
 
 const dir = '/work/shared/conformance/public';
 const files = readdirSync(dir)
@@ -63,10 +63,10 @@ const attributeMsg = (a: Attribute) => {
   };
 };
 
-describe('public validation files replayed over gRPC', () => {
+describe.each(e2eStoreKinds)('public validation files replayed over gRPC (%s store)', (storeKind) => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ store: storeKind });
   });
   afterAll(async () => {
     await server.close();

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as permify from '@permify/permify-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermifyError } from '../../src/errors.js';
-import { startTestServer, type PermifyClient, type TestServer } from '../api/support/grpc-harness.js';
+import { e2eStoreKinds, startTestServer, type PermifyClient, type TestServer } from '../api/support/grpc-harness.js';
 
 const base = permify.grpc.base;
 const payload = permify.grpc.payload;
@@ -60,14 +60,14 @@ function booleanAny(value: boolean): { typeUrl: string; value: Buffer } {
 const md = (extra: Record<string, unknown> = {}) => ({ schemaVersion: '', snapToken: '', depth: 20, ...extra });
 const user = (id: string) => ({ type: 'user', id, relation: '' });
 
-describe('gRPC API end to end with @permify/permify-node', () => {
+describe.each(e2eStoreKinds)('gRPC API end to end with @permify/permify-node (%s store)', (storeKind) => {
   let server: TestServer;
   let client: PermifyClient;
   let version1 = '';
   let writeToken = '';
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ store: storeKind });
     client = server.client;
   });
   afterAll(async () => {

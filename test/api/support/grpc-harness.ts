@@ -7,7 +7,32 @@ import { createEngine } from '../../../src/engine/index.js';
 import { createHandlers, type ApiLimits } from '../../../src/api/handlers/index.js';
 import { createGrpcServer, createHealthReporter, type BeforeCallInfo } from '../../../src/api/grpc/index.js';
 import { createMemoryStore } from '../../../src/storage/memory/index.js';
+import { createPostgresStore } from '../../../src/storage/postgres/index.js';
 import type { Store } from '../../../src/storage/contract.js';
+import { createTestDatabase, stopSharedServer } from '../../support/postgres.js';
+
+/** The stores every end-to-end suite runs against. */
+export const e2eStoreKinds = ['memory', 'postgres'] as const;
+export type StoreKind = (typeof e2eStoreKinds)[number];
+
+/** Opens a store of the given kind; postgres gets a fresh real database that `close` drops. */
+async function openStore(kind: StoreKind): Promise<{ store: Store; close(): Promise<void> }> {
+  if (kind === 'memory') {
+    const store = createMemoryStore();
+    return { store, close: () => store.close() };
+  }
+  const db = await createTestDatabase();
+  const store = await createPostgresStore({ uri: db.uri, maxOpenConnections: 8 });
+  await store.ready();
+  return {
+    store,
+    async close() {
+      await store.close();
+      await db.drop();
+      await stopSharedServer();
+    },
+  };
+}
 
 export type PermifyClient = ReturnType<typeof permify.grpc.newClient>;
 
@@ -26,9 +51,12 @@ export async function startTestServer(
     limits?: Partial<ApiLimits>;
     beforeCall?: (call: BeforeCallInfo) => Promise<void> | void;
     watchEnabled?: boolean;
+    /** Which store backs the server (default memory). */
+    store?: StoreKind;
   } = {},
 ): Promise<TestServer> {
-  const store = createMemoryStore();
+  const opened = await openStore(options.store ?? 'memory');
+  const store = opened.store;
   const engine = createEngine({ reader: store.reader, schemas: store.schemas });
   const handlers = createHandlers({
     engine,
@@ -58,7 +86,7 @@ export async function startTestServer(
     health,
     async close() {
       await server.close(2000);
-      await store.close();
+      await opened.close();
     },
   };
 }
