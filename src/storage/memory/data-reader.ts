@@ -181,6 +181,78 @@ export function matchTupleRows(data: TenantData, filter: TupleFilter, tx: number
   return out;
 }
 
+/** Reused key of the entity+relation index (reads are synchronous, so one buffer suffices). */
+const entityRelationKey = new Int32Array(3);
+
+/**
+ * The engine's usual read: one entity (type + a single id) and a relation, optionally narrowed by subject
+ * type, a single subject id and subject relation. Walks the entity+relation chain directly (its rows all have
+ * that key) and materialises the matches, without the candidate arrays and sets of {@link matchTupleRows}.
+ * Answers exactly what `matchTupleRows(...).map(tupleAt)` would; `undefined` = the filter has another shape.
+ */
+export function queryEntityRelation(
+  data: TenantData,
+  filter: TupleFilter,
+  tx: number,
+  entityIdFrom?: string,
+): Tuple[] | undefined {
+  const e = filter.entity;
+  if (e === undefined) return undefined;
+  const type = e.type;
+  const ids = e.ids;
+  const relation = filter.relation;
+  if (ids === undefined || ids.length !== 1 || !type || !relation) return undefined;
+  if (entityIdFrom !== undefined && entityIdFrom !== '') return undefined;
+  const subject = filter.subject;
+  const sids = subject?.ids;
+  if (sids !== undefined && sids.length > 1) return undefined;
+  const s = data.strings;
+  const et = data.entityTypeCache.lookup(type);
+  const rel = data.relationCache.lookup(relation);
+  const eid = s.lookup(ids[0] as string);
+  if (et < 0 || rel < 0 || eid < 0) return [];
+  const st = one(data.subjectTypeCache, subject?.type);
+  const srel = one(data.subjectRelationCache, subject?.relation);
+  if (st === NONE || srel === NONE) return [];
+  let sid = ANY;
+  if (sids !== undefined && sids.length === 1) {
+    sid = s.lookup(sids[0] as string);
+    if (sid < 0) return [];
+  }
+  const t = data.tuples;
+  const index = t.byEntityRelation;
+  entityRelationKey[0] = et;
+  entityRelationKey[1] = eid;
+  entityRelationKey[2] = rel;
+  let row = index.first(entityRelationKey);
+  if (row < 0) return [];
+  const next = index.next;
+  const cST = t.col(T_ST);
+  const cSID = t.col(T_SID);
+  const cSREL = t.col(T_SREL);
+  const cCreated = t.col(T_CREATED);
+  const cExpired = t.col(T_EXPIRED);
+  const entityType = s.get(et);
+  const entityId = s.get(eid);
+  const relationName = s.get(rel);
+  const out: Tuple[] = [];
+  for (; row >= 0; row = next[row] as number) {
+    if ((cCreated[row] as number) > tx || (cExpired[row] as number) <= tx) continue;
+    const rowST = cST[row] as number;
+    if (st >= 0 && rowST !== st) continue;
+    const rowSID = cSID[row] as number;
+    if (sid >= 0 && rowSID !== sid) continue;
+    const rowSREL = cSREL[row] as number;
+    if (srel >= 0 && rowSREL !== srel) continue;
+    out.push({
+      entity: { type: entityType, id: entityId },
+      relation: relationName,
+      subject: { type: s.get(rowST), id: s.get(rowSID), relation: s.get(rowSREL) },
+    });
+  }
+  return out;
+}
+
 /** Rows of the attribute table visible at `tx` and matching the filter, ascending. */
 export function matchAttributeRows(
   data: TenantData,
@@ -313,7 +385,10 @@ export function createMemoryDataReader(state: MemoryState): DataReader {
       const tx = decodeSnapToken(state, snapToken);
       const data = dataOf(tenantId);
       if (data === undefined) return [];
-      return matchTupleRows(data, filter, tx, options?.entityIdFrom).map((row) => tupleAt(data, row));
+      return (
+        queryEntityRelation(data, filter, tx, options?.entityIdFrom) ??
+        matchTupleRows(data, filter, tx, options?.entityIdFrom).map((row) => tupleAt(data, row))
+      );
     },
 
     async readRelationships(tenantId, filter, snapToken, page, signal) {
