@@ -236,14 +236,16 @@ export function queryEntityRelation(
   const entityId = s.get(eid);
   const relationName = s.get(rel);
   const out: Tuple[] = [];
+  // Chain rows lie scattered over the columns, so every column read is likely a cache miss: test the most
+  // selective column of the filter first (subject id, else subject relation) and visibility last.
   for (; row >= 0; row = next[row] as number) {
-    if ((cCreated[row] as number) > tx || (cExpired[row] as number) <= tx) continue;
-    const rowST = cST[row] as number;
-    if (st >= 0 && rowST !== st) continue;
     const rowSID = cSID[row] as number;
     if (sid >= 0 && rowSID !== sid) continue;
     const rowSREL = cSREL[row] as number;
     if (srel >= 0 && rowSREL !== srel) continue;
+    const rowST = cST[row] as number;
+    if (st >= 0 && rowST !== st) continue;
+    if ((cCreated[row] as number) > tx || (cExpired[row] as number) <= tx) continue;
     out.push({
       entity: { type: entityType, id: entityId },
       relation: relationName,
