@@ -209,14 +209,14 @@ export function queryEntityRelation(
   const s = data.strings;
   const et = data.entityTypeCache.lookup(type);
   const rel = data.relationCache.lookup(relation);
-  const eid = s.lookup(ids[0] as string);
+  const eid = data.entityIdCache.lookup(ids[0] as string);
   if (et < 0 || rel < 0 || eid < 0) return [];
   const st = one(data.subjectTypeCache, subject?.type);
   const srel = one(data.subjectRelationCache, subject?.relation);
   if (st === NONE || srel === NONE) return [];
   let sid = ANY;
   if (sids !== undefined && sids.length === 1) {
-    sid = s.lookup(sids[0] as string);
+    sid = data.subjectIdCache.lookup(sids[0] as string);
     if (sid < 0) return [];
   }
   const t = data.tuples;

@@ -261,6 +261,9 @@ export class TenantData {
   relationCache = new LookupCache(this.strings);
   subjectTypeCache = new LookupCache(this.strings);
   subjectRelationCache = new LookupCache(this.strings);
+  /** Check reads one entity twice in a row (exact subject, then usersets) and one subject many times. */
+  entityIdCache = new LookupCache(this.strings);
+  subjectIdCache = new LookupCache(this.strings);
 
   /** Replaces the string table (after a compaction re-interned the surviving rows). */
   setStrings(strings: Interner): void {
@@ -269,6 +272,8 @@ export class TenantData {
     this.relationCache = new LookupCache(strings);
     this.subjectTypeCache = new LookupCache(strings);
     this.subjectRelationCache = new LookupCache(strings);
+    this.entityIdCache = new LookupCache(strings);
+    this.subjectIdCache = new LookupCache(strings);
   }
   tuples = new TupleTable();
   attributes = new AttributeTable();
