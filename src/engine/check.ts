@@ -19,6 +19,7 @@ import {
   contextualAttribute,
   entityNotFound,
   type EvalState,
+  type MemoEntry,
   normRelation,
   readTuples,
   storedAttribute,
@@ -50,13 +51,18 @@ export function invoke(
     args === undefined || args.length === 0
       ? `${entity.type}:${entity.id}#${permission}`
       : `${entity.type}:${entity.id}#${permission}(${args.join(',')})`;
-  const known = st.settled.get(key);
-  if (known !== undefined) return known ? allowedPromise : deniedPromise;
-  const depthKey = `${key}@${depth}`;
-  const shared = st.memo.get(depthKey);
-  if (shared !== undefined) return reuse(st, shared, entity, permission, subject, depth, args, scope, key);
-  const result = evaluate(st, entity, permission, subject, depth - 1, args, scope, key);
-  st.memo.set(depthKey, result);
+  let entry = st.memo.get(key);
+  if (entry === undefined) {
+    entry = { settled: undefined, depth, promise: undefined, others: undefined };
+    st.memo.set(key, entry);
+  } else {
+    if (entry.settled !== undefined) return entry.settled ? allowedPromise : deniedPromise;
+    const shared = entry.depth === depth ? entry.promise : entry.others?.get(depth);
+    if (shared !== undefined) return reuse(st, shared, entity, permission, subject, depth, args, scope, entry);
+  }
+  const result = evaluate(st, entity, permission, subject, depth - 1, args, scope, entry);
+  if (entry.depth === depth) entry.promise = result;
+  else (entry.others ??= new Map()).set(depth, result);
   return result;
 }
 
@@ -73,14 +79,14 @@ async function reuse(
   depth: number,
   args: readonly string[] | undefined,
   scope: Scope,
-  key: string,
+  entry: MemoEntry,
 ): Promise<boolean> {
   try {
     return await shared;
   } catch (e) {
     if (!(e instanceof ScopeCancelled)) throw e;
     if (scope.dead) throw scopeCancelled;
-    return evaluate(st, entity, permission, subject, depth - 1, args, scope, key);
+    return evaluate(st, entity, permission, subject, depth - 1, args, scope, entry);
   }
 }
 
@@ -93,7 +99,7 @@ export async function evaluate(
   depth: number,
   args: readonly string[] | undefined,
   scope: Scope,
-  memoKey?: string,
+  memo?: MemoEntry,
 ): Promise<boolean> {
   if (scope.dead) throw scopeCancelled;
   checkSignal(st);
@@ -136,7 +142,7 @@ export async function evaluate(
     }
   }
   st.count++;
-  if (memoKey !== undefined) st.settled.set(memoKey, result);
+  if (memo !== undefined) memo.settled = result;
   return result;
 }
 

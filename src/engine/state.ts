@@ -24,17 +24,10 @@ export interface EvalState {
   /** Options passed to unpaged reader queries (shared to avoid an allocation per read). */
   readonly queryOptions: { readonly signal?: AbortSignal } | undefined;
   /**
-   * Sub-problems of this request in flight or done, by `type:id#name[(args)]@depth` (the subject and context
-   * are fixed per state): an identical sub-problem (same node, same remaining budget) reached through another
-   * path is evaluated once. Keying by depth keeps waits acyclic (a step only waits for equal or smaller
-   * budgets) and bounds the work on cyclic data by nodes × depth.
+   * Sub-problems of this request by node `type:id#name[(args)]` (the subject and context are fixed per
+   * state); see {@link MemoEntry}.
    */
-  readonly memo: Map<string, Promise<boolean>>;
-  /**
-   * Successful sub-results by `type:id#name[(args)]`. A result that completed without error does not depend on
-   * the budget, so it answers the same node at any depth.
-   */
-  readonly settled: Map<string, boolean>;
+  readonly memo: Map<string, MemoEntry>;
   /** Completed evaluation steps (check_count). */
   count: number;
 }
@@ -72,14 +65,27 @@ export function createEvalState(init: {
     concurrency: init.concurrency,
     queryOptions: init.signal === undefined ? undefined : { signal: init.signal },
     memo: new Map(),
-    settled: new Map(),
     count: 0,
   };
 }
 
+/**
+ * What one node's evaluations left. `settled`: its successful result: a result that completed without error
+ * does not depend on the budget, so it answers the node at any depth. In flight or done by remaining budget
+ * (`depth`/`promise` for the first, `others` for further budgets): an identical sub-problem (same node, same
+ * budget) reached through another path is evaluated once. Keying by depth keeps waits acyclic (a step only
+ * waits for equal or smaller budgets) and bounds the work on cyclic data by nodes × depth.
+ */
+export interface MemoEntry {
+  settled: boolean | undefined;
+  readonly depth: number;
+  promise: Promise<boolean> | undefined;
+  others: Map<number, Promise<boolean>> | undefined;
+}
+
 /** A copy of `st` for another subject: same snapshot and context, fresh memo and counter. */
 export function forkEvalState(st: EvalState): EvalState {
-  return { ...st, memo: new Map(), settled: new Map(), count: 0 };
+  return { ...st, memo: new Map(), count: 0 };
 }
 
 /** `...` and "" both mean "no subject relation". */
