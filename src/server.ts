@@ -195,6 +195,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
         process.exitCode = process.exitCode ?? 0;
       });
     };
+    // A stray rejected promise is a bug to log loudly, not a reason to drop every in-flight request.
+    const onUnhandled = (reason: unknown): void => {
+      logger.error({ err: reason }, 'unhandled promise rejection');
+    };
     const running: RunningServer = {
       ports: { grpc: grpcPort, http: httpPort },
       handlers,
@@ -207,6 +211,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           if (readyTimer) clearTimeout(readyTimer);
           process.removeListener('SIGINT', onSignal);
           process.removeListener('SIGTERM', onSignal);
+          process.removeListener('unhandledRejection', onUnhandled);
           health.set('NOT_SERVING');
           const deadline = config.server.shutdown_timeout;
           await Promise.all([gateway?.close(deadline), grpcServer?.close(deadline)]);
@@ -219,6 +224,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     if (options.handleSignals) {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      process.on('unhandledRejection', onUnhandled);
     }
     return running;
   } catch (e) {

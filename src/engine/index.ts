@@ -143,13 +143,11 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     signal: AbortSignal | undefined,
   ): Promise<EvalState> {
     const schemaPromise = resolver.resolve(tenantId, schemaVersion, signal);
-    let snap: string;
-    try {
-      snap = snapToken !== undefined && snapToken !== '' ? snapToken : await reader.headSnapToken(tenantId, signal);
-    } catch (e) {
-      schemaPromise.catch(() => {});
-      throw e;
-    }
+    // The schema may fail while the head token is still being read: mark the rejection handled now (it is
+    // rethrown by the await below), or Node reports it as unhandled in between.
+    schemaPromise.catch(() => {});
+    const snap =
+      snapToken !== undefined && snapToken !== '' ? snapToken : await reader.headSnapToken(tenantId, signal);
     const schema = await schemaPromise;
     return createEvalState({
       tenantId,

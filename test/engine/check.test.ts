@@ -170,6 +170,36 @@ describe('check semantics', async () => {
       (await g.engine.check({ ...req, permission: 'writer', metadata: { depth: 5, schemaVersion: v2 } })).can,
     ).toBe('denied');
   });
+  it('a missing schema while the head token is still being read is one rejection, never an unhandled one', async () => {
+    const store = createMemoryStore();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // The head token arrives well after the schema lookup has already failed (as on a remote database).
+      const slowReader = Object.create(store.reader) as typeof store.reader;
+      slowReader.headSnapToken = async (tenantId, signal) => {
+        await new Promise((r) => setTimeout(r, 30));
+        return store.reader.headSnapToken(tenantId, signal);
+      };
+      const engine = createEngine({ reader: slowReader, schemas: store.schemas });
+      await expect(
+        engine.check({
+          tenantId: TENANT,
+          metadata: { depth: 5 },
+          entity: parseEntity('doc:1'),
+          permission: 'owner',
+          subject: parseSubject('user:o'),
+        }),
+      ).rejects.toMatchObject({ code: 'ERROR_CODE_SCHEMA_NOT_FOUND' });
+      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
   it('snap tokens pin the data', async () => {
     const before = f.token;
     const after = await f.write(['doc:50#owner@user:late']);
