@@ -5,13 +5,15 @@
  * Prints: load time and tuples/s, heap bytes per tuple (after global.gc), checks/s uncached and cached,
  * p50/p99 check latency, average CPU µs per uncached check, LookupEntity first page (100) p50/p99 and
  * LookupSubject p50/p99, then PASS/MISS per target. Wall-clock figures suffer when other processes compete for
- * the CPU; the CPU-time figures printed next to them (process.cpuUsage) do much less.
+ * the CPU; the CPU-time figures printed next to them (process.cpuUsage) do much less. process.cpuUsage counts
+ * every thread, so the JIT's background compilation lands in the first thousands of checks: an unmeasured
+ * warm-up of --warmup checks runs first and the average is taken over the steady state that follows.
  *
- *   node --expose-gc --import tsx bench/engine.ts [--tuples 1000000] [--seed 42] [--checks 5000] [--lookups 200]
+ *   node --expose-gc --import tsx bench/engine.ts [--tuples 1000000] [--seed 42] [--checks 20000] [--warmup 5000] [--lookups 200]
  *     [--budget-ms 30000]  (wall-time cap of each latency series)  [--batch 10000]  (tuples per write)
  *     [--profile-dir DIR]  (CPU profile per phase: load, check-uncached, lookup-entity, lookup-subject)
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +26,8 @@ const { values } = parseArgs({
   options: {
     tuples: { type: 'string', default: '1000000' },
     seed: { type: 'string', default: '42' },
-    checks: { type: 'string', default: '5000' },
+    checks: { type: 'string', default: '20000' },
+    warmup: { type: 'string', default: '5000' },
     lookups: { type: 'string', default: '200' },
     'budget-ms': { type: 'string', default: '30000' },
     batch: { type: 'string', default: '10000' },
@@ -34,6 +37,7 @@ const { values } = parseArgs({
 const tupleCount = Number(values.tuples);
 const seed = Number(values.seed);
 const checkCount = Number(values.checks);
+const warmupCount = Number(values.warmup);
 const lookupCount = Number(values.lookups);
 /** Each latency series stops after this much wall time, so a slow engine cannot make the run endless. */
 const budgetMs = Number(values['budget-ms']);
@@ -45,6 +49,7 @@ for (const [k, v] of Object.entries({
   lookups: lookupCount,
   'budget-ms': budgetMs,
   batch: batchSize,
+  warmup: warmupCount,
 })) {
   if (!Number.isInteger(v) || v < 0) throw new Error(`--${k} must be a non-negative integer`);
 }
@@ -56,6 +61,7 @@ let session: Session | undefined;
 async function phase<T>(name: string, run: () => Promise<T>): Promise<T> {
   if (profileDir === undefined) return run();
   if (session === undefined) {
+    mkdirSync(profileDir, { recursive: true });
     session = new Session();
     session.connect();
     await session.post('Profiler.enable');
@@ -113,7 +119,7 @@ async function main(): Promise<void> {
 
   // Uncached checks.
   const cold = env.createEngine({ cache: false });
-  await runChecks(cold, checks.slice(0, Math.min(200, checks.length))); // warm up the JIT, not a cache
+  await runChecks(cold, checks.slice(0, Math.min(warmupCount, checks.length))); // warm up the JIT, not a cache
   const coldStats = await phase('check-uncached', () => runChecks(cold, checks));
   console.log(
     `check (uncached): ${fmt(coldStats.perSecond)} checks/s, p50 ${fmt(coldStats.p50, 1)} µs, p99 ${fmt(coldStats.p99, 1)} µs, ` +

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareIds, sortIds } from './ids.js';
+import { compareIds, LazySortedIds, sortIds } from './ids.js';
 
 describe('compareIds', () => {
   it('orders byte-wise', () => {
@@ -25,5 +25,51 @@ describe('compareIds', () => {
       const b = Array.from(mk()).reverse().join('');
       expect(Math.sign(compareIds(a, b))).toBe(Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))));
     }
+  });
+});
+
+describe('LazySortedIds', () => {
+  const pool = ['a', 'b', 'Z', '0', '9', '\u00e9', '\uFF21', '\u{1F600}', '\u{10000}', '\uE000'];
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const randomIds = (n: number, astral: boolean): string[] => {
+    const set = new Set<string>();
+    while (set.size < n) {
+      const len = 1 + rnd(6);
+      let s = '';
+      for (let i = 0; i < len; i++) s += pool[rnd(astral ? pool.length : 5)] as string;
+      set.add(s);
+    }
+    return [...set];
+  };
+  it('reads back exactly the sorted order, for any chunk size, with and without surrogates and a lower bound', () => {
+    for (let round = 0; round < 300; round++) {
+      const n = rnd(400);
+      const ids = randomIds(n, round % 2 === 0);
+      const from = round % 3 === 0 && n > 0 ? ids[rnd(n)] : undefined;
+      const expected = sortIds(ids.slice()).filter((id) => from === undefined || compareIds(id, from) >= 0);
+      const lazy = new LazySortedIds(ids.slice(), 1 + rnd(50), from);
+      expect(lazy.length).toBe(expected.length);
+      const got: string[] = [];
+      // Random access forward with occasional look-backs, as the lookup window does.
+      for (let i = 0; i < lazy.length; i++) {
+        if (i > 0 && rnd(5) === 0) {
+          const j = rnd(i);
+          expect(lazy.at(j)).toBe(expected[j]);
+        }
+        got.push(lazy.at(i) as string);
+      }
+      expect(got).toEqual(expected);
+      expect(lazy.at(lazy.length)).toBeUndefined();
+    }
+  });
+  it('sorts only a prefix when only the first ids are read', () => {
+    const ids = Array.from({ length: 100_000 }, (_, i) => `doc-${(i * 7919) % 100_000}`);
+    const lazy = new LazySortedIds(ids, 128);
+    const first = Array.from({ length: 100 }, (_, i) => lazy.at(i));
+    expect(first).toEqual(sortIds(ids.slice()).slice(0, 100));
   });
 });

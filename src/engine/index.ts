@@ -14,7 +14,7 @@ import { checkRoot, evaluate } from './check.js';
 import { mapBounded, Scope, ScopeCancelled } from './combine.js';
 import { decodeToken, encodeToken, hashRequest } from './continuous-token.js';
 import { expandTree } from './expand.js';
-import { compareIds, sortIds } from './ids.js';
+import { compareIds, LazySortedIds, sortIds } from './ids.js';
 import { collectCandidates } from './lookup-entity.js';
 import { lookupSubjectSet } from './lookup-subject.js';
 import { createSchemaResolver, type SchemaResolver } from './schema-resolver.js';
@@ -251,13 +251,13 @@ export function createEngine(options: EngineOptions): PermissionEngine {
       scope: req.scope,
       maxCandidates,
     });
-    const candidates = sortIds([...candidateSet]);
+    // Only the ids this page reaches get sorted (a first page of a huge candidate set costs a linear selection).
+    const candidates = new LazySortedIds([...candidateSet], pageSize + lookaheadSlack + concurrency, cursor);
     const n = candidates.length;
-    const start = cursor === undefined ? 0 : lowerBound(candidates, cursor);
     const tokenAt = (i: number): string =>
       i < n
         ? encodeToken({
-            next: candidates[i] as string,
+            next: candidates.at(i) as string,
             snapToken: st.snapToken,
             schemaVersion: st.schemaVersion,
             requestHash: hash,
@@ -267,13 +267,13 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     const lookupScope = new Scope(undefined);
     type Outcome = { ok: true; allowed: boolean } | { ok: false; error: unknown };
     const window: Promise<Outcome>[] = [];
-    let launched = start;
+    let launched = 0;
     let emitted = 0;
     // Look ahead no further than the ids still needed (plus a little slack): checks past a full page are waste.
     const launch = (): void => {
       const limit = Math.min(concurrency, pageSize - emitted + lookaheadSlack);
       while (window.length < limit && launched < n) {
-        const id = candidates[launched++] as string;
+        const id = candidates.at(launched++) as string;
         window.push(
           cachedEvaluate(
             st,
@@ -292,7 +292,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     };
     try {
       launch();
-      for (let i = start; i < n && emitted < pageSize; i++) {
+      for (let i = 0; i < n && emitted < pageSize; i++) {
         const outcome = await (window.shift() as Promise<Outcome>);
         if (!outcome.ok) {
           const e = normalise(outcome.error);
@@ -307,7 +307,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
         }
         if (outcome.allowed) {
           emitted++;
-          yield { entityId: candidates[i] as string, continuousToken: tokenAt(i + 1) };
+          yield { entityId: candidates.at(i) as string, continuousToken: tokenAt(i + 1) };
         }
         if (emitted < pageSize) launch();
       }

@@ -51,7 +51,6 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
   };
   if (!schema.entities.has(target)) return candidates;
 
-  const visited = new Set<string>();
   const attributesDone = new Set<string>();
   const scopeIds = (type: string): readonly string[] | undefined => {
     const ids = req.scope?.get(type);
@@ -66,20 +65,38 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
   // relation or walk entrance costs one reverse read for the whole group (subject ids in chunks) instead of one
   // read per subject.
   type Group = { readonly type: string; readonly relation: string; readonly ids: string[] };
+  // Subjects already reached, by `type#relation` then id (one key string per group, not per subject).
+  const visited = new Map<string, Set<string>>();
   let frontier = new Map<string, Group>();
-  const push = (next: Map<string, Group>, type: string, id: string, relation: string): void => {
+  /** Adds the not yet visited `type:id#relation` subjects, for the ids `idOf(items[i])`, to `next`. */
+  const pushAll = <T>(
+    next: Map<string, Group>,
+    type: string,
+    relation: string,
+    items: readonly T[],
+    idOf: (item: T) => string,
+  ): void => {
     const gk = `${type}#${relation}`;
-    const k = `${type}:${id}#${relation}`;
-    if (visited.has(k)) return;
-    visited.add(k);
-    let g = next.get(gk);
-    if (g === undefined) {
-      g = { type, relation, ids: [] };
-      next.set(gk, g);
+    let seen = visited.get(gk);
+    if (seen === undefined) {
+      seen = new Set();
+      visited.set(gk, seen);
     }
-    g.ids.push(id);
+    let g = next.get(gk);
+    for (const item of items) {
+      const id = idOf(item);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (g === undefined) {
+        g = { type, relation, ids: [] };
+        next.set(gk, g);
+      }
+      g.ids.push(id);
+    }
   };
-  push(frontier, req.subject.type, req.subject.id, normRelation(req.subject.relation));
+  const tupleEntityId = (t: Tuple): string => t.entity.id;
+  const self = (id: string): string => id;
+  pushAll(frontier, req.subject.type, normRelation(req.subject.relation), [req.subject.id], self);
 
   while (frontier.size > 0) {
     checkSignal(st);
@@ -109,11 +126,11 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
             relation: e.relation,
             subject: { type: group.type, ids: groupIds, relation: group.relation },
           });
-          for (const t of tuples) push(next, t.entity.type, t.entity.id, e.relation);
+          pushAll(next, e.type, e.relation, tuples, tupleEntityId);
           break;
         }
         case 'computed-user-set':
-          if (group.type === e.type) for (const id of groupIds) push(next, e.type, id, e.permission);
+          if (group.type === e.type) pushAll(next, e.type, e.permission, groupIds, self);
           break;
         case 'tuple-to-user-set': {
           const tuples = await readReverse(st, {
@@ -121,7 +138,7 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
             relation: e.tupleSet,
             subject: { type: group.type, ids: groupIds },
           });
-          for (const t of tuples) push(next, t.entity.type, t.entity.id, e.permission);
+          pushAll(next, e.type, e.permission, tuples, tupleEntityId);
           break;
         }
         case 'attribute': {
