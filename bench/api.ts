@@ -21,6 +21,7 @@
  * disabled (server.rate_limit 0) so that the figures measure the request path, not the bucket.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -39,7 +40,10 @@ interface Ports {
   grpc?: number;
   http?: number;
 }
-type ChildMessage = { type: 'ready'; ports: Ports } | { type: 'cpu'; micros: number };
+type ChildMessage =
+  | { type: 'ready'; ports: Ports }
+  | { type: 'cpu'; micros: number }
+  | { type: 'loop-delay'; p99Ms: number; maxMs: number };
 
 // ---------------------------------------------------------------- child side: the servers under test
 async function runChild(kind: Kind): Promise<void> {
@@ -82,8 +86,19 @@ async function runChild(kind: Kind): Promise<void> {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     ports = { http: (server.address() as { port: number }).port };
   }
+  // Event-loop delay of the server process, reset on request: separates stalls of the server under test from
+  // those of the load generator.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   process.on('message', (m: { type: string }) => {
-    if (m.type === 'cpu') {
+    if (m.type === 'loop-delay-reset') loopDelay.reset();
+    else if (m.type === 'loop-delay') {
+      process.send?.({
+        type: 'loop-delay',
+        p99Ms: loopDelay.percentile(99) / 1e6,
+        maxMs: loopDelay.max / 1e6,
+      } satisfies ChildMessage);
+    } else if (m.type === 'cpu') {
       const u = process.cpuUsage();
       process.send?.({ type: 'cpu', micros: u.user + u.system } satisfies ChildMessage);
     } else if (m.type === 'exit') process.exit(0);
@@ -92,10 +107,19 @@ async function runChild(kind: Kind): Promise<void> {
 }
 
 // ---------------------------------------------------------------- parent side: one load generator
-function startChild(kind: Kind, profileDir?: string): Promise<{ child: ChildProcess; ports: Ports; cpu: () => Promise<number> }> {
+interface Child {
+  child: ChildProcess;
+  ports: Ports;
+  cpu: () => Promise<number>;
+  resetLoopDelay: () => void;
+  loopDelay: () => Promise<{ p99Ms: number; maxMs: number }>;
+}
+
+function startChild(kind: Kind, profileDir?: string): Promise<Child> {
   const execArgv = ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
   const child = fork(fileURLToPath(import.meta.url), ['--child', kind], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiters: ((n: number) => void)[] = [];
+  const delayWaiters: ((d: { p99Ms: number; maxMs: number }) => void)[] = [];
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.on('message', (m: ChildMessage) => {
@@ -108,8 +132,15 @@ function startChild(kind: Kind, profileDir?: string): Promise<{ child: ChildProc
               waiters.push(r);
               child.send({ type: 'cpu' });
             }),
+          resetLoopDelay: () => child.send({ type: 'loop-delay-reset' }),
+          loopDelay: () =>
+            new Promise((r) => {
+              delayWaiters.push(r);
+              child.send({ type: 'loop-delay' });
+            }),
         });
       } else if (m.type === 'cpu') waiters.shift()?.(m.micros);
+      else if (m.type === 'loop-delay') delayWaiters.shift()?.({ p99Ms: m.p99Ms, maxMs: m.maxMs });
     });
   });
 }
@@ -323,12 +354,30 @@ async function main(): Promise<void> {
       const r = (results.get(`ours REST@${c}`)?.checksPerSec ?? 0) / (results.get(`bare node:http@${c}`)?.checksPerSec ?? 1);
       process.stdout.write(`  concurrency ${String(c).padStart(2)}: gRPC ${g.toFixed(2)}x   REST ${r.toFixed(2)}x\n`);
     }
-    process.stdout.write('\nlatency at half of our saturation rate (paced, target p99 <= 2 ms):\n');
-    for (const t of [targets[0], targets[2]]) {
-      if (!t || !t.name.includes(only)) continue;
-      const sat = Math.max(...[1, 16, 64].map((c) => results.get(`${t.name}@${c}`)?.checksPerSec ?? 0));
-      const p = await paced(t.caller.call, sat / 2, ms);
-      process.stdout.write(`  ${t.name.padEnd(10)} rate ${(sat / 2).toFixed(0)}/s (achieved ${p.achieved.toFixed(0)}/s): p50 ${p.p50.toFixed(3)} ms, p99 ${p.p99.toFixed(3)} ms (generator lag p99 ${p.lagP99.toFixed(3)} ms)\n`);
+    process.stdout.write(
+      '\nlatency at half of our saturation rate (paced, target p99 <= 2 ms); the bare server of the same transport\n' +
+        'is driven at the same rate by the same generator, so what the machine and the generator add shows up in both:\n',
+    );
+    const pacedPairs = [
+      { ours: targets[0], bare: targets[1], oursChild: ours, bareChild: bareGrpc },
+      { ours: targets[2], bare: targets[3], oursChild: ours, bareChild: bareHttp },
+    ];
+    for (const pair of pacedPairs) {
+      if (!pair.ours || !pair.bare || !pair.ours.name.includes(only)) continue;
+      const sat = Math.max(...concurrencies.map((c) => results.get(`${pair.ours?.name}@${c}`)?.checksPerSec ?? 0));
+      for (const [t, child] of [
+        [pair.ours, pair.oursChild],
+        [pair.bare, pair.bareChild],
+      ] as const) {
+        child.resetLoopDelay();
+        const p = await paced(t.caller.call, sat / 2, ms);
+        const d = await child.loopDelay();
+        process.stdout.write(
+          `  ${t.name.padEnd(15)} rate ${(sat / 2).toFixed(0)}/s (achieved ${p.achieved.toFixed(0)}/s): p50 ${p.p50.toFixed(3)} ms, ` +
+            `p99 ${p.p99.toFixed(3)} ms; server event-loop delay p99 ${d.p99Ms.toFixed(3)} ms (max ${d.maxMs.toFixed(1)}), ` +
+            `generator lag p99 ${p.lagP99.toFixed(3)} ms\n`,
+        );
+      }
     }
     for (const t of targets) t.caller.close();
   } finally {
