@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { registerAst } from './commands/ast.js';
+import { registerConfig } from './commands/config.js';
 import { registerCoverage } from './commands/coverage.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -17,6 +18,7 @@ export function createProgram(): Command {
     .description('permify-ts: a Permify-compatible authorization service')
     .showHelpAfterError();
   registerServe(program);
+  registerConfig(program);
   registerValidate(program);
   registerCoverage(program);
   registerAst(program);

@@ -106,7 +106,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   }
   for (const leaf of configLeaves) {
     const v = env[leaf.meta.env];
-    if (v !== undefined) {
+    // A variable that is set but empty counts as unset (Viper's default), so `PERMIFY_HTTP_ENABLED=` left
+    // by a deployment template neither turns the gateway off nor hides the file's value.
+    if (v !== undefined && v !== '') {
       setPath(raw, leaf.key, v);
       sources[leaf.key] = 'ENV';
     }

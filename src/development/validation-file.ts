@@ -328,43 +328,60 @@ export function rewriteGistUrl(url: URL): string {
  * from disk, any other scheme fails with `unknown decoder type`. Then decodes it and resolves its schema.
  */
 export async function loadValidationFile(location: string, options: LoadOptions = {}): Promise<LoadedValidationFile> {
-  const scheme = SCHEME.exec(location)?.[1]?.toLowerCase();
-  let text: string;
-  let baseDir: string | undefined;
-  if (scheme === 'http' || scheme === 'https') {
-    text = await fetchText(rewriteGistUrl(new URL(location)), options);
-  } else if (scheme === undefined || scheme === 'file' || /^[a-zA-Z]$/.test(scheme)) {
-    const path = scheme === 'file' ? fileURLToPath(location) : resolvePath(options.cwd ?? process.cwd(), location);
-    try {
-      const size = statSync(path).size;
-      if (size > MAX_VALIDATION_FILE_BYTES) fail(`${location} exceeds ${MAX_VALIDATION_FILE_BYTES} bytes`);
-      text = await readFile(path, 'utf8');
-    } catch (e) {
-      if (e instanceof PermifyError) throw e;
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new PermifyError(
-        'ERROR_CODE_INVALID_ARGUMENT',
-        code === 'ENOENT'
-          ? `open ${location}: no such file or directory`
-          : `cannot read ${location}: ${code ?? 'error'}`,
-        { cause: e },
-      );
-    }
-    baseDir = dirname(path);
-  } else {
-    return fail('unknown decoder type');
-  }
+  const { text, baseDir } = await readLocation(location, options);
   const file = decodeValidationFile(text);
   const schemaText = await resolveSchema(file.schema, { ...options, baseDir });
   return { file, schemaText, origin: location };
 }
 
+/** The text at `location` (http(s) URL, `file:` URL or path) and, for local files, their directory. */
+async function readLocation(
+  location: string,
+  options: LoadOptions,
+): Promise<{ text: string; baseDir: string | undefined }> {
+  const scheme = SCHEME.exec(location)?.[1]?.toLowerCase();
+  if (scheme === 'http' || scheme === 'https') {
+    return { text: await fetchText(rewriteGistUrl(new URL(location)), options), baseDir: undefined };
+  }
+  if (scheme !== undefined && scheme !== 'file' && !/^[a-zA-Z]$/.test(scheme)) return fail('unknown decoder type');
+  const path = scheme === 'file' ? fileURLToPath(location) : resolvePath(options.cwd ?? process.cwd(), location);
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_VALIDATION_FILE_BYTES) fail(`${location} exceeds ${MAX_VALIDATION_FILE_BYTES} bytes`);
+    return { text: await readFile(path, 'utf8'), baseDir: dirname(path) };
+  } catch (e) {
+    if (e instanceof PermifyError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new PermifyError(
+      'ERROR_CODE_INVALID_ARGUMENT',
+      code === 'ENOENT' ? `open ${location}: no such file or directory` : `cannot read ${location}: ${code ?? 'error'}`,
+      { cause: e },
+    );
+  }
+}
+
 /**
- * Resolves a `schema:` value: a URL with scheme and host is fetched (http/https only, else `invalid URL
- * scheme`); a relative path naming an existing file (relative to the validation file's folder, or the working
- * directory for fetched files) is read; absolute paths and paths through `..` are refused with `invalid file
- * path`; anything else is the schema text itself. An empty result fails with `schema is empty`.
+ * The schema text behind `location` for `permify ast` / `permify fmt`: a schema file as is, or, for a
+ * validation file (`.yaml`/`.yml`, local or http(s)), its `schema` field resolved like `validate` does
+ * (inline text, relative path or URL). Only the `schema` key is read; the rest of the file is not decoded.
  */
+export async function loadSchemaSource(
+  location: string,
+  options: LoadOptions = {},
+): Promise<{ text: string; isYaml: boolean }> {
+  const { text, baseDir } = await readLocation(location, options);
+  const scheme = SCHEME.exec(location)?.[1]?.toLowerCase();
+  const pathPart = scheme === 'http' || scheme === 'https' ? new URL(location).pathname : location;
+  if (!/\.ya?ml$/i.test(pathPart)) return { text, isYaml: false };
+  const parsed = parseDocument(text);
+  const yamlError = parsed.errors[0];
+  if (yamlError !== undefined) fail(`${location}: ${yamlError.message.split('\n')[0] ?? 'invalid YAML'}`);
+  const doc: unknown = parsed.toJS();
+  const schema = doc !== null && typeof doc === 'object' ? (doc as { schema?: unknown }).schema : undefined;
+  if (typeof schema !== 'string') fail(`${location}: no schema key found`);
+  return { text: await resolveSchema(schema, { ...options, baseDir }), isYaml: true };
+}
+
 export async function resolveSchema(
   value: string,
   options: LoadOptions & { readonly baseDir?: string | undefined } = {},

@@ -1,34 +1,27 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { PermifyError } from '../../errors.js';
+import { loadSchemaSource } from '../../development/validation-file.js';
 import { compileSchema, parseSchema, schemaToJson } from '../../language/index.js';
 
 /**
- * Reads schema text from a `.perm` file or from the `schema:` key of a validation YAML file (`.yaml`/`.yml`).
- * @throws PermifyError ERROR_CODE_VALIDATION when a YAML file has no string `schema` key.
+ * Reads schema text from a schema file or from the `schema:` field of a validation YAML file (`.yaml`/`.yml`),
+ * local or http(s); the field may itself be inline text, a relative path or a URL, as for `permify validate`.
+ * @throws PermifyError ERROR_CODE_INVALID_ARGUMENT when the file cannot be read or has no string `schema` key.
  */
-export function readSchemaSource(file: string): { text: string; isYaml: boolean } {
-  const raw = readFileSync(file, 'utf8');
-  if (!/\.ya?ml$/i.test(file)) return { text: raw, isYaml: false };
-  const doc: unknown = parseYaml(raw);
-  const schema = doc !== null && typeof doc === 'object' ? (doc as { schema?: unknown }).schema : undefined;
-  if (typeof schema !== 'string') {
-    throw new PermifyError('ERROR_CODE_VALIDATION', `${file}: no schema key found`);
-  }
-  return { text: schema, isYaml: true };
+export function readSchemaSource(location: string): Promise<{ text: string; isYaml: boolean }> {
+  return loadSchemaSource(location);
 }
 
-/** `permify ast FILE [--syntax]`: the compiled schema (or, with --syntax, the syntax tree) as JSON. */
+/** `permify ast FILE|URL [--pretty] [--syntax]`: the compiled schema (or, with --syntax, the syntax tree) as JSON. */
 export function registerAst(program: Command): void {
   program
     .command('ast')
-    .description('print a schema (a .perm file or a validation YAML file) as JSON')
-    .argument('<file>', 'schema file or validation file')
+    .description('print a schema (a .perm file or a validation YAML file, path or URL) as JSON')
+    .argument('<file>', 'schema file or validation file (path or http(s) URL)')
+    .option('--pretty', 'indent the JSON')
     .option('--syntax', 'print the syntax tree with source positions instead of the compiled model')
-    .action((file: string, options: { syntax?: boolean }) => {
-      const { text } = readSchemaSource(file);
+    .action(async (file: string, options: { pretty?: boolean; syntax?: boolean }) => {
+      const { text } = await readSchemaSource(file);
       const json = options.syntax === true ? parseSchema(text) : schemaToJson(compileSchema(text));
-      process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(json, null, options.pretty === true ? 2 : undefined)}\n`);
     });
 }

@@ -4,14 +4,31 @@ import { migrateDown, migrateUp, migrationStatus } from '../../storage/postgres/
 interface MigrateFlags {
   databaseUri?: string;
   databaseEngine?: string;
+  target?: string;
 }
 
-function resolveUri(flags: MigrateFlags): string {
+/**
+ * The engine and URI to migrate, flag before environment. `undefined` for the memory engine, which keeps
+ * nothing between runs and so has nothing to migrate (the command succeeds without doing anything).
+ */
+function resolveUri(flags: MigrateFlags): string | undefined {
   const engine = flags.databaseEngine ?? process.env.PERMIFY_DATABASE_ENGINE ?? 'postgres';
-  if (engine !== 'postgres') throw new Error(`migrations exist only for the postgres engine (got "${engine}")`);
+  if (engine === 'memory') return undefined;
+  if (engine !== 'postgres') throw new Error(`unsupported database engine "${engine}" (expected postgres or memory)`);
   const uri = flags.databaseUri ?? process.env.PERMIFY_DATABASE_URI ?? '';
   if (uri === '') throw new Error('database uri is required (--database-uri or PERMIFY_DATABASE_URI)');
   return uri;
+}
+
+/** `--target N`: a migration version; 0 (the default) has a per-command meaning. */
+function parseTarget(flags: MigrateFlags): bigint {
+  const raw = flags.target ?? '0';
+  if (!/^\d+$/.test(raw)) throw new Error(`--target must be a non-negative integer version (got "${raw}")`);
+  return BigInt(raw);
+}
+
+function memoryNoop(): void {
+  process.stdout.write('the memory engine has no migrations\n');
 }
 
 function withDatabaseFlags(cmd: Command): Command {
@@ -19,44 +36,76 @@ function withDatabaseFlags(cmd: Command): Command {
     .option('--database-uri <uri>', 'PostgreSQL connection URI (env PERMIFY_DATABASE_URI)')
     .option(
       '--database-engine <engine>',
-      'database engine; only "postgres" has migrations (env PERMIFY_DATABASE_ENGINE)',
+      'postgres (default) or memory, which has nothing to migrate (env PERMIFY_DATABASE_ENGINE)',
     );
 }
 
+function printReverted(reverted: readonly string[]): void {
+  process.stdout.write(
+    reverted.length === 0 ? 'no applied migrations\n' : reverted.map((v) => `reverted ${v}\n`).join(''),
+  );
+}
+
 /**
- * `permify migrate up|down|status`: applies, reverts or lists the PostgreSQL migrations. Safe to run from
- * several processes at once (an advisory lock serialises them). Exit code 1 on failure.
+ * `permify migrate up|down|status|reset`: applies, reverts or lists the PostgreSQL migrations. Safe to run
+ * from several processes at once (an advisory lock serialises them). Exit code 1 on failure.
  */
 export function registerMigrate(program: Command): void {
   const migrate = program.command('migrate').description('manage PostgreSQL database migrations');
 
-  withDatabaseFlags(migrate.command('up').description('apply every pending migration')).action(
-    async (flags: MigrateFlags) => {
-      const applied = await migrateUp(resolveUri(flags));
-      process.stdout.write(
-        applied.length === 0 ? 'no pending migrations\n' : applied.map((v) => `applied ${v}\n`).join(''),
-      );
-    },
-  );
+  withDatabaseFlags(
+    migrate
+      .command('up')
+      .description('apply pending migrations')
+      .option('--target <version>', 'apply only up to and including this version (0 = all)', '0'),
+  ).action(async (flags: MigrateFlags) => {
+    const target = parseTarget(flags);
+    const uri = resolveUri(flags);
+    if (uri === undefined) return memoryNoop();
+    const applied = await migrateUp(uri, target === 0n ? {} : { upTo: target });
+    process.stdout.write(
+      applied.length === 0 ? 'no pending migrations\n' : applied.map((v) => `applied ${v}\n`).join(''),
+    );
+  });
 
   withDatabaseFlags(
     migrate
       .command('down')
-      .description('revert the newest applied migrations')
-      .option('--steps <n>', 'how many migrations to revert', '1'),
-  ).action(async (flags: MigrateFlags & { steps: string }) => {
-    const steps = Number(flags.steps);
-    if (!Number.isSafeInteger(steps) || steps < 1)
-      throw new Error(`--steps must be a positive integer (got "${flags.steps}")`);
-    const reverted = await migrateDown(resolveUri(flags), steps);
-    process.stdout.write(
-      reverted.length === 0 ? 'no applied migrations\n' : reverted.map((v) => `reverted ${v}\n`).join(''),
-    );
+      .description('revert applied migrations (the newest one by default)')
+      .option('--target <version>', 'revert every applied migration newer than this version (0 = one step)', '0')
+      .option('--steps <n>', 'how many of the newest migrations to revert (instead of --target)'),
+  ).action(async (flags: MigrateFlags & { steps?: string }, cmd: Command) => {
+    const target = parseTarget(flags);
+    let steps = 1;
+    if (flags.steps !== undefined) {
+      if (cmd.getOptionValueSource('target') === 'cli') throw new Error('--steps and --target cannot be combined');
+      steps = Number(flags.steps);
+      if (!/^\d+$/.test(flags.steps) || !Number.isSafeInteger(steps) || steps < 1)
+        throw new Error(`--steps must be a positive integer (got "${flags.steps}")`);
+    }
+    const uri = resolveUri(flags);
+    if (uri === undefined) return memoryNoop();
+    if (target !== 0n) {
+      const rows = await migrationStatus(uri);
+      steps = rows.filter((r) => r.applied && BigInt(r.version) > target).length;
+      if (steps === 0) return printReverted([]);
+    }
+    printReverted(await migrateDown(uri, steps));
   });
+
+  withDatabaseFlags(migrate.command('reset').description('revert every applied migration')).action(
+    async (flags: MigrateFlags) => {
+      const uri = resolveUri(flags);
+      if (uri === undefined) return memoryNoop();
+      printReverted(await migrateDown(uri, Number.MAX_SAFE_INTEGER));
+    },
+  );
 
   withDatabaseFlags(migrate.command('status').description('list migrations and whether they are applied')).action(
     async (flags: MigrateFlags) => {
-      const rows = await migrationStatus(resolveUri(flags));
+      const uri = resolveUri(flags);
+      if (uri === undefined) return memoryNoop();
+      const rows = await migrationStatus(uri);
       for (const r of rows) {
         const when = r.appliedAt ? r.appliedAt.toISOString() : 'pending';
         process.stdout.write(

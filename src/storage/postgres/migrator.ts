@@ -83,9 +83,11 @@ function migrationError(e: unknown): PermifyError {
 export interface MigrateOptions {
   /** How long to wait for another instance's migration lock. */
   readonly lockTimeoutMs?: number;
+  /** `migrateUp` only: apply pending migrations up to and including this version (absent = all). */
+  readonly upTo?: bigint;
 }
 
-/** Applies every pending migration in order; returns the versions applied. */
+/** Applies every pending migration in order (up to `options.upTo`); returns the versions applied. */
 export async function migrateUp(uri: string, options: MigrateOptions = {}): Promise<string[]> {
   return withClient(uri, async (client) => {
     return withLock(client, options.lockTimeoutMs ?? 120_000, async () => {
@@ -93,6 +95,7 @@ export async function migrateUp(uri: string, options: MigrateOptions = {}): Prom
       const applied = await appliedVersions(client);
       const done: string[] = [];
       for (const m of migrations) {
+        if (options.upTo !== undefined && BigInt(m.version) > options.upTo) break;
         if (applied.has(m.version)) continue;
         await runStep(client, m, 'up');
         done.push(m.version);

@@ -1,0 +1,202 @@
+/**
+ * CLI and configuration audit against api-and-operations §10: empty PERMIFY_* variables, the `config`
+ * command, `ast`/`fmt` on validation files whose schema is a path and on URLs, `ast --pretty`, and
+ * `migrate` (memory no-op, `--target`, `reset`).
+ */
+import { Command } from 'commander';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerAst } from '../../src/cli/commands/ast.js';
+import { registerConfig } from '../../src/cli/commands/config.js';
+import { registerFmt } from '../../src/cli/commands/fmt.js';
+import { registerMigrate } from '../../src/cli/commands/migrate.js';
+import { loadConfig } from '../../src/config/load.js';
+import { migrationStatus } from '../../src/storage/postgres/index.js';
+import { migrations } from '../../src/storage/postgres/migrations/index.js';
+import { createTestDatabase, stopSharedServer, type TestDatabase } from '../support/postgres.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'permify-audit-cli-'));
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, text);
+  return path;
+}
+
+const schemaText = 'entity user {}\n\nentity doc {\n    relation owner @user\n    permission view = owner\n}\n';
+
+async function run(...args: string[]): Promise<{ out: string; err: string; code: number }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    out += String(c);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+    err += String(c);
+    return true;
+  });
+  process.exitCode = 0;
+  const program = new Command('permify').exitOverride();
+  registerAst(program);
+  registerFmt(program);
+  registerConfig(program);
+  registerMigrate(program);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } catch (x) {
+    err += `Error: ${(x as Error).message}`;
+    process.exitCode = 1;
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { out, err, code };
+}
+
+let server: Server;
+let base = '';
+beforeAll(async () => {
+  const files: Record<string, string> = {
+    '/s.perm': schemaText,
+    '/v.yaml': `schema: |-\n${schemaText.replace(/^/gm, '  ')}`,
+  };
+  server = createServer((req, res) => {
+    const body = files[req.url ?? ''];
+    res.writeHead(body === undefined ? 404 : 200).end(body ?? 'not found');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('environment variables', () => {
+  it('a set but empty PERMIFY_* variable counts as unset (falls back to the file, then the default)', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'permify-audit-env-'));
+    mkdirSync(join(cwd, 'config'));
+    writeFileSync(join(cwd, 'config', 'config.yaml'), 'server:\n  http:\n    port: 4000\n');
+    const loaded = loadConfig({
+      cwd,
+      env: { PERMIFY_HTTP_PORT: '', PERMIFY_HTTP_ENABLED: '', PERMIFY_SERVER_SHUTDOWN_TIMEOUT: '' },
+    });
+    expect(loaded.config.server.http.port).toBe(4000);
+    expect(loaded.sources['server.http.port']).toBe('FILE');
+    expect(loaded.config.server.http.enabled).toBe(true);
+    expect(loaded.sources['server.http.enabled']).toBe('DEFAULT');
+    expect(loaded.config.server.shutdown_timeout).toBe(5000);
+  });
+});
+
+describe('permify config', () => {
+  it('prints every key with its value and source, flag over env over file, secrets masked', async () => {
+    const cfg = file('c/config.yaml', 'server:\n  rate_limit: 7\n  http:\n    port: 4000\nauthn:\n  preshared:\n    keys: [abc123]\n');
+    process.env.PERMIFY_RATE_LIMIT = '8';
+    process.env.PERMIFY_GRPC_PORT = '5555';
+    try {
+      const r = await run('config', '-c', cfg, '--server-rate-limit', '9');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^server\.rate_limit\s+9\s+FLAG$/m);
+      expect(r.out).toMatch(/^server\.grpc\.port\s+5555\s+ENV$/m);
+      expect(r.out).toMatch(/^server\.http\.port\s+4000\s+FILE$/m);
+      expect(r.out).toMatch(/^authn\.preshared\.keys\s+\["a\*\*\*\*3"\]\s+FILE$/m);
+      expect(r.out).not.toContain('abc123');
+    } finally {
+      delete process.env.PERMIFY_RATE_LIMIT;
+      delete process.env.PERMIFY_GRPC_PORT;
+    }
+  });
+  it('a bad value fails with the key and where it came from', async () => {
+    const r = await run('config', '--grpc-port', '70000');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/invalid configuration: server\.grpc\.port: .* \(from --grpc-port\)/);
+    expect(r.out).toBe('');
+  });
+});
+
+describe('permify ast / fmt inputs', () => {
+  it('ast is compact by default and indented with --pretty', async () => {
+    const p = file('a.perm', schemaText);
+    const compact = await run('ast', p);
+    expect(compact.code).toBe(0);
+    expect(compact.out.trimEnd()).not.toContain('\n');
+    const pretty = await run('ast', '--pretty', p);
+    expect(pretty.out).toContain('\n  "entities"');
+    expect(JSON.parse(pretty.out)).toEqual(JSON.parse(compact.out));
+  });
+  it('a validation file whose schema is a relative path is read through that path', async () => {
+    file('rel/sub/s.perm', schemaText);
+    const v = file('rel/sub/v.yaml', 'schema: s.perm\nrelationships: []\n');
+    const a = await run('ast', v);
+    expect(a.err).toBe('');
+    expect((JSON.parse(a.out) as { entities: { name: string }[] }).entities.map((e) => e.name)).toEqual(['user', 'doc']);
+    const f = await run('fmt', v);
+    expect(f.out).toBe(schemaText);
+    expect((await run('fmt', '--check', v)).code).toBe(0);
+    expect((await run('ast', file('rel/abs.yaml', `schema: ${join(dir, 'rel/sub/s.perm')}\n`))).err).toContain(
+      'invalid file path',
+    );
+  });
+  it('schema files and validation files are fetched from http(s) URLs', async () => {
+    const perm = await run('ast', `${base}/s.perm`);
+    expect(perm.code).toBe(0);
+    expect(JSON.parse(perm.out)).toMatchObject({ entities: [{ name: 'user' }, { name: 'doc' }] });
+    const yaml = await run('fmt', `${base}/v.yaml`);
+    expect(yaml.out).toBe(schemaText);
+    const missing = await run('ast', `${base}/nope.perm`);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('HTTP 404');
+    const inlineUrl = file('u.yaml', `schema: ${base}/s.perm\n`);
+    expect((await run('fmt', inlineUrl)).out).toBe(schemaText);
+  });
+});
+
+describe('permify migrate', () => {
+  it('the memory engine has nothing to migrate and succeeds without a uri', async () => {
+    for (const sub of ['up', 'down', 'status', 'reset']) {
+      const r = await run('migrate', sub, '--database-engine', 'memory');
+      expect(r.code).toBe(0);
+      expect(r.out).toBe('the memory engine has no migrations\n');
+    }
+    const other = await run('migrate', 'up', '--database-engine', 'mysql');
+    expect(other.code).toBe(1);
+    expect(other.err).toContain('unsupported database engine "mysql"');
+  });
+  it('--target must be a version number; --steps and --target exclude each other', async () => {
+    expect((await run('migrate', 'up', '--database-engine', 'memory', '--target', 'x')).err).toContain(
+      '--target must be a non-negative integer version (got "x")',
+    );
+    expect(
+      (await run('migrate', 'down', '--database-engine', 'memory', '--target', '5', '--steps', '1')).err,
+    ).toContain('--steps and --target cannot be combined');
+  });
+
+  const dbs: TestDatabase[] = [];
+  afterAll(async () => {
+    for (const d of dbs) await d.drop();
+    await stopSharedServer();
+  });
+  it('up --target, down --target (0 = one step) and reset on PostgreSQL', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const versions = migrations.map((m) => m.version);
+    const up = await run('migrate', 'up', '--database-uri', db.uri, '--target', versions[3]!);
+    expect(up.out).toBe(versions.slice(0, 4).map((v) => `applied ${v}\n`).join(''));
+    expect((await migrationStatus(db.uri)).filter((s) => s.applied)).toHaveLength(4);
+    await run('migrate', 'up', '--database-uri', db.uri);
+    const down = await run('migrate', 'down', '--database-uri', db.uri, '--target', versions[5]!);
+    expect(down.out).toBe(versions.slice(6).reverse().map((v) => `reverted ${v}\n`).join(''));
+    const one = await run('migrate', 'down', '--database-uri', db.uri);
+    expect(one.out).toBe(`reverted ${versions[5]!}\n`);
+    const reset = await run('migrate', 'reset', '--database-uri', db.uri);
+    expect(reset.code).toBe(0);
+    expect((await migrationStatus(db.uri)).every((s) => !s.applied)).toBe(true);
+  });
+});
