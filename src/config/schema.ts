@@ -41,11 +41,13 @@ const GO_DURATION_UNIT_MS: Readonly<Record<string, number>> = {
 
 /** Parses a Go duration (`1h30m`, `300ms`, `0`) into milliseconds; undefined when malformed. */
 export function parseDurationMs(text: string): number | undefined {
-  const s = text.trim();
+  // Go's grammar: an optional `+` (a `-` is a negative duration, refused here), then number+unit pairs
+  // where a number may lack its integer or its fraction digits (`.5s`, `1.s`), but not both.
+  const s = text.trim().replace(/^\+/, '');
   if (s === '0') return 0;
-  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(s)) return undefined;
+  if (!/^((\d+\.?\d*|\.\d+)(ns|us|µs|ms|s|m|h))+$/.test(s)) return undefined;
   let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
+  for (const m of s.matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|ms|s|m|h)/g)) {
     total += Number(m[1]) * (GO_DURATION_UNIT_MS[m[2] as string] ?? Number.NaN);
   }
   return Number.isFinite(total) ? total : undefined;
@@ -371,6 +373,10 @@ export const configSchema = z
     }
     if (c.database.engine === 'postgres' && c.database.uri === '' && c.database.writer.uri === '') {
       issue('database.uri', 'required when database.engine is postgres (or set database.writer.uri)');
+    }
+    const gc = c.database.garbage_collection;
+    if (c.database.engine === 'postgres' && gc.enabled && gc.timeout > 0 && !(gc.interval > 0)) {
+      issue('database.garbage_collection.interval', 'must be > 0 when garbage collection is enabled');
     }
     if (c.distributed.enabled) issue('distributed.enabled', 'distributed mode is not supported by permify-ts');
     for (const section of ['logger', 'tracer', 'meter'] as const) {

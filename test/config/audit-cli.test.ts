@@ -15,6 +15,7 @@ import { registerConfig } from '../../src/cli/commands/config.js';
 import { registerFmt } from '../../src/cli/commands/fmt.js';
 import { registerMigrate } from '../../src/cli/commands/migrate.js';
 import { loadConfig } from '../../src/config/load.js';
+import { parseDurationMs } from '../../src/config/schema.js';
 import { migrationStatus } from '../../src/storage/postgres/index.js';
 import { migrations } from '../../src/storage/postgres/migrations/index.js';
 import { createTestDatabase, stopSharedServer, type TestDatabase } from '../support/postgres.js';
@@ -198,5 +199,43 @@ describe('permify migrate', () => {
     const reset = await run('migrate', 'reset', '--database-uri', db.uri);
     expect(reset.code).toBe(0);
     expect((await migrationStatus(db.uri)).every((s) => !s.applied)).toBe(true);
+  });
+});
+
+describe('garbage collection settings', () => {
+  const pg = { PERMIFY_DATABASE_ENGINE: 'postgres', PERMIFY_DATABASE_URI: 'postgres://u@h/db' };
+  it('enabled GC with a timeout but no interval is refused instead of silently never running', () => {
+    expect(() =>
+      loadConfig({
+        cwd: dir,
+        env: { ...pg, PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED: 'true', PERMIFY_DATABASE_GARBAGE_COLLECTION_TIMEOUT: '5m' },
+      }),
+    ).toThrow('invalid configuration: database.garbage_collection.interval: must be > 0 when garbage collection is enabled');
+    const ok = loadConfig({
+      cwd: dir,
+      env: {
+        ...pg,
+        PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED: 'true',
+        PERMIFY_DATABASE_GARBAGE_COLLECTION_TIMEOUT: '5m',
+        PERMIFY_DATABASE_GARBAGE_COLLECTION_INTERVAL: '200h',
+      },
+    });
+    expect(ok.config.database.garbage_collection.interval).toBe(200 * 3_600_000);
+    // Without a timeout GC does not start (Permify), so the interval does not matter; nor on the memory engine.
+    expect(() => loadConfig({ cwd: dir, env: { ...pg, PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED: 'true' } })).not.toThrow();
+    expect(() =>
+      loadConfig({ cwd: dir, env: { PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED: 'true', PERMIFY_DATABASE_GARBAGE_COLLECTION_TIMEOUT: '5m' } }),
+    ).not.toThrow();
+  });
+});
+
+describe('Go duration syntax', () => {
+  it('accepts numbers without integer or fraction digits and a leading +, as time.ParseDuration does', () => {
+    expect(parseDurationMs('.5s')).toBe(500);
+    expect(parseDurationMs('1.s')).toBe(1000);
+    expect(parseDurationMs('+5s')).toBe(5000);
+    expect(parseDurationMs('1h.5m')).toBe(3_630_000);
+    for (const bad of ['.s', '1..5s', '5', '5S', '-5s', '']) expect(parseDurationMs(bad)).toBeUndefined();
+    expect(loadConfig({ cwd: dir, flags: { 'authn.oidc.refresh_interval': '.5m' } }).config.authn.oidc.refresh_interval).toBe(30_000);
   });
 });
