@@ -98,7 +98,10 @@ describe('environment variables', () => {
 
 describe('permify config', () => {
   it('prints every key with its value and source, flag over env over file, secrets masked', async () => {
-    const cfg = file('c/config.yaml', 'server:\n  rate_limit: 7\n  http:\n    port: 4000\nauthn:\n  preshared:\n    keys: [abc123]\n');
+    const cfg = file(
+      'c/config.yaml',
+      'server:\n  rate_limit: 7\n  http:\n    port: 4000\nauthn:\n  preshared:\n    keys: [abc123]\n',
+    );
     process.env.PERMIFY_RATE_LIMIT = '8';
     process.env.PERMIFY_GRPC_PORT = '5555';
     try {
@@ -113,6 +116,18 @@ describe('permify config', () => {
       delete process.env.PERMIFY_RATE_LIMIT;
       delete process.env.PERMIFY_GRPC_PORT;
     }
+  });
+  it('a list flag given several times accumulates, each occurrence may itself be comma-separated', async () => {
+    const r = await run(
+      'config',
+      '--http-cors-allowed-origins',
+      'https://a.example',
+      '--http-cors-allowed-origins',
+      'https://b.example,https://c.example',
+    );
+    expect(r.out).toMatch(
+      /^server\.http\.cors_allowed_origins\s+\["https:\/\/a\.example","https:\/\/b\.example","https:\/\/c\.example"\]\s+FLAG$/m,
+    );
   });
   it('a bad value fails with the key and where it came from', async () => {
     const r = await run('config', '--grpc-port', '70000');
@@ -137,7 +152,10 @@ describe('permify ast / fmt inputs', () => {
     const v = file('rel/sub/v.yaml', 'schema: s.perm\nrelationships: []\n');
     const a = await run('ast', v);
     expect(a.err).toBe('');
-    expect((JSON.parse(a.out) as { entities: { name: string }[] }).entities.map((e) => e.name)).toEqual(['user', 'doc']);
+    expect((JSON.parse(a.out) as { entities: { name: string }[] }).entities.map((e) => e.name)).toEqual([
+      'user',
+      'doc',
+    ]);
     const f = await run('fmt', v);
     expect(f.out).toBe(schemaText);
     expect((await run('fmt', '--check', v)).code).toBe(0);
@@ -189,11 +207,22 @@ describe('permify migrate', () => {
     dbs.push(db);
     const versions = migrations.map((m) => m.version);
     const up = await run('migrate', 'up', '--database-uri', db.uri, '--target', versions[3]!);
-    expect(up.out).toBe(versions.slice(0, 4).map((v) => `applied ${v}\n`).join(''));
+    expect(up.out).toBe(
+      versions
+        .slice(0, 4)
+        .map((v) => `applied ${v}\n`)
+        .join(''),
+    );
     expect((await migrationStatus(db.uri)).filter((s) => s.applied)).toHaveLength(4);
     await run('migrate', 'up', '--database-uri', db.uri);
     const down = await run('migrate', 'down', '--database-uri', db.uri, '--target', versions[5]!);
-    expect(down.out).toBe(versions.slice(6).reverse().map((v) => `reverted ${v}\n`).join(''));
+    expect(down.out).toBe(
+      versions
+        .slice(6)
+        .reverse()
+        .map((v) => `reverted ${v}\n`)
+        .join(''),
+    );
     const one = await run('migrate', 'down', '--database-uri', db.uri);
     expect(one.out).toBe(`reverted ${versions[5]!}\n`);
     const reset = await run('migrate', 'reset', '--database-uri', db.uri);
@@ -208,9 +237,15 @@ describe('garbage collection settings', () => {
     expect(() =>
       loadConfig({
         cwd: dir,
-        env: { ...pg, PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED: 'true', PERMIFY_DATABASE_GARBAGE_COLLECTION_TIMEOUT: '5m' },
+        env: {
+          ...pg,
+          PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED: 'true',
+          PERMIFY_DATABASE_GARBAGE_COLLECTION_TIMEOUT: '5m',
+        },
       }),
-    ).toThrow('invalid configuration: database.garbage_collection.interval: must be > 0 when garbage collection is enabled');
+    ).toThrow(
+      'invalid configuration: database.garbage_collection.interval: must be > 0 when garbage collection is enabled',
+    );
     const ok = loadConfig({
       cwd: dir,
       env: {
@@ -222,9 +257,14 @@ describe('garbage collection settings', () => {
     });
     expect(ok.config.database.garbage_collection.interval).toBe(200 * 3_600_000);
     // Without a timeout GC does not start (Permify), so the interval does not matter; nor on the memory engine.
-    expect(() => loadConfig({ cwd: dir, env: { ...pg, PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED: 'true' } })).not.toThrow();
     expect(() =>
-      loadConfig({ cwd: dir, env: { PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED: 'true', PERMIFY_DATABASE_GARBAGE_COLLECTION_TIMEOUT: '5m' } }),
+      loadConfig({ cwd: dir, env: { ...pg, PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED: 'true' } }),
+    ).not.toThrow();
+    expect(() =>
+      loadConfig({
+        cwd: dir,
+        env: { PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED: 'true', PERMIFY_DATABASE_GARBAGE_COLLECTION_TIMEOUT: '5m' },
+      }),
     ).not.toThrow();
   });
 });
@@ -236,6 +276,8 @@ describe('Go duration syntax', () => {
     expect(parseDurationMs('+5s')).toBe(5000);
     expect(parseDurationMs('1h.5m')).toBe(3_630_000);
     for (const bad of ['.s', '1..5s', '5', '5S', '-5s', '']) expect(parseDurationMs(bad)).toBeUndefined();
-    expect(loadConfig({ cwd: dir, flags: { 'authn.oidc.refresh_interval': '.5m' } }).config.authn.oidc.refresh_interval).toBe(30_000);
+    expect(
+      loadConfig({ cwd: dir, flags: { 'authn.oidc.refresh_interval': '.5m' } }).config.authn.oidc.refresh_interval,
+    ).toBe(30_000);
   });
 });

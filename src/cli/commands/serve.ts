@@ -17,6 +17,11 @@ export function addConfigFlags(cmd: Command): (c: Command) => Record<string, unk
       m.kind === 'bool'
         ? new Option(`--${m.flag} [bool]`, `${m.doc} (${leaf.key}, env ${m.env})`)
         : new Option(`--${m.flag} <${m.kind}>`, `${m.doc} (${leaf.key}, env ${m.env})`);
+    // A list flag given several times accumulates (as Go's string-slice flags do) instead of keeping the last.
+    if (m.kind === 'list')
+      opt.argParser((value: string, previous: unknown) =>
+        typeof previous === 'string' ? `${previous},${value}` : value,
+      );
     cmd.addOption(opt);
     byAttr.set(opt.attributeName(), leaf.key);
   }
