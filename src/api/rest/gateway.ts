@@ -70,6 +70,20 @@ function metadataOf(req: http.IncomingMessage): Record<string, string> {
 
 class BodyTooLarge extends Error {}
 
+/**
+ * Path and query of a request target. Origin-form (`/path?q`) is split as is (not `new URL()`: `//x` would be
+ * read as a host); absolute-form (`http://host/path?q`, sent by clients talking through a proxy setting) is
+ * routed by its path, as Go's HTTP server does; `*` (OPTIONS *) is reported separately.
+ */
+function requestTarget(raw: string): { path: string; query: string } | 'asterisk' {
+  if (raw === '*') return 'asterisk';
+  let rest = raw;
+  const absolute = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(raw);
+  if (absolute) rest = raw.slice(absolute[0].length);
+  const q = rest.indexOf('?');
+  return q < 0 ? { path: rest, query: '' } : { path: rest.slice(0, q), query: rest.slice(q + 1) };
+}
+
 /** proto field name -> JSON name, per request message type (path parameters are looked up per request). */
 const jsonNames = new WeakMap<DescMessage, Map<string, string>>();
 function jsonNameOf(message: DescMessage, protoName: string): string | undefined {
@@ -288,13 +302,29 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     void (async () => {
       try {
         if (applyCors(req, res)) return;
-        // Not `new URL()`: a request target such as `//x` would be read as a host.
-        const target = req.url ?? '/';
-        const q = target.indexOf('?');
-        const url = { pathname: q < 0 ? target : target.slice(0, q) };
-        if (url.pathname === '/healthz' && req.method === 'GET') {
+        const target = requestTarget(req.url ?? '/');
+        if (target === 'asterisk') {
+          // `OPTIONS *` asks about the server as a whole; answered like Go's HTTP server does (200, no body).
+          req.resume();
+          res.writeHead(200, { 'Content-Length': '0' });
+          res.end();
+          return;
+        }
+        if (!target.path.startsWith('/')) {
+          req.resume();
+          sendError(res, { grpc: GrpcStatus.INVALID_ARGUMENT, message: 'Bad Request' });
+          return;
+        }
+        const url = { pathname: target.path };
+        if (url.pathname === '/healthz') {
+          if (req.method !== 'GET') {
+            // A known path with another method, as for the RPC routes.
+            req.resume();
+            sendError(res, { grpc: GrpcStatus.UNIMPLEMENTED, message: 'Method Not Allowed' });
+            return;
+          }
           rpc = 'grpc.health.v1.Health/Check';
-          await handleHealth(req, res, { searchParams: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) });
+          await handleHealth(req, res, { searchParams: new URLSearchParams(target.query) });
           return;
         }
         if (url.pathname === '/metrics' && req.method === 'GET' && opts.metrics) {
@@ -316,6 +346,11 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
         if (m.kind === 'bad-param') {
           req.resume();
           sendError(res, { grpc: GrpcStatus.INVALID_ARGUMENT, message: `missing parameter ${m.param}` });
+          return;
+        }
+        if (m.kind === 'bad-escape') {
+          req.resume();
+          sendError(res, { grpc: GrpcStatus.INVALID_ARGUMENT, message: `malformed path escape in parameter ${m.param}` });
           return;
         }
         rpc = `${m.route.service.typeName}/${m.route.method.name}`;

@@ -54,6 +54,8 @@ export type RouteMatch =
   | { readonly kind: 'match'; readonly route: RestRoute; readonly params: Readonly<Record<string, string>> }
   | { readonly kind: 'method-not-allowed' }
   | { readonly kind: 'bad-param'; readonly param: string }
+  /** A parameter segment that does not percent-decode to UTF-8 text (answered 400, not 404). */
+  | { readonly kind: 'bad-escape'; readonly param: string }
   | { readonly kind: 'not-found' };
 
 /** A matcher over `routes`: exact segment count, literals equal, parameters one percent-decoded segment. */
@@ -66,6 +68,7 @@ export function createRouter(routes: readonly RestRoute[]): (httpMethod: string,
       const params: Record<string, string> = {};
       let ok = true;
       let badParam: string | undefined;
+      let badEscape: string | undefined;
       for (let i = 0; i < parts.length && ok; i++) {
         const seg = route.segments[i] as RestRoute['segments'][number];
         const part = parts[i] as string;
@@ -77,7 +80,7 @@ export function createRouter(routes: readonly RestRoute[]): (httpMethod: string,
           try {
             params[seg.param] = decodeURIComponent(part);
           } catch {
-            ok = false;
+            badEscape ??= seg.param;
           }
         }
       }
@@ -87,6 +90,7 @@ export function createRouter(routes: readonly RestRoute[]): (httpMethod: string,
         continue;
       }
       if (badParam !== undefined) return { kind: 'bad-param', param: badParam };
+      if (badEscape !== undefined) return { kind: 'bad-escape', param: badEscape };
       return { kind: 'match', route, params };
     }
     return pathMatched ? { kind: 'method-not-allowed' } : { kind: 'not-found' };

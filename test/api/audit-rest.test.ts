@@ -1,0 +1,239 @@
+/**
+ * REST surface audit against api-and-operations §1.3-§1.6 and §4: routing corners (request-target forms,
+ * malformed path escapes, wrong methods on /healthz), JSON input rules (numeric strings, snake_case only
+ * for fields with an explicit JSON name, null members) and the NDJSON stream when it fails mid-way.
+ * The real server runs on port 0 with the memory store.
+ */
+import * as net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../src/server.js';
+import { request, startTestServer } from '../e2e/rest-support.js';
+
+const SCHEMA = `
+entity user {}
+entity doc {
+  relation owner @user
+  attribute level integer
+  permission view = owner or high(level)
+}
+rule high(level integer) {
+  level > 10 && context.data.flag == 1
+}
+`;
+
+let server: RunningServer;
+let port: number;
+
+const md = { depth: 20 };
+const check = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  metadata: md,
+  entity: { type: 'doc', id: 'a' },
+  permission: 'view',
+  subject: { type: 'user', id: 'u1' },
+  ...extra,
+});
+
+/** Sends raw bytes and returns the status line and the body (de-chunked when chunked). */
+function rawHttp(text: string): Promise<{ statusLine: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const all = Buffer.concat(chunks).toString('utf8');
+      const split = all.indexOf('\r\n\r\n');
+      const head = all.slice(0, split);
+      let body = all.slice(split + 4);
+      if (/transfer-encoding: chunked/i.test(head)) {
+        let out = '';
+        for (;;) {
+          const nl = body.indexOf('\r\n');
+          const size = parseInt(body.slice(0, nl), 16);
+          if (!size) break;
+          out += body.slice(nl + 2, nl + 2 + size);
+          body = body.slice(nl + 2 + size + 2);
+        }
+        body = out;
+      }
+      resolve({ statusLine: head.split('\r\n')[0] as string, body });
+    });
+  });
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  port = server.ports.http as number;
+  const w = await request(port, 'POST', '/v1/tenants/t1/schemas/write', { schema: SCHEMA });
+  expect(w.status, w.text).toBe(200);
+  const level = (n: number) => ({ '@type': 'type.googleapis.com/base.v1.IntegerValue', data: n });
+  const d = await request(port, 'POST', '/v1/tenants/t1/data/write', {
+    metadata: {},
+    tuples: ['a', 'b'].map((id) => ({ entity: { type: 'doc', id }, relation: 'owner', subject: { type: 'user', id: 'u1' } })),
+    attributes: [
+      { entity: { type: 'doc', id: 'y' }, attribute: 'level', value: level(1) },
+      { entity: { type: 'doc', id: 'z' }, attribute: 'level', value: level(20) },
+    ],
+  });
+  expect(d.status, d.text).toBe(200);
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+describe('routing corners', () => {
+  it('/healthz with another method is a known path: 501 Method Not Allowed, not 404', async () => {
+    const post = await request(port, 'POST', '/healthz', {});
+    expect([post.status, post.json]).toEqual([501, { code: 12, message: 'Method Not Allowed', details: [] }]);
+    const del = await request(port, 'DELETE', '/healthz');
+    expect(del.status).toBe(501);
+    const head = await request(port, 'HEAD', '/healthz');
+    expect(head.status).toBe(501);
+  });
+
+  it('a path parameter with a malformed percent escape is 400 INVALID_ARGUMENT, not 404', async () => {
+    for (const bad of ['%ZZ', '%E0%A4%A', '%E0%A4', 'a%']) {
+      const res = await request(port, 'POST', `/v1/tenants/${bad}/permissions/check`, check());
+      expect(res.status, bad).toBe(400);
+      expect((res.json as { code: number }).code, bad).toBe(3);
+    }
+    const del = await request(port, 'DELETE', '/v1/tenants/%ZZ');
+    expect(del.status).toBe(400);
+    // The wrong method still wins over the bad escape (known path).
+    const wrong = await request(port, 'GET', '/v1/tenants/%ZZ/permissions/check');
+    expect(wrong.status).toBe(501);
+  });
+
+  it('routes absolute-form request targets by their path', async () => {
+    const health = await rawHttp(`GET http://127.0.0.1:${port}/healthz?service= HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    expect(health.statusLine).toBe('HTTP/1.1 200 OK');
+    expect(health.body).toBe('{"status":"SERVING"}\n');
+    const list = await rawHttp(
+      `POST http://localhost/v1/tenants/list HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{"page_size":5}`,
+    );
+    expect(list.statusLine).toBe('HTTP/1.1 200 OK');
+    expect(JSON.parse(list.body)).toHaveProperty('tenants');
+    const noPath = await rawHttp(`GET http://localhost HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    expect(noPath.statusLine).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(noPath.body)).toEqual({ code: 3, message: 'Bad Request', details: [] });
+  });
+
+  it('answers OPTIONS * with 200 and no body', async () => {
+    const res = await rawHttp('OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(res.statusLine).toBe('HTTP/1.1 200 OK');
+    expect(res.body).toBe('');
+  });
+
+  it('a trailing slash or a doubled slash is an unknown path', async () => {
+    expect((await request(port, 'POST', '/v1/tenants/t1/permissions/check/', check())).status).toBe(404);
+    expect((await request(port, 'GET', '//healthz')).status).toBe(404);
+  });
+});
+
+describe('JSON input rules', () => {
+  it('32-bit integers accept numbers and numeric strings; fractions, overflow and negatives are 400', async () => {
+    expect((await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ metadata: { depth: '20' } }))).status).toBe(200);
+    for (const depth of [20.5, 1e20, 'abc', ' 20']) {
+      const res = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ metadata: { depth } }));
+      expect(res.status, String(depth)).toBe(400);
+      expect((res.json as { code: number }).code).toBe(3);
+    }
+    const lookup = (page_size: unknown) =>
+      request(port, 'POST', '/v1/tenants/t1/permissions/lookup-entity', {
+        metadata: md,
+        entity_type: 'doc',
+        permission: 'owner',
+        subject: { type: 'user', id: 'u1' },
+        page_size,
+      });
+    const one = await lookup('1');
+    expect(one.status).toBe(200);
+    expect((one.json as { entity_ids: string[] }).entity_ids).toEqual(['a']);
+    expect((await lookup(-1)).status).toBe(400);
+    expect((await lookup(4294967296)).status).toBe(400);
+  });
+
+  it('camelCase keys of fields with an explicit snake_case JSON name are dropped; others accept both', async () => {
+    // `snapToken` is unknown (ignored), so the garbage token is never parsed.
+    const res = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ metadata: { depth: 20, snapToken: '!!' } }));
+    expect(res.status, res.text).toBe(200);
+    const bad = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ metadata: { depth: 20, snap_token: '!!' } }));
+    expect(bad.status).toBe(400);
+    // Argument.computed_attribute has no explicit JSON name: `computedAttribute` is recognised (and validated).
+    const arg = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ arguments: [{ computedAttribute: { name: '1' } }] }));
+    expect(arg.status).toBe(400);
+    expect((arg.json as { message: string }).message).toContain('invalid ComputedAttribute.Name');
+  });
+
+  it('null members are unset fields; required ones then fail validation with 400', async () => {
+    const ok = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ context: null, arguments: null }));
+    expect(ok.status).toBe(200);
+    const missing = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ entity: null }));
+    expect([missing.status, (missing.json as { message: string }).message]).toEqual([400, 'invalid PermissionCheckRequest.Entity: value is required']);
+    const nullItem = await request(port, 'POST', '/v1/tenants/t1/data/write', { metadata: {}, tuples: [null] });
+    expect(nullItem.status).toBe(400);
+  });
+
+  it('a tenant_id in the body is ignored in favour of the path', async () => {
+    const res = await request(port, 'POST', '/v1/tenants/t1/permissions/check', { ...check(), tenant_id: '!!' });
+    expect(res.status, res.text).toBe(200);
+  });
+
+  it('Any values need a known @type (400 otherwise) and keep it on output', async () => {
+    const unknown = await request(
+      port,
+      'POST',
+      '/v1/tenants/t1/permissions/check',
+      check({ context: { attributes: [{ entity: { type: 'doc', id: 'a' }, attribute: 'level', value: { '@type': 'type.googleapis.com/base.v1.Nope', data: 1 } }] } }),
+    );
+    expect(unknown.status).toBe(400);
+    const read = await request(port, 'POST', '/v1/tenants/t1/data/attributes/read', { metadata: {}, filter: { entity: { type: 'doc', ids: ['z'] } } });
+    expect(read.json).toEqual({
+      attributes: [{ entity: { type: 'doc', id: 'z' }, attribute: 'level', value: { '@type': 'type.googleapis.com/base.v1.IntegerValue', data: 20 } }],
+      continuous_token: '',
+    });
+  });
+});
+
+describe('LookupEntityStream over REST', () => {
+  it('a failure after some results keeps 200 and ends with an error line', async () => {
+    // a and b are owned; y has a low level (false without touching context); z needs context.data.flag.
+    const res = await request(port, 'POST', '/v1/tenants/t1/permissions/lookup-entity-stream', {
+      metadata: md,
+      entity_type: 'doc',
+      permission: 'view',
+      subject: { type: 'user', id: 'u1' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    expect(res.text.endsWith('\n')).toBe(true);
+    const lines = res.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const last = lines.pop() as { error?: { code: number; message: string; details: unknown[] } };
+    expect(last.error?.code).toBe(13);
+    expect(last.error?.details).toEqual([]);
+    expect(lines.map((l) => (l as { result: { entity_id: string } }).result.entity_id)).toEqual(['a', 'b']);
+    for (const l of lines) expect(Object.keys(l)).toEqual(['result']);
+  });
+
+  it('with the context it needs, streams every allowed entity and nothing else', async () => {
+    const res = await request(port, 'POST', '/v1/tenants/t1/permissions/lookup-entity-stream', {
+      metadata: md,
+      entity_type: 'doc',
+      permission: 'view',
+      subject: { type: 'user', id: 'u1' },
+      context: { data: { flag: 1 } },
+    });
+    expect(res.status).toBe(200);
+    const ids = res.text
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { result: { entity_id: string; continuous_token: string } }).result);
+    expect(ids.map((r) => r.entity_id)).toEqual(['a', 'b', 'z']);
+    expect(ids.at(-1)?.continuous_token).toBe('');
+  });
+});
