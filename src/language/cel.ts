@@ -5,8 +5,9 @@
  * Library notes (verified by tests in cel.test.ts):
  * - JS numbers are CEL `double`, bigints CEL `int`; we convert `integer` values to bigint on the way in.
  * - `&&`/`||` absorb errors as CEL requires; run-time comparisons across int/double work.
- * - The library accepts a few cross-type comparisons at type-check time that cel-go rejects (e.g. a `double`
- *   parameter compared with an int literal); such rules compile here although upstream rejects them.
+ * - The library accepts cross-type ordering comparisons at type-check time that cel-go rejects (e.g. a `double`
+ *   parameter compared with an int literal); {@link findCrossTypeOrdering} rejects them after the check.
+ * - Mixed-type list literals (`[1, 'a']`) are `list<dyn>` as in cel-go's default, not a type error.
  */
 import { Environment } from '@marcbachmann/cel-js';
 import type { AttributeValue, JsonValue } from '../data/types.js';
@@ -61,6 +62,53 @@ function toCel(type: AttributeType, value: AttributeValue | null): unknown {
   }
 }
 
+const orderingOperators = new Set(['<', '<=', '>', '>=']);
+const numericTypes = new Set(['int', 'uint', 'double']);
+
+/**
+ * cel-go's checker (as upstream configures it) has no cross-type numeric ordering overloads: `int_param > 5.0`
+ * is a type error there, while this library accepts it. After a successful check, look for an ordering
+ * operator whose operands have statically known, different numeric types and report it the way cel-go does.
+ * Operands typed `dyn` (anything read from `context`) stay allowed. Relies on the library caching each node's
+ * checked type in `checkedType`; a node without one is skipped, so this can only reject, never crash.
+ */
+function findCrossTypeOrdering(root: unknown): string | undefined {
+  const pending: unknown[] = [root];
+  const seen = new Set<unknown>();
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== 'object' || node === null || seen.has(node)) continue;
+    seen.add(node);
+    if (Array.isArray(node)) {
+      pending.push(...(node as unknown[]));
+      continue;
+    }
+    if (!('op' in node)) continue;
+    const { op, args } = node as { op: unknown; args: unknown };
+    if (typeof op === 'string' && orderingOperators.has(op) && Array.isArray(args) && args.length === 2) {
+      const left = checkedTypeName(args[0]);
+      const right = checkedTypeName(args[1]);
+      if (
+        left !== undefined &&
+        right !== undefined &&
+        left !== right &&
+        numericTypes.has(left) &&
+        numericTypes.has(right)
+      ) {
+        return `found no matching overload for '_${op}_' applied to '(${left}, ${right})'`;
+      }
+    }
+    if (Array.isArray(args)) pending.push(args);
+  }
+  return undefined;
+}
+
+function checkedTypeName(node: unknown): string | undefined {
+  if (typeof node !== 'object' || node === null) return undefined;
+  const t = (node as { checkedType?: { name?: unknown } }).checkedType;
+  return typeof t?.name === 'string' ? t.name : undefined;
+}
+
 /** Outcome of compiling a rule body. */
 export type CelCompileResult =
   | { readonly ok: true; readonly program: CompiledRuleProgram }
@@ -74,7 +122,7 @@ export type CelCompileResult =
 export function compileRuleBody(body: string, parameters: ReadonlyMap<string, AttributeType>): CelCompileResult {
   let env: Environment;
   try {
-    env = new Environment();
+    env = new Environment({ homogeneousAggregateLiterals: false });
     for (const [name, type] of parameters) {
       if (name === 'context') continue;
       env.registerVariable(name, celTypeOf[type]);
@@ -96,6 +144,8 @@ export function compileRuleBody(body: string, parameters: ReadonlyMap<string, At
     return { ok: false, kind: 'error', message: summaryOf(e) };
   }
   if (!checked.valid) return { ok: false, kind: 'error', message: summaryOf(checked.error) };
+  const crossType = findCrossTypeOrdering(parsed.ast);
+  if (crossType !== undefined) return { ok: false, kind: 'error', message: crossType };
   if (checked.type !== 'bool') return { ok: false, kind: 'type', type: checked.type ?? 'unknown' };
 
   const paramTypes = new Map(parameters);
