@@ -69,6 +69,20 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
   g: 1024 ** 3,
 };
 
+/**
+ * Whether `uri` is a connection URI the PostgreSQL driver understands: `postgres://` or `postgresql://`.
+ * Anything else (a bare host, a key=value DSN) would otherwise surface much later as a baffling DNS error.
+ */
+export function isPostgresUri(uri: string): boolean {
+  if (!/^postgres(ql)?:\/\//i.test(uri)) return false;
+  try {
+    new URL(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Parses a human byte size (`10MiB`, `1GB`, `512`) into bytes; undefined when malformed. */
 export function parseSizeBytes(text: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text.replace(/_/g, ''));
@@ -373,6 +387,12 @@ export const configSchema = z
     }
     if (c.database.engine === 'postgres' && c.database.uri === '' && c.database.writer.uri === '') {
       issue('database.uri', 'required when database.engine is postgres (or set database.writer.uri)');
+    }
+    if (c.database.engine === 'postgres') {
+      for (const key of ['uri', 'writer.uri', 'reader.uri'] as const) {
+        const value = key === 'uri' ? c.database.uri : key === 'writer.uri' ? c.database.writer.uri : c.database.reader.uri;
+        if (value !== '' && !isPostgresUri(value)) issue(`database.${key}`, 'must be a postgres:// or postgresql:// URL');
+      }
     }
     const gc = c.database.garbage_collection;
     if (c.database.engine === 'postgres' && gc.enabled && gc.timeout > 0 && !(gc.interval > 0)) {

@@ -281,3 +281,30 @@ describe('Go duration syntax', () => {
     ).toBe(30_000);
   });
 });
+
+describe('database URIs', () => {
+  it('a postgres engine URI that is not a postgres:// URL is refused at load, not retried as a DNS failure', () => {
+    for (const [env, key] of [
+      ['PERMIFY_DATABASE_URI', 'database.uri'],
+      ['PERMIFY_DATABASE_WRITER_URI', 'database.writer.uri'],
+      ['PERMIFY_DATABASE_READER_URI', 'database.reader.uri'],
+    ] as const) {
+      const extra = env === 'PERMIFY_DATABASE_URI' ? {} : { PERMIFY_DATABASE_WRITER_URI: 'postgres://u@h/db' };
+      expect(() =>
+        loadConfig({ cwd: dir, env: { PERMIFY_DATABASE_ENGINE: 'postgres', ...extra, [env]: 'host=db user=me' } }),
+      ).toThrow(`invalid configuration: ${key}: must be a postgres:// or postgresql:// URL (from ${env})`);
+    }
+    const ok = loadConfig({
+      cwd: dir,
+      env: { PERMIFY_DATABASE_ENGINE: 'postgres', PERMIFY_DATABASE_URI: 'postgresql://u:p@h:5432/db?sslmode=disable' },
+    });
+    expect(ok.config.database.uri).toBe('postgresql://u:p@h:5432/db?sslmode=disable');
+    // The memory engine ignores the URI entirely.
+    expect(() => loadConfig({ cwd: dir, env: { PERMIFY_DATABASE_URI: 'whatever' } })).not.toThrow();
+  });
+  it('migrate refuses a non-URL before connecting', async () => {
+    const r = await run('migrate', 'status', '--database-uri', 'notauri');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('database uri must be a postgres:// or postgresql:// URL');
+  });
+});

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isPostgresUri } from '../../config/schema.js';
 import { migrateDown, migrateUp, migrationStatus } from '../../storage/postgres/index.js';
 
 interface MigrateFlags {
@@ -17,6 +18,7 @@ function resolveUri(flags: MigrateFlags): string | undefined {
   if (engine !== 'postgres') throw new Error(`unsupported database engine "${engine}" (expected postgres or memory)`);
   const uri = flags.databaseUri ?? process.env.PERMIFY_DATABASE_URI ?? '';
   if (uri === '') throw new Error('database uri is required (--database-uri or PERMIFY_DATABASE_URI)');
+  if (!isPostgresUri(uri)) throw new Error('database uri must be a postgres:// or postgresql:// URL');
   return uri;
 }
 
