@@ -14,6 +14,7 @@ import { registerAst } from '../../src/cli/commands/ast.js';
 import { registerConfig } from '../../src/cli/commands/config.js';
 import { registerFmt } from '../../src/cli/commands/fmt.js';
 import { registerMigrate } from '../../src/cli/commands/migrate.js';
+import { packageVersion, registerVersion } from '../../src/cli/commands/version.js';
 import { loadConfig } from '../../src/config/load.js';
 import { parseDurationMs } from '../../src/config/schema.js';
 import { migrationStatus } from '../../src/storage/postgres/index.js';
@@ -47,6 +48,7 @@ async function run(...args: string[]): Promise<{ out: string; err: string; code:
   registerFmt(program);
   registerConfig(program);
   registerMigrate(program);
+  registerVersion(program);
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (x) {
@@ -306,5 +308,14 @@ describe('database URIs', () => {
     const r = await run('migrate', 'status', '--database-uri', 'notauri');
     expect(r.code).toBe(1);
     expect(r.err).toContain('database uri must be a postgres:// or postgresql:// URL');
+  });
+});
+
+describe('permify version', () => {
+  it('prints only the version string, v + semver, like Permify', async () => {
+    const r = await run('version');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`v${packageVersion()}\n`);
+    expect(r.out).toMatch(/^v\d+\.\d+\.\d+\S*\n$/);
   });
 });

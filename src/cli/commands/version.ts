@@ -11,8 +11,9 @@ export function packageVersion(): string {
 export function registerVersion(program: Command): void {
   program
     .command('version')
-    .description('print the version')
+    .description('print the permify-ts version (its API is that of Permify v1.7.3)')
     .action(() => {
-      process.stdout.write(`permify-ts ${packageVersion()} (Permify API v1.7.3 compatible)\n`);
+      // Only the version string, `v` + semver, as Permify prints it: scripts parse this line.
+      process.stdout.write(`v${packageVersion()}\n`);
     });
 }
