@@ -237,3 +237,28 @@ describe('LookupEntityStream over REST', () => {
     expect(ids.at(-1)?.continuous_token).toBe('');
   });
 });
+
+describe('CORS corners', () => {
+  it('every response varies on Origin, also without an Origin header; no Allow-* headers then', async () => {
+    const plain = await request(port, 'POST', '/v1/tenants/list', { page_size: 1 });
+    expect(plain.status).toBe(200);
+    expect(plain.headers['vary']).toBe('Origin');
+    expect(plain.headers['access-control-allow-origin']).toBeUndefined();
+    const err = await request(port, 'POST', '/v1/nothing', {});
+    expect(err.headers['vary']).toBe('Origin');
+  });
+
+  it('a preflight without Origin is still answered 204 by the CORS layer, without Allow-* headers', async () => {
+    const res = await request(port, 'OPTIONS', '/v1/tenants/t1/permissions/check', undefined, { 'access-control-request-method': 'POST' });
+    expect(res.status).toBe(204);
+    expect(res.headers['vary']).toBe('Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(res.headers['access-control-allow-methods']).toBeUndefined();
+  });
+
+  it('OPTIONS with an Origin but no requested method is not a preflight: the API answers 501', async () => {
+    const res = await request(port, 'OPTIONS', '/v1/tenants/t1/permissions/check', undefined, { origin: 'https://app.example' });
+    expect(res.status).toBe(501);
+    expect(res.headers['access-control-allow-origin']).toBe('https://app.example');
+  });
+});

@@ -139,25 +139,32 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
 
   const originAllowed = (origin: string): boolean => anyOrigin || origins.includes(origin);
 
+  /**
+   * CORS as Permify's layer does it: every response varies on Origin (also without an Origin header, so a
+   * shared cache never serves a CORS-less copy to a browser); a preflight (OPTIONS with
+   * Access-Control-Request-Method) is answered 204 here whether or not it carries an Origin; the Allow-*
+   * headers only go to an allowed, non-empty Origin.
+   */
   function applyCors(req: http.IncomingMessage, res: http.ServerResponse): boolean {
-    const origin = req.headers.origin;
-    if (typeof origin !== 'string') return false;
-    const preflight = req.method === 'OPTIONS' && typeof req.headers['access-control-request-method'] === 'string';
+    const rawOrigin = req.headers.origin;
+    const origin = typeof rawOrigin === 'string' && rawOrigin !== '' ? rawOrigin : undefined;
+    const requestedMethod = req.headers['access-control-request-method'];
+    const preflight = req.method === 'OPTIONS' && typeof requestedMethod === 'string' && requestedMethod !== '';
     if (!preflight) {
       res.setHeader('Vary', 'Origin');
-      if (originAllowed(origin)) {
+      if (origin !== undefined && originAllowed(origin)) {
         res.setHeader('Access-Control-Allow-Origin', origin);
         res.setHeader('Access-Control-Allow-Credentials', 'true');
       }
       return false;
     }
     res.setHeader('Vary', ['Origin', 'Access-Control-Request-Method', 'Access-Control-Request-Headers']);
-    const reqMethod = String(req.headers['access-control-request-method']).toUpperCase();
+    const reqMethod = requestedMethod.toUpperCase();
     const reqHeadersRaw = req.headers['access-control-request-headers'];
     const reqHeaders = typeof reqHeadersRaw === 'string' ? reqHeadersRaw.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '') : [];
     const methodOk = CORS_METHODS.includes(reqMethod) || reqMethod === 'OPTIONS';
     const headersOk = anyHeader || reqHeaders.every((h) => allowedHeaders.includes(h));
-    if (originAllowed(origin) && methodOk && headersOk) {
+    if (origin !== undefined && originAllowed(origin) && methodOk && headersOk) {
       res.setHeader('Access-Control-Allow-Origin', origin);
       res.setHeader('Access-Control-Allow-Methods', reqMethod);
       if (reqHeaders.length > 0) res.setHeader('Access-Control-Allow-Headers', reqHeaders.join(', '));
