@@ -9,6 +9,7 @@ import { registerConfig } from './commands/config.js';
 import { registerCoverage } from './commands/coverage.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerRepair } from './commands/repair.js';
 import { registerServe } from './commands/serve.js';
 import { registerValidate } from './commands/validate.js';
 import { registerVersion } from './commands/version.js';
@@ -24,6 +25,7 @@ export function createProgram(): Command {
   registerAst(program);
   registerFmt(program);
   registerMigrate(program);
+  registerRepair(program);
   registerVersion(program);
   return program;
 }

@@ -8,12 +8,14 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import pg from 'pg';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerAst } from '../../src/cli/commands/ast.js';
 import { registerConfig } from '../../src/cli/commands/config.js';
 import { registerFmt } from '../../src/cli/commands/fmt.js';
 import { registerMigrate } from '../../src/cli/commands/migrate.js';
+import { registerRepair } from '../../src/cli/commands/repair.js';
 import { packageVersion, registerVersion } from '../../src/cli/commands/version.js';
 import { loadConfig } from '../../src/config/load.js';
 import { parseDurationMs } from '../../src/config/schema.js';
@@ -49,6 +51,7 @@ async function run(...args: string[]): Promise<{ out: string; err: string; code:
   registerConfig(program);
   registerMigrate(program);
   registerVersion(program);
+  registerRepair(program);
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (x) {
@@ -230,6 +233,39 @@ describe('permify migrate', () => {
     const reset = await run('migrate', 'reset', '--database-uri', db.uri);
     expect(reset.code).toBe(0);
     expect((await migrationStatus(db.uri)).every((s) => !s.applied)).toBe(true);
+  });
+
+  it('repair datastore advances the transaction-id counter past the recorded ids, --dry-run only reports', async () => {
+    const db = await createTestDatabase();
+    dbs.push(db);
+    await run('migrate', 'up', '--database-uri', db.uri);
+    const client = new pg.Client({ connectionString: db.uri });
+    await client.connect();
+    const one = async (text: string): Promise<string> => {
+      const r = await client.query<{ v: string }>(text);
+      return r.rows[0]!.v;
+    };
+    try {
+      // A row "restored" from a cluster whose counter was 300 ids ahead of this one.
+      await client.query(
+        "INSERT INTO transactions (id, tenant_id) VALUES ((pg_current_xact_id()::text::bigint + 300)::text::xid8, 't1')",
+      );
+      const recorded = BigInt(await one('SELECT max(id::text::bigint)::text AS v FROM transactions'));
+      const dry = await run('repair', 'datastore', '--database-uri', db.uri, '--dry-run');
+      expect(dry.code).toBe(0);
+      expect(dry.out).toMatch(/dry run: would advance the transaction-id counter by \d+/);
+      expect(BigInt(await one('SELECT pg_current_xact_id()::text AS v'))).toBeLessThan(recorded);
+      const r = await run('repair', 'datastore', '--database-uri', db.uri, '--batch-size', '64', '--verbose=false');
+      expect(r.err).toBe('');
+      expect(r.out).toMatch(/^advanced the transaction-id counter by \d+\n$/);
+      expect(BigInt(await one('SELECT pg_current_xact_id()::text AS v'))).toBeGreaterThan(recorded);
+      expect(await one('SELECT count(*)::text AS v FROM transactions')).toBe('1');
+      const again = await run('repair', 'datastore', '--database-uri', db.uri);
+      expect(again.out).toContain('nothing to do');
+    } finally {
+      await client.end();
+    }
+    expect((await run('repair', 'datastore', '--database-engine', 'mysql', '--database-uri', db.uri)).code).toBe(1);
   });
 });
 

@@ -159,3 +159,5 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
 export { migrateDown, migrateUp, migrationStatus } from './migrator.js';
 export type { MigrationStatus } from './migrator.js';
+export { repairTransactionIds } from './repair.js';
+export type { RepairOptions, RepairResult } from './repair.js';
