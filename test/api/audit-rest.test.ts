@@ -194,6 +194,15 @@ describe('JSON input rules', () => {
       continuous_token: '',
     });
   });
+
+  it('Any values are written with @type first, as Go protojson does (attribute reads, expand leaves)', async () => {
+    const read = await request(port, 'POST', '/v1/tenants/t1/data/attributes/read', { metadata: {}, filter: { entity: { type: 'doc', ids: ['z'] } } });
+    expect(read.text).toContain('"value":{"@type":"type.googleapis.com/base.v1.IntegerValue","data":20}');
+    const attr = await request(port, 'POST', '/v1/tenants/t1/permissions/expand', { metadata: {}, entity: { type: 'doc', id: 'z' }, permission: 'level' });
+    expect(attr.text).toContain('"leaf":{"value":{"@type":"type.googleapis.com/base.v1.IntegerValue","data":20}}');
+    const rule = await request(port, 'POST', '/v1/tenants/t1/permissions/expand', { metadata: {}, entity: { type: 'doc', id: 'z' }, permission: 'view' });
+    expect(rule.text).toContain('"values":{"values":{"level":{"@type":"type.googleapis.com/base.v1.IntegerValue","data":20}}}');
+  });
 });
 
 describe('LookupEntityStream over REST', () => {

@@ -36,11 +36,31 @@ export function decodeJson<T extends DescMessage>(schema: T, json: JsonValue): R
   }
 }
 
-/** Adds `null` for every unset singular message field that is not a oneof member, recursively. */
+/** Rewrites an Any object so that `@type` is its first key, where Go's protojson writes it. */
+function typeFirst(json: JsonObject): JsonObject {
+  const typeUrl = json['@type'];
+  if (typeUrl === undefined || Object.keys(json)[0] === '@type') return json;
+  const out: JsonObject = { '@type': typeUrl };
+  for (const k in json) if (k !== '@type') out[k] = json[k] as JsonValue;
+  return out;
+}
+
+const isObject = (v: JsonValue | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Adds `null` for every unset singular message field that is not a oneof member, and puts `@type` first in
+ * every Any value, recursively.
+ */
 function fillNulls(desc: DescMessage, msg: Record<string, unknown>, json: JsonObject): void {
   if (desc.typeName.startsWith('google.protobuf.')) return;
   for (const field of desc.fields) {
     const value = msg[field.localName];
+    if (field.fieldKind === 'message' && field.message.typeName === 'google.protobuf.Any') {
+      const child = json[field.name];
+      if (isObject(child)) json[field.name] = typeFirst(child);
+      else if (child === undefined && !field.oneof) json[field.name] = null;
+      continue;
+    }
     if (field.oneof) {
       const oneofValue = msg[field.oneof.localName] as { case?: string; value?: unknown } | undefined;
       if (oneofValue?.case === field.localName && field.fieldKind === 'message') {
@@ -49,6 +69,11 @@ function fillNulls(desc: DescMessage, msg: Record<string, unknown>, json: JsonOb
           fillNulls(field.message, oneofValue.value as Record<string, unknown>, child);
         }
       }
+      continue;
+    }
+    if (field.fieldKind === 'map' && field.mapKind === 'message' && field.message.typeName === 'google.protobuf.Any') {
+      const obj = json[field.name];
+      if (isObject(obj)) for (const k in obj) if (isObject(obj[k])) obj[k] = typeFirst(obj[k]);
       continue;
     }
     if (field.fieldKind === 'message') {
