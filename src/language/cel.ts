@@ -8,11 +8,13 @@
  * - The library accepts cross-type ordering comparisons at type-check time that cel-go rejects (e.g. a `double`
  *   parameter compared with an int literal); {@link findCrossTypeOrdering} rejects them after the check.
  * - Mixed-type list literals (`[1, 'a']`) are `list<dyn>` as in cel-go's default, not a type error.
+ * - `matches` uses RE2 syntax upstream; calls are routed to ./re2.ts instead of the library's JS-regex built-in.
  */
 import { Environment } from '@marcbachmann/cel-js';
 import type { AttributeValue, JsonValue } from '../data/types.js';
 import { PermifyError } from '../errors.js';
 import type { AttributeType, CompiledRuleProgram } from '../schema/model.js';
+import { re2Matches } from './re2.js';
 
 const celTypeOf: Readonly<Record<AttributeType, string>> = {
   boolean: 'bool',
@@ -109,6 +111,33 @@ function checkedTypeName(node: unknown): string | undefined {
   return typeof t?.name === 'string' ? t.name : undefined;
 }
 
+/** Receiver-style name the RE2 `matches` is registered under (the library's own `matches` cannot be replaced). */
+const re2MatchesName = 'matches_re2';
+
+/**
+ * CEL `x.matches(p)` is RE2 upstream; the library's built-in compiles `p` as a JS RegExp. Before type checking,
+ * point every receiver-style `matches` call at {@link re2Matches} (registered as `string.matches_re2`). The
+ * global form `matches(x, p)` is not built into the library and is registered directly. Relies on the parsed
+ * node shape `{op: 'rcall', args: [name, receiver, args]}`; other nodes are left alone.
+ */
+function routeMatchesToRe2(root: unknown): void {
+  const pending: unknown[] = [root];
+  const seen = new Set<unknown>();
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== 'object' || node === null || seen.has(node)) continue;
+    seen.add(node);
+    if (Array.isArray(node)) {
+      pending.push(...(node as unknown[]));
+      continue;
+    }
+    if (!('op' in node)) continue;
+    const n = node as { op: unknown; args: unknown };
+    if (n.op === 'rcall' && Array.isArray(n.args) && n.args[0] === 'matches') n.args[0] = re2MatchesName;
+    if (Array.isArray(n.args)) pending.push(n.args);
+  }
+}
+
 /** Outcome of compiling a rule body. */
 export type CelCompileResult =
   | { readonly ok: true; readonly program: CompiledRuleProgram }
@@ -122,7 +151,9 @@ export type CelCompileResult =
 export function compileRuleBody(body: string, parameters: ReadonlyMap<string, AttributeType>): CelCompileResult {
   let env: Environment;
   try {
-    env = new Environment({ homogeneousAggregateLiterals: false });
+    env = new Environment({ homogeneousAggregateLiterals: false })
+      .registerFunction(`string.${re2MatchesName}(string): bool`, re2Matches)
+      .registerFunction('matches(string, string): bool', re2Matches);
     for (const [name, type] of parameters) {
       if (name === 'context') continue;
       env.registerVariable(name, celTypeOf[type]);
@@ -137,13 +168,16 @@ export function compileRuleBody(body: string, parameters: ReadonlyMap<string, At
   } catch (e) {
     return { ok: false, kind: 'error', message: summaryOf(e) };
   }
+  routeMatchesToRe2(parsed.ast);
   let checked: { valid: boolean; type?: string; error?: unknown };
   try {
     checked = parsed.check();
   } catch (e) {
     return { ok: false, kind: 'error', message: summaryOf(e) };
   }
-  if (!checked.valid) return { ok: false, kind: 'error', message: summaryOf(checked.error) };
+  if (!checked.valid) {
+    return { ok: false, kind: 'error', message: summaryOf(checked.error).replaceAll(re2MatchesName, 'matches') };
+  }
   const crossType = findCrossTypeOrdering(parsed.ast);
   if (crossType !== undefined) return { ok: false, kind: 'error', message: crossType };
   if (checked.type !== 'bool') return { ok: false, kind: 'type', type: checked.type ?? 'unknown' };

@@ -589,3 +589,33 @@ describe('validation files (§7)', () => {
     ]);
   });
 });
+
+describe('`matches` in rules uses RE2 syntax, as cel-go does upstream (§5.3)', async () => {
+  const f = await fixture(
+    `entity user {}
+entity account {
+    attribute email string
+    permission corp = corp_mail(email)
+    permission plain = plain_name(email)
+}
+rule corp_mail(email string) {
+    email.matches('(?i)@example\\\\.com\\\\z') && matches(email, '^[[:alnum:]._-]+@')
+}
+rule plain_name(email string) {
+    email.matches('^\\\\pL+@')
+}`,
+    [],
+    [
+      'account:1$email|string:Ann@EXAMPLE.com',
+      'account:2$email|string:ann@example.org',
+      'account:3$email|string:élodie@x',
+    ],
+  );
+  it('inline flags, POSIX classes, \\z and \\pL behave as in RE2', async () => {
+    expect(await f.check('account:1', 'corp', 'user:x')).toBe('allowed');
+    expect(await f.check('account:2', 'corp', 'user:x')).toBe('denied');
+    expect(await f.check('account:3', 'plain', 'user:x')).toBe('allowed');
+    expect(await f.check('account:2', 'plain', 'user:x')).toBe('allowed');
+    expect(await f.lookupEntity('account', 'corp', 'user:x')).toEqual(['1']);
+  });
+});
