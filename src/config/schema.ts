@@ -100,6 +100,11 @@ function numberish(v: unknown): unknown {
   return v;
 }
 
+/** YAML scalars for string keys (`port: 6060` in Permify's sample file, a numeric account id) become strings. */
+function stringish(v: unknown): unknown {
+  return typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' ? String(v) : v;
+}
+
 function boolish(v: unknown): unknown {
   if (typeof v === 'string') {
     const s = v.trim().toLowerCase();
@@ -110,6 +115,7 @@ function boolish(v: unknown): unknown {
 }
 
 function listish(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stringish);
   if (typeof v === 'string') {
     return v
       .split(',')
@@ -139,7 +145,7 @@ type Meta = Omit<ConfigFieldMeta, 'kind'>;
 
 /** Leaf builders: each returns a zod schema with a default and registered metadata. */
 export const field = {
-  string: (def: string, meta: Meta) => register(z.string().default(def), meta, 'string'),
+  string: (def: string, meta: Meta) => register(z.preprocess(stringish, z.string()).default(def), meta, 'string'),
   enumOf: <const T extends readonly [string, ...string[]]>(values: T, def: T[number], meta: Meta) =>
     register(z.enum(values).default(def as never), meta, 'string'),
   bool: (def: boolean, meta: Meta) => register(z.preprocess(boolish, z.boolean()).default(def), meta, 'bool'),

@@ -355,3 +355,17 @@ describe('permify version', () => {
     expect(r.out).toMatch(/^v\d+\.\d+\.\d+\S*\n$/);
   });
 });
+
+describe('YAML scalars for string keys', () => {
+  it("numbers and booleans are taken as strings (Permify's sample file has profiler.port: 6060)", () => {
+    const cfg = file(
+      'scalars/config.yaml',
+      'account_id: 12345\nprofiler:\n  enabled: true\n  port: 6060\ndistributed:\n  port: 5000\nauthn:\n  preshared:\n    keys: [12345, true, abc]\n',
+    );
+    const { config } = loadConfig({ configPath: cfg, cwd: dir });
+    expect(config.account_id).toBe('12345');
+    expect(config.profiler.port).toBe('6060');
+    expect(config.distributed.port).toBe('5000');
+    expect(config.authn.preshared.keys).toEqual(['12345', 'true', 'abc']);
+  });
+});
