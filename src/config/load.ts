@@ -153,10 +153,24 @@ export function redactedConfig(config: Config): Record<string, unknown> {
   return out;
 }
 
+/** Milliseconds in Go's duration notation (`0s`, `500ms`, `1.5s`, `5m0s`, `200h0m0s`), as the YAML would say it. */
+export function formatDurationGo(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms < 1000) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const sec = Number(((ms % 60_000) / 1000).toFixed(3));
+  return `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${sec}s`;
+}
+
 /** A three-column table (key, value, source) of the effective configuration, secrets masked. */
 export function formatConfigTable(loaded: LoadedConfig): string {
   const red = redactedConfig(loaded.config);
-  const rows = configLeaves.map((l) => [l.key, JSON.stringify(red[l.key]), loaded.sources[l.key] ?? 'DEFAULT'] as const);
+  const shown = (l: ConfigLeaf): string => {
+    const v = red[l.key];
+    return l.meta.kind === 'duration' && typeof v === 'number' ? formatDurationGo(v) : JSON.stringify(v);
+  };
+  const rows = configLeaves.map((l) => [l.key, shown(l), loaded.sources[l.key] ?? 'DEFAULT'] as const);
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.min(60, Math.max(...rows.map((r) => r[1].length)));
   return rows.map((r) => `${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`).join('\n') + '\n';

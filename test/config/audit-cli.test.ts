@@ -134,6 +134,13 @@ describe('permify config', () => {
       /^server\.http\.cors_allowed_origins\s+\["https:\/\/a\.example","https:\/\/b\.example","https:\/\/c\.example"\]\s+FLAG$/m,
     );
   });
+  it('durations are shown in Go notation, as they are written in the YAML', async () => {
+    const r = await run('config', '--database-garbage-collection-window', '200h');
+    expect(r.out).toMatch(/^authn\.oidc\.refresh_interval\s+15m0s\s+DEFAULT$/m);
+    expect(r.out).toMatch(/^database\.max_connection_lifetime\s+5m0s\s+DEFAULT$/m);
+    expect(r.out).toMatch(/^database\.garbage_collection\.window\s+200h0m0s\s+FLAG$/m);
+    expect(r.out).toMatch(/^database\.connect_timeout\s+0s\s+DEFAULT$/m);
+  });
   it('a bad value fails with the key and where it came from', async () => {
     const r = await run('config', '--grpc-port', '70000');
     expect(r.code).toBe(1);
