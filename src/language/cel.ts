@@ -9,6 +9,7 @@
  *   parameter compared with an int literal); {@link findCrossTypeOrdering} rejects them after the check.
  * - Mixed-type list literals (`[1, 'a']`) are `list<dyn>` as in cel-go's default, not a type error.
  * - `matches` uses RE2 syntax upstream; calls are routed to ./re2.ts instead of the library's JS-regex built-in.
+ * - Standard library only, as upstream: the library's string/bytes extension functions are rejected.
  */
 import { Environment } from '@marcbachmann/cel-js';
 import type { AttributeValue, JsonValue } from '../data/types.js';
@@ -115,14 +116,36 @@ function checkedTypeName(node: unknown): string | undefined {
 const re2MatchesName = 'matches_re2';
 
 /**
- * CEL `x.matches(p)` is RE2 upstream; the library's built-in compiles `p` as a JS RegExp. Before type checking,
- * point every receiver-style `matches` call at {@link re2Matches} (registered as `string.matches_re2`). The
- * global form `matches(x, p)` is not built into the library and is registered directly. Relies on the parsed
- * node shape `{op: 'rcall', args: [name, receiver, args]}`; other nodes are left alone.
+ * Receiver functions the library adds beyond CEL's standard library (cel-go's strings/bytes extensions).
+ * Upstream declares no extension libraries, so a rule using them does not compile there.
  */
-function routeMatchesToRe2(root: unknown): void {
+const extensionFunctions = new Set([
+  'at',
+  'base64',
+  'hex',
+  'indexOf',
+  'join',
+  'json',
+  'lastIndexOf',
+  'lowerAscii',
+  'split',
+  'string',
+  'substring',
+  'trim',
+  'upperAscii',
+]);
+
+/**
+ * Walks the parsed body before type checking. Every receiver-style `matches` call is pointed at
+ * {@link re2Matches} (registered as `string.matches_re2`), because CEL `x.matches(p)` is RE2 upstream while the
+ * library's built-in compiles `p` as a JS RegExp; the global form `matches(x, p)` is registered directly.
+ * Returns cel-go's message for the first call of an extension function, if any. Relies on the parsed node
+ * shape `{op: 'rcall', args: [name, receiver, args]}`; other nodes are left alone.
+ */
+function prepareCalls(root: unknown): string | undefined {
   const pending: unknown[] = [root];
   const seen = new Set<unknown>();
+  let rejected: string | undefined;
   while (pending.length > 0) {
     const node = pending.pop();
     if (typeof node !== 'object' || node === null || seen.has(node)) continue;
@@ -133,9 +156,16 @@ function routeMatchesToRe2(root: unknown): void {
     }
     if (!('op' in node)) continue;
     const n = node as { op: unknown; args: unknown };
-    if (n.op === 'rcall' && Array.isArray(n.args) && n.args[0] === 'matches') n.args[0] = re2MatchesName;
+    if (n.op === 'rcall' && Array.isArray(n.args)) {
+      const name: unknown = n.args[0];
+      if (name === 'matches') n.args[0] = re2MatchesName;
+      else if (typeof name === 'string' && extensionFunctions.has(name)) {
+        rejected ??= `undeclared reference to '${name}' (in container '')`;
+      }
+    }
     if (Array.isArray(n.args)) pending.push(n.args);
   }
+  return rejected;
 }
 
 /** Outcome of compiling a rule body. */
@@ -168,7 +198,8 @@ export function compileRuleBody(body: string, parameters: ReadonlyMap<string, At
   } catch (e) {
     return { ok: false, kind: 'error', message: summaryOf(e) };
   }
-  routeMatchesToRe2(parsed.ast);
+  const rejected = prepareCalls(parsed.ast);
+  if (rejected !== undefined) return { ok: false, kind: 'error', message: rejected };
   let checked: { valid: boolean; type?: string; error?: unknown };
   try {
     checked = parsed.check();

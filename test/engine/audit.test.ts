@@ -218,6 +218,21 @@ describe('rule type checking matches cel-go as upstream configures it (§2.7)', 
     expect(compile('price', 'price > context.data.min && dyn(price) > 1')).not.toThrow();
     expect(compile('nums', 'nums.exists(n, n < 3) && [1, 2.0][0] < 3')).not.toThrow();
   });
+  it('string and bytes extension functions are not declared (standard library only)', () => {
+    for (const body of [
+      "context.data.s.trim() == 'a'",
+      "context.data.s.lowerAscii() == 'a'",
+      "context.data.s.split(',').size() == 2",
+      "context.data.s.indexOf('a') == 0",
+      "['a'].join() == 'a'",
+    ]) {
+      expect(compile('age', `age > 1 && ${body}`)).toThrow(/undeclared reference to '\w+'/);
+    }
+    expect(
+      compile('age', "context.data.s.size() > 0 && size(context.data.s) > 0 && context.data.s.endsWith('x')"),
+    ).not.toThrow();
+    expect(compile('age', "string(age).startsWith('1') && context.data.s.contains(string(age))")).not.toThrow();
+  });
   it('equality across int and double stays a type error; mixed list literals compile', () => {
     expect(compile('age', 'age == 18.0')).toThrow(/no such overload/);
     expect(compile('age', "context.data.l == [1, 'a'] && 18 in [age, 'x']")).not.toThrow();
