@@ -44,6 +44,9 @@ const cases: readonly (readonly [string, string, boolean])[] = [
   ['(?P<x>a)', 'a', true],
   ['^(?:ab)+$', 'abab', true],
   ['x|', 'y', true],
+  ['^\\0$', '\0', true],
+  ['^\\012$', '\n', true],
+  ['^\\101\\102$', 'AB', true],
 ];
 
 describe('RE2 matches (CEL `matches`)', () => {

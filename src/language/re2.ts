@@ -7,9 +7,10 @@
  *
  * Supported: leading flag groups `(?ims)` / `(?i-s)`; `(?:…)`, `(?P<n>…)`, `(?<n>…)`; classes with POSIX
  * `[:name:]` items and a leading literal `]`; escapes `\A \z \b \B \d \D \w \W \s \S \pX \p{Name} \PX \P{^Name}
- * \Q…\E \xHH \x{H…} \a \f \t \n \r \v` and escaped punctuation; `{` that is not a repetition is literal.
+ * \Q…\E \xHH \x{H…} \a \f \t \n \r \v`, octal (`\0`, `\012`) and escaped punctuation; `{` that is not a
+ * repetition is literal.
  * Not supported (an error, never a silent mismatch): flags after the start or scoped `(?i:…)`, the `U` flag,
- * negated POSIX classes, `\C`, octal escapes.
+ * negated POSIX classes, `\C`, back-references.
  */
 
 /** Thrown for patterns RE2 rejects or this translation does not cover. */
@@ -118,11 +119,15 @@ function escape(pattern: string, i: number, inClass: boolean): [string, number] 
       const text = pattern.slice(i + 2, end < 0 ? pattern.length : end);
       return [[...text].map((ch) => escapeLiteral(ch, inClass)).join(''), end < 0 ? pattern.length : end + 2];
     }
-    default:
-      // Escaped punctuation is the literal character; escaped letters/digits not handled above are errors
-      // (back-references, octal, \C, unknown escapes).
+    default: {
+      // Octal as in Go: `\0` plus up to two more octal digits, or `\1`-`\7` followed by an octal digit.
+      const octal = /^(?:0[0-7]{0,2}|[1-7][0-7]{1,2})/.exec(pattern.slice(i + 1));
+      if (octal !== null) return [`\\u{${Number.parseInt(octal[0], 8).toString(16)}}`, i + 1 + octal[0].length];
+      // Escaped punctuation is the literal character; other escaped letters/digits are errors
+      // (back-references, \C, unknown escapes).
       if (/[0-9A-Za-z_]/.test(c)) fail(pattern, 'invalid escape sequence');
       return [escapeLiteral(c, inClass), i + 2];
+    }
   }
 }
 
