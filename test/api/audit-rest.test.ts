@@ -7,6 +7,8 @@
 import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.js';
+import type { Store } from '../../src/storage/contract.js';
+import { createMemoryStore } from '../../src/storage/memory/index.js';
 import { request, startTestServer } from '../e2e/rest-support.js';
 
 const SCHEMA = `
@@ -269,5 +271,58 @@ describe('CORS corners', () => {
     const res = await request(port, 'OPTIONS', '/v1/tenants/t1/permissions/check', undefined, { origin: 'https://app.example' });
     expect(res.status).toBe(501);
     expect(res.headers['access-control-allow-origin']).toBe('https://app.example');
+  });
+});
+
+describe('Grpc-Timeout request header (grpc-gateway deadline)', () => {
+  it('an expired deadline answers 504 / DEADLINE_EXCEEDED, a malformed one 400, a generous one is harmless', async () => {
+    const expired = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check(), { 'grpc-timeout': '1n' });
+    expect(expired.status, expired.text).toBe(504);
+    expect((expired.json as { code: number }).code).toBe(4);
+    for (const bad of ['abc', '10', '5x', '-1S']) {
+      const res = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check(), { 'grpc-timeout': bad });
+      expect([res.status, res.json], bad).toEqual([400, { code: 3, message: `invalid grpc-timeout: ${bad}`, details: [] }]);
+    }
+    for (const fine of ['30S', '99999999H', '5000m']) {
+      const res = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check(), { 'grpc-timeout': fine });
+      expect(res.status, fine).toBe(200);
+    }
+    const stream = await request(
+      port,
+      'POST',
+      '/v1/tenants/t1/permissions/lookup-entity-stream',
+      { metadata: md, entity_type: 'doc', permission: 'owner', subject: { type: 'user', id: 'u1' } },
+      { 'grpc-timeout': '1n' },
+    );
+    expect(stream.status).toBe(504);
+    expect((JSON.parse(stream.text) as { error: { code: number } }).error.code).toBe(4);
+  });
+});
+
+describe('Grpc-Timeout on a call that outlives it', () => {
+  it('answers 504 when the deadline passes, without waiting for the handler', async () => {
+    const real = createMemoryStore();
+    let release: (() => void) | undefined;
+    const slow: Store = {
+      ...real,
+      tenants: {
+        ...real.tenants,
+        listTenants: async (page, signal) => {
+          await new Promise<void>((r) => (release = r));
+          return real.tenants.listTenants(page, signal);
+        },
+      },
+    };
+    const s = await startTestServer({}, { store: slow });
+    try {
+      const started = Date.now();
+      const res = await request(s.ports.http as number, 'POST', '/v1/tenants/list', { page_size: 1 }, { 'grpc-timeout': '100m' });
+      expect(res.status, res.text).toBe(504);
+      expect((res.json as { code: number }).code).toBe(4);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      release?.();
+      await s.close();
+    }
   });
 });

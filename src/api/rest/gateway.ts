@@ -70,6 +70,58 @@ function metadataOf(req: http.IncomingMessage): Record<string, string> {
 
 class BodyTooLarge extends Error {}
 
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+/** Largest delay `setTimeout` honours; longer deadlines are as good as none. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The `Grpc-Timeout` request header (`<digits><H|M|S|m|u|n>`), which grpc-gateway turns into the call's
+ * deadline: the call is aborted with DEADLINE_EXCEEDED (504) when it passes; a malformed value is 400.
+ */
+function applyGrpcTimeout(req: http.IncomingMessage, res: http.ServerResponse, controller: AbortController): boolean {
+  const raw = req.headers['grpc-timeout'];
+  if (typeof raw !== 'string' || raw === '') return false;
+  const m = /^(\d+)([HMSmun])$/.exec(raw);
+  if (!m) throw new PermifyError('ERROR_CODE_VALIDATION', `invalid grpc-timeout: ${raw}`);
+  const ms = Number(m[1]) * (TIMEOUT_UNIT_MS[m[2] as string] as number);
+  const expire = (): void => controller.abort(new DOMException('deadline exceeded', 'TimeoutError'));
+  if (ms < 1) {
+    expire();
+    return true;
+  }
+  if (ms > MAX_TIMER_MS) return false;
+  const timer = setTimeout(expire, ms);
+  res.once('close', () => clearTimeout(timer));
+  return true;
+}
+
+/** The signal's reason when it was aborted by a passed deadline (handlers report any abort as CANCELLED). */
+function deadlineError(signal: AbortSignal): Error | undefined {
+  const reason: unknown = signal.aborted ? signal.reason : undefined;
+  return reason instanceof Error && reason.name === 'TimeoutError' ? reason : undefined;
+}
+
+/** `pending`, or a rejection as soon as the deadline passes (the handler's late result is dropped). */
+function untilDeadline<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      const e = deadlineError(signal);
+      if (e) reject(e);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
 /**
  * Path and query of a request target. Origin-form (`/path?q`) is split as is (not `new URL()`: `//x` would be
  * read as a host); absolute-form (`http://host/path?q`, sent by clients talking through a proxy setting) is
@@ -189,8 +241,11 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     res.end(errorBody(grpc, message));
   }
 
-  function normalise(e: unknown, rpc: string): PermifyError {
-    const err = toPermifyError(e);
+  function normalise(e: unknown, rpc: string, signal?: AbortSignal): PermifyError {
+    let err = toPermifyError(e);
+    // Handlers report every abort as CANCELLED; one caused by a passed Grpc-Timeout is DEADLINE_EXCEEDED.
+    const deadline = signal && err.code === 'ERROR_CODE_CANCELLED' ? deadlineError(signal) : undefined;
+    if (deadline) err = toPermifyError(deadline);
     if (err.grpcStatus === GrpcStatus.INTERNAL) logger.error({ rpc, code: err.code, err: err.cause ?? err }, 'rpc failed');
     return err;
   }
@@ -219,6 +274,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     const headers = metadataOf(req);
     const handler = (opts.handlers as unknown as Record<string, Record<string, unknown>>)[r.service.typeName]?.[r.method.name];
     if (typeof handler !== 'function') throw new PermifyError('ERROR_CODE_NOT_IMPLEMENTED');
+    const hasDeadline = applyGrpcTimeout(req, res, controller);
     let json: JsonValue = {};
     if (r.body !== '') {
       const raw = await readBody(req, maxBodyBytes);
@@ -250,7 +306,12 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
       let wrote = false;
       try {
         for await (const item of (handler as AnyStreaming)(request, ctx)) {
-          if (controller.signal.aborted) break;
+          if (controller.signal.aborted) {
+            // A passed Grpc-Timeout ends the stream with an error line; a client that went away just stops it.
+            const reason: unknown = controller.signal.reason;
+            if (reason instanceof Error && reason.name === 'TimeoutError') throw reason;
+            break;
+          }
           if (!wrote) {
             res.writeHead(200, { 'Content-Type': 'application/json' });
             wrote = true;
@@ -271,7 +332,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
         if (!wrote) res.writeHead(200, { 'Content-Type': 'application/json' });
         res.end();
       } catch (e) {
-        const err = normalise(e, rpc);
+        const err = normalise(e, rpc, controller.signal);
         const line = JSON.stringify({ error: { code: err.grpcStatus, message: err.message, details: [] } }) + '\n';
         if (!wrote) {
           const h: http.OutgoingHttpHeaders = { 'Content-Type': 'application/json' };
@@ -284,7 +345,8 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     }
     validateMessage(request as { $typeName: string });
     await opts.beforeCall?.({ service: r.service.typeName, method: r.method.name, headers });
-    const response = await (handler as AnyUnary)(request, ctx);
+    const pending = (handler as AnyUnary)(request, ctx);
+    const response = await (hasDeadline ? untilDeadline(pending, controller.signal) : pending);
     const body = JSON.stringify(encodeJson(r.method.output, response));
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
@@ -371,7 +433,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
           });
           return;
         }
-        const err = normalise(e, rpc);
+        const err = normalise(e, rpc, controller.signal);
         if (err.code === 'RATE_LIMITED') opts.metrics?.rateLimited();
         sendError(res, err);
       } finally {
