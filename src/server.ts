@@ -85,7 +85,23 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logger.level, output: config.logger.output });
   logger.info({ config: redactedConfig(config) }, 'effective configuration');
-  if (config.account_id === '') logger.debug({}, 'account_id is empty');
+  const accountReminder = (): void => {
+    logger.error({}, 'account_id is not set: set account_id (--account-id, PERMIFY_ACCOUNT_ID) to identify this deployment');
+  };
+  let accountTimer: NodeJS.Timeout | undefined;
+  if (config.account_id === '') {
+    accountReminder();
+    accountTimer = setInterval(accountReminder, 24 * 60 * 60 * 1000);
+    accountTimer.unref();
+  }
+  for (const [key, on] of [
+    ['logger.enabled', config.logger.enabled],
+    ['tracer.enabled', config.tracer.enabled],
+    ['meter.enabled', config.meter.enabled],
+    ['profiler.enabled', config.profiler.enabled],
+  ] as const) {
+    if (on) logger.warn({ key }, `${key} is accepted but not implemented by permify-ts: nothing is exported`);
+  }
 
   const health = createHealthReporter('NOT_SERVING');
   const metrics = createMetrics();
@@ -209,6 +225,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         closed ??= (async () => {
           closing = true;
           if (readyTimer) clearTimeout(readyTimer);
+          if (accountTimer) clearInterval(accountTimer);
           process.removeListener('SIGINT', onSignal);
           process.removeListener('SIGTERM', onSignal);
           process.removeListener('unhandledRejection', onUnhandled);
@@ -228,6 +245,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     }
     return running;
   } catch (e) {
+    if (accountTimer) clearInterval(accountTimer);
     await Promise.allSettled([gateway?.close(0), grpcServer?.close(0)]);
     await release();
     throw e;

@@ -6,10 +6,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
 import { request, startTestServer } from './rest-support.js';
 
 function selfSigned(): { cert: string; key: string } {
@@ -66,6 +68,33 @@ describe('TLS', () => {
 });
 
 describe('lifecycle', () => {
+  it('reminds at error level when account_id is empty and warns about accepted-but-inert exporters', async () => {
+    const lines: Array<{ level: string; msg: string; key?: string }> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', output: 'json', destination: sink });
+    const s = await startTestServer({ 'tracer.enabled': true }, { logger });
+    await s.close();
+    expect(lines.some((l) => l.level === 'error' && l.msg.includes('account_id is not set'))).toBe(true);
+    expect(lines.some((l) => l.level === 'warn' && l.key === 'tracer.enabled')).toBe(true);
+    const quiet: typeof lines = [];
+    const sink2 = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') quiet.push(JSON.parse(l));
+        done();
+      },
+    });
+    const s2 = await startTestServer(
+      { account_id: 'acme' },
+      { logger: createLogger({ level: 'info', output: 'json', destination: sink2 }) },
+    );
+    await s2.close();
+    expect(quiet.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([]);
+  });
   it('close() lets an in-flight request finish and then refuses connections', async () => {
     const server = await startTestServer();
     const port = server.ports.http as number;
