@@ -326,3 +326,44 @@ describe('Grpc-Timeout on a call that outlives it', () => {
     }
   });
 });
+
+describe('LookupEntityStream admission failures', () => {
+  it('an authentication failure answers the HTTP status with the {"error": ...} line, like any stream failure', async () => {
+    const s = await startTestServer({ 'authn.enabled': 'true', 'authn.method': 'preshared', 'authn.preshared.keys': 'k1' });
+    try {
+      const p = s.ports.http as number;
+      const body = { metadata: md, entity_type: 'doc', permission: 'owner', subject: { type: 'user', id: 'u1' } };
+      const denied = await request(p, 'POST', '/v1/tenants/t1/permissions/lookup-entity-stream', body);
+      expect(denied.status).toBe(401);
+      expect(denied.text.endsWith('\n')).toBe(true);
+      const line = JSON.parse(denied.text) as { error?: { code: number; message: string; details: unknown[] } };
+      expect(line.error).toEqual({ code: 16, message: 'ERROR_CODE_MISSING_BEARER_TOKEN', details: [] });
+      // A malformed body is still rejected by the gateway itself, before the call: plain error body.
+      const malformed = await request(p, 'POST', '/v1/tenants/t1/permissions/lookup-entity-stream', '{bad');
+      expect(malformed.status).toBe(400);
+      expect((malformed.json as { code: number }).code).toBe(3);
+      const ok = await request(p, 'POST', '/v1/tenants/t1/permissions/lookup-entity-stream', body, { authorization: 'Bearer k1' });
+      expect(ok.status).toBe(404); // no schema on this fresh server: still the stream error shape
+      expect((JSON.parse(ok.text) as { error: { code: number } }).error.code).toBe(5);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a rate-limited stream answers 429 with the {"error": ...} line', async () => {
+    const s = await startTestServer({ 'server.rate_limit': '1', 'server.rate_limit_burst': '1' });
+    try {
+      const p = s.ports.http as number;
+      const body = { metadata: md, entity_type: 'doc', permission: 'owner', subject: { type: 'user', id: 'u1' } };
+      let limited: { status: number; text: string } | undefined;
+      for (let i = 0; i < 5 && !limited; i++) {
+        const r = await request(p, 'POST', '/v1/tenants/t1/permissions/lookup-entity-stream', body);
+        if (r.status === 429) limited = r;
+      }
+      expect(limited).toBeDefined();
+      expect((JSON.parse(limited?.text ?? '') as { error: { code: number } }).error.code).toBe(8);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -302,9 +302,11 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     const request = decodeJson(r.method.input, obj);
     const ctx: HandlerContext = { signal: controller.signal, requestId: headers['x-request-id'] || randomUUID(), logger };
     if (r.method.methodKind === 'server_streaming') {
-      await opts.beforeCall?.({ service: r.service.typeName, method: r.method.name, headers });
       let wrote = false;
       try {
+        // Admission failures (auth, rate limit) are failures of the stream like any other: Permify's gateway
+        // only sees them when reading the first message, so they answer the `{"error": ...}` line too.
+        await opts.beforeCall?.({ service: r.service.typeName, method: r.method.name, headers });
         for await (const item of (handler as AnyStreaming)(request, ctx)) {
           if (controller.signal.aborted) {
             // A passed Grpc-Timeout ends the stream with an error line; a client that went away just stops it.
@@ -333,6 +335,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
         res.end();
       } catch (e) {
         const err = normalise(e, rpc, controller.signal);
+        if (err.code === 'RATE_LIMITED') opts.metrics?.rateLimited();
         const line = JSON.stringify({ error: { code: err.grpcStatus, message: err.message, details: [] } }) + '\n';
         if (!wrote) {
           const h: http.OutgoingHttpHeaders = { 'Content-Type': 'application/json' };
