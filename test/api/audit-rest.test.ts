@@ -367,3 +367,28 @@ describe('LookupEntityStream admission failures', () => {
     }
   });
 });
+
+describe('configured CORS origins', () => {
+  it('match case-insensitively and with one * wildcard per entry', async () => {
+    const s = await startTestServer({ 'server.http.cors_allowed_origins': 'https://*.example.com,https://Exact.Org' });
+    try {
+      const p = s.ports.http as number;
+      const allowOrigin = async (origin: string): Promise<unknown> =>
+        (await request(p, 'GET', '/healthz', undefined, { origin })).headers['access-control-allow-origin'];
+      expect(await allowOrigin('https://app.example.com')).toBe('https://app.example.com');
+      expect(await allowOrigin('https://a.b.example.com')).toBe('https://a.b.example.com');
+      expect(await allowOrigin('https://exact.org')).toBe('https://exact.org');
+      expect(await allowOrigin('HTTPS://EXACT.ORG')).toBe('HTTPS://EXACT.ORG');
+      expect(await allowOrigin('https://example.com')).toBeUndefined();
+      expect(await allowOrigin('https://evil.com')).toBeUndefined();
+      expect(await allowOrigin('http://app.example.com')).toBeUndefined();
+      const pre = await request(p, 'OPTIONS', '/v1/tenants/list', undefined, {
+        origin: 'https://x.example.com',
+        'access-control-request-method': 'POST',
+      });
+      expect([pre.status, pre.headers['access-control-allow-origin']]).toEqual([204, 'https://x.example.com']);
+    } finally {
+      await s.close();
+    }
+  });
+});

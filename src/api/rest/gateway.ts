@@ -123,6 +123,28 @@ function untilDeadline<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> 
 }
 
 /**
+ * Matcher of the configured CORS origins as Permify's CORS layer reads them: case-insensitive, and an entry
+ * may hold one `*` standing for any run of characters (`https://*.example.com`).
+ */
+function originMatcher(configured: readonly string[]): (origin: string) => boolean {
+  const exact = new Set<string>();
+  const wildcards: { prefix: string; suffix: string }[] = [];
+  for (const o of configured) {
+    const lower = o.toLowerCase();
+    const star = lower.indexOf('*');
+    if (star < 0) exact.add(lower);
+    else wildcards.push({ prefix: lower.slice(0, star), suffix: lower.slice(star + 1) });
+  }
+  return (origin) => {
+    const lower = origin.toLowerCase();
+    if (exact.has(lower)) return true;
+    return wildcards.some(
+      (w) => lower.length >= w.prefix.length + w.suffix.length && lower.startsWith(w.prefix) && lower.endsWith(w.suffix),
+    );
+  };
+}
+
+/**
  * Path and query of a request target. Origin-form (`/path?q`) is split as is (not `new URL()`: `//x` would be
  * read as a host); absolute-form (`http://host/path?q`, sent by clients talking through a proxy setting) is
  * routed by its path, as Go's HTTP server does; `*` (OPTIONS *) is reported separately.
@@ -189,7 +211,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
   const inflight = new Set<AbortController>();
   let closing = false;
 
-  const originAllowed = (origin: string): boolean => anyOrigin || origins.includes(origin);
+  const originAllowed = anyOrigin ? (): boolean => true : originMatcher(origins);
 
   /**
    * CORS as Permify's layer does it: every response varies on Origin (also without an Origin header, so a
