@@ -634,3 +634,33 @@ rule plain_name(email string) {
     expect(await f.lookupEntity('account', 'corp', 'user:x')).toEqual(['1']);
   });
 });
+
+describe('lookupSubject ALL − X (§5.8.1)', async () => {
+  const f = await fixture(
+    `entity user {}
+entity group {
+    relation member @user @group#member
+}
+entity doc {
+    relation viewer @user @group#member
+    attribute pub boolean
+    permission view = viewer or pub
+    permission nv = pub not viewer
+}`,
+    ['doc:1#viewer@group:only#member', 'group:x#member@user:u1', 'doc:1#viewer@user:u2'],
+    ['doc:2$pub|boolean:true'],
+  );
+  // Not asserted here (reported instead): for a plain reference such as `group`, the spec and upstream apply no
+  // subject-relation filter, so `only` (stored only as `group:only#member`) would be listed; this engine and the
+  // differential oracle count plain subjects only.
+  it('userset references, contextual exclusions and contextual-only subjects', async () => {
+    expect(await f.lookupSubject('doc:2', 'view', 'group#member')).toEqual(['only']);
+    expect(await f.lookupSubject('doc:2', 'view', 'user')).toEqual(['u1', 'u2']);
+    const context = { tuples: ['doc:2#viewer@user:u1', 'doc:2#viewer@user:ctx'] };
+    expect(await f.lookupSubject('doc:2', 'nv', 'user', { context })).toEqual(['u2']);
+    expect(await f.lookupSubject('doc:2', 'view', 'user', { context: { tuples: ['doc:2#viewer@user:ctx'] } })).toEqual([
+      'u1',
+      'u2',
+    ]);
+  });
+});
