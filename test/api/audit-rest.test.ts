@@ -392,3 +392,24 @@ describe('configured CORS origins', () => {
     }
   });
 });
+
+describe('configured CORS request headers', () => {
+  it('are compared case-insensitively, Origin is always allowed, anything else unlisted fails the preflight', async () => {
+    const s = await startTestServer({ 'server.http.cors_allowed_headers': 'Authorization,content-type' });
+    try {
+      const p = s.ports.http as number;
+      const preflight = (headers: string) =>
+        request(p, 'OPTIONS', '/v1/tenants/list', undefined, {
+          origin: 'https://app.example',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': headers,
+        });
+      const ok = await preflight('authorization, Content-Type, origin');
+      expect([ok.status, ok.headers['access-control-allow-origin']]).toEqual([204, 'https://app.example']);
+      const bad = await preflight('authorization, x-custom');
+      expect([bad.status, bad.headers['access-control-allow-origin']]).toEqual([204, undefined]);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -205,7 +205,8 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
   const logger = opts.logger;
   const maxBodyBytes = opts.maxBodyBytes ?? 4 * 1024 * 1024;
   const origins = opts.corsAllowedOrigins ?? ['*'];
-  const allowedHeaders = (opts.corsAllowedHeaders ?? ['*']).map((h) => h.toLowerCase());
+  // `Origin` is always an allowed request header, whatever the list says (as in Permify's CORS layer).
+  const allowedHeaders = [...(opts.corsAllowedHeaders ?? ['*']), 'Origin'].map((h) => h.toLowerCase());
   const anyOrigin = origins.includes('*');
   const anyHeader = allowedHeaders.includes('*');
   const inflight = new Set<AbortController>();
