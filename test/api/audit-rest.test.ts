@@ -125,6 +125,14 @@ describe('routing corners', () => {
     const res = await rawHttp('OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(res.statusLine).toBe('HTTP/1.1 200 OK');
     expect(res.body).toBe('');
+    // Even when it looks like a preflight (the CORS layer never sees it).
+    const pre = await rawHttp(
+      'OPTIONS * HTTP/1.1\r\nHost: x\r\nOrigin: https://a.example\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n',
+    );
+    expect(pre.statusLine).toBe('HTTP/1.1 200 OK');
+    // Another method with the * target is not a path: 400.
+    const get = await rawHttp('GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(get.statusLine).toMatch(/^HTTP\/1\.1 400 /);
   });
 
   it('a trailing slash or a doubled slash is an unknown path', async () => {

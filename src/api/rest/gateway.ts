@@ -396,13 +396,19 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     let rpc = 'unknown';
     void (async () => {
       try {
-        if (applyCors(req, res)) return;
         const target = requestTarget(req.url ?? '/');
-        if (target === 'asterisk') {
-          // `OPTIONS *` asks about the server as a whole; answered like Go's HTTP server does (200, no body).
+        if (target === 'asterisk' && req.method === 'OPTIONS') {
+          // `OPTIONS *` asks about the server as a whole; Go's HTTP server answers it (200, no body) before
+          // any handler, CORS included, sees it.
           req.resume();
           res.writeHead(200, { 'Content-Length': '0' });
           res.end();
+          return;
+        }
+        if (applyCors(req, res)) return;
+        if (target === 'asterisk') {
+          req.resume();
+          sendError(res, { grpc: GrpcStatus.INVALID_ARGUMENT, message: 'Bad Request' });
           return;
         }
         if (!target.path.startsWith('/')) {
