@@ -229,7 +229,7 @@ export function compileRuleBody(body: string, parameters: ReadonlyMap<string, At
         }
         result = parsed(activation);
       } catch (e) {
-        throw new PermifyError('ERROR_CODE_INTERNAL', summaryOf(e), { cause: e });
+        throw new PermifyError('ERROR_CODE_INTERNAL', summaryOf(e).replaceAll(re2MatchesName, 'matches'), { cause: e });
       }
       if (typeof result !== 'boolean') {
         throw new PermifyError('ERROR_CODE_INTERNAL', `rule expression must result in a boolean value`);

@@ -633,6 +633,20 @@ rule plain_name(email string) {
     expect(await f.check('account:2', 'plain', 'user:x')).toBe('allowed');
     expect(await f.lookupEntity('account', 'corp', 'user:x')).toEqual(['1']);
   });
+  it('errors name `matches`, not the internal routing name', () => {
+    const schema = compileSchema(
+      "entity user {}\nentity a {\n    attribute s string\n    permission p = r(s)\n}\nrule r(s string) {\n    context.data.v.matches('x') && s == ''\n}\n",
+    );
+    const rule = schema.rules.get('r');
+    expect(() => rule?.program.evaluate(new Map([['s', null]]), { v: 5 })).toThrow(
+      /no matching overload for 'double\.matches\(string\)'/,
+    );
+    expect(() =>
+      compileSchema(
+        'entity user {}\nentity a {\n    attribute s string\n    permission p = r(s)\n}\nrule r(s string) {\n    s.matches(1)\n}\n',
+      ),
+    ).toThrow(/string\.matches\(int\)/);
+  });
 });
 
 describe('lookupSubject ALL − X (§5.8.1)', async () => {
