@@ -421,3 +421,33 @@ describe('configured CORS request headers', () => {
     }
   });
 });
+
+describe('a client that goes away mid-body', () => {
+  it('is counted as a cancellation (499), not as an internal failure (500)', async () => {
+    const s = await startTestServer();
+    try {
+      const p = s.ports.http as number;
+      for (let i = 0; i < 3; i++) {
+        await new Promise<void>((resolve) => {
+          const socket = net.connect(p, '127.0.0.1', () => {
+            socket.write('POST /v1/tenants/list HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"page_');
+            setTimeout(() => {
+              socket.destroy();
+              resolve();
+            }, 10);
+          });
+        });
+      }
+      let text = '';
+      for (let i = 0; i < 50 && !text.includes('code="499"} 3'); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        text = s.metrics.render();
+      }
+      expect(text).toContain('permify_requests_total{transport="rest",rpc="base.v1.Tenancy/List",code="499"} 3');
+      expect(text).not.toContain('rpc="base.v1.Tenancy/List",code="500"');
+      expect((await request(p, 'POST', '/v1/tenants/list', { page_size: 1 })).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+});

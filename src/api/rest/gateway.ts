@@ -193,7 +193,8 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
     req.on('error', (e) => {
       if (!failed) {
         failed = true;
-        reject(e);
+        // The client went away mid-body: a cancellation (499), not a server fault to log as INTERNAL.
+        reject(new PermifyError('ERROR_CODE_CANCELLED', undefined, { cause: e }));
       }
     });
   });
