@@ -451,3 +451,24 @@ describe('a client that goes away mid-body', () => {
     }
   });
 });
+
+describe('quoted numbers', () => {
+  it('must be JSON number text inside the quotes (as Go protojson), in requests, lists and Any payloads', async () => {
+    for (const depth of ['0x14', '+20', '020', '20.', ' 20', '0b1']) {
+      const res = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ metadata: { depth } }));
+      expect([res.status, (res.json as { code: number }).code], depth).toEqual([400, 3]);
+    }
+    for (const depth of ['20', '2e1', '20.0', 20]) {
+      const res = await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ metadata: { depth } }));
+      expect(res.status, String(depth)).toBe(200);
+    }
+    const attr = (data: unknown) =>
+      request(port, 'POST', '/v1/tenants/t1/permissions/check', check({
+        context: { attributes: [{ entity: { type: 'doc', id: 'q' }, attribute: 'level', value: { '@type': 'type.googleapis.com/base.v1.IntegerValue', data } }] },
+      }));
+    expect((await attr('0x14')).status).toBe(400);
+    expect((await attr('11')).status).toBe(200);
+    // An entity id that merely looks like hex is a string field: untouched.
+    expect((await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ entity: { type: 'doc', id: '0x14' } }))).status).toBe(200);
+  });
+});

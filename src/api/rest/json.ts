@@ -7,7 +7,9 @@
 import {
   createRegistry,
   fromJson,
+  ScalarType,
   toJson,
+  type DescField,
   type DescMessage,
   type JsonObject,
   type JsonValue,
@@ -27,8 +29,79 @@ export const jsonRegistry = createRegistry(
   file_google_protobuf_timestamp,
 );
 
+const isObject = (v: JsonValue | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A JSON number (RFC 8259 grammar): what Go's protojson requires inside a quoted numeric field. */
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const FLOAT_WORDS = new Set(['NaN', 'Infinity', '-Infinity']);
+
+/** Request fields by their JSON name and their proto name, per message type. */
+const inputNames = new WeakMap<DescMessage, Map<string, DescField>>();
+function inputField(desc: DescMessage, key: string): DescField | undefined {
+  let names = inputNames.get(desc);
+  if (names === undefined) {
+    names = new Map();
+    for (const f of desc.fields) names.set(f.name, f).set(f.jsonName, f);
+    inputNames.set(desc, names);
+  }
+  return names.get(key);
+}
+
+function checkNumberText(desc: DescMessage, key: string, scalar: ScalarType, v: JsonValue | undefined): void {
+  if (typeof v !== 'string' || scalar === ScalarType.STRING || scalar === ScalarType.BOOL || scalar === ScalarType.BYTES) return;
+  if (JSON_NUMBER.test(v)) return;
+  if ((scalar === ScalarType.DOUBLE || scalar === ScalarType.FLOAT) && FLOAT_WORDS.has(v)) return;
+  throw new PermifyError('ERROR_CODE_VALIDATION', `cannot decode field ${desc.typeName}.${key} from JSON: invalid number ${JSON.stringify(v)}`);
+}
+
+/**
+ * protobuf-es reads a quoted number with `Number()`, so it also takes `"0x14"`, `"+1"`, `"01"` or `".5"`;
+ * Go's protojson (Permify's gateway) accepts only JSON number text inside the quotes. Walks the request
+ * (messages, lists, maps, Any payloads) and rejects the extra spellings as the decode error they are there.
+ */
+function checkQuotedNumbers(desc: DescMessage, json: JsonValue, depth = 0): void {
+  if (!isObject(json) || depth > 100) return;
+  if (desc.typeName === 'google.protobuf.Any') {
+    const typeUrl = json['@type'];
+    const inner = typeof typeUrl === 'string' ? jsonRegistry.getMessage(typeUrl.slice(typeUrl.lastIndexOf('/') + 1)) : undefined;
+    if (inner) checkQuotedNumbers(inner, json, depth + 1);
+    return;
+  }
+  if (desc.typeName.startsWith('google.protobuf.')) return;
+  for (const key in json) {
+    const field = inputField(desc, key);
+    if (field === undefined) continue;
+    const v = json[key];
+    switch (field.fieldKind) {
+      case 'scalar':
+        checkNumberText(desc, key, field.scalar, v);
+        break;
+      case 'message':
+        checkQuotedNumbers(field.message, v as JsonValue, depth + 1);
+        break;
+      case 'list':
+        if (!Array.isArray(v)) break;
+        for (const item of v) {
+          if (field.listKind === 'scalar') checkNumberText(desc, key, field.scalar, item);
+          else if (field.listKind === 'message') checkQuotedNumbers(field.message, item, depth + 1);
+        }
+        break;
+      case 'map':
+        if (!isObject(v)) break;
+        for (const k in v) {
+          if (field.mapKind === 'scalar') checkNumberText(desc, key, field.scalar, v[k]);
+          else if (field.mapKind === 'message') checkQuotedNumbers(field.message, v[k] as JsonValue, depth + 1);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+}
+
 /** Decodes a request body (already parsed JSON) into `schema`; type mismatches are INVALID_ARGUMENT. */
 export function decodeJson<T extends DescMessage>(schema: T, json: JsonValue): ReturnType<typeof fromJson<T>> {
+  checkQuotedNumbers(schema, json);
   try {
     return fromJson(schema, json, { ignoreUnknownFields: true, registry: jsonRegistry });
   } catch (e) {
@@ -44,8 +117,6 @@ function typeFirst(json: JsonObject): JsonObject {
   for (const k in json) if (k !== '@type') out[k] = json[k] as JsonValue;
   return out;
 }
-
-const isObject = (v: JsonValue | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * Adds `null` for every unset singular message field that is not a oneof member, and puts `@type` first in
