@@ -36,7 +36,7 @@ const check = (extra: Record<string, unknown> = {}): Record<string, unknown> => 
 });
 
 /** Sends raw bytes and returns the status line and the body (de-chunked when chunked). */
-function rawHttp(text: string): Promise<{ statusLine: string; body: string }> {
+function rawHttp(text: string | Buffer): Promise<{ statusLine: string; body: string }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
     const chunks: Buffer[] = [];
@@ -470,5 +470,17 @@ describe('quoted numbers', () => {
     expect((await attr('11')).status).toBe(200);
     // An entity id that merely looks like hex is a string field: untouched.
     expect((await request(port, 'POST', '/v1/tenants/t1/permissions/check', check({ entity: { type: 'doc', id: '0x14' } }))).status).toBe(200);
+  });
+});
+
+describe('request body encoding', () => {
+  it('a body that is not UTF-8 is 400, not silently repaired', async () => {
+    const bytes = Buffer.concat([Buffer.from('{"schema":"entity user {} // caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const head = `POST /v1/tenants/t1/schemas/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`;
+    const res = await rawHttp(Buffer.concat([Buffer.from(head), bytes]));
+    expect(res.statusLine).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(res.body)).toEqual({ code: 3, message: 'invalid JSON body: invalid UTF-8', details: [] });
+    const ok = await request(port, 'POST', '/v1/tenants/t1/schemas/read', { metadata: {} });
+    expect(ok.status).toBe(200);
   });
 });

@@ -70,6 +70,8 @@ function metadataOf(req: http.IncomingMessage): Record<string, string> {
 
 class BodyTooLarge extends Error {}
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
 /** Largest delay `setTimeout` honours; longer deadlines are as good as none. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -302,7 +304,13 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     let json: JsonValue = {};
     if (r.body !== '') {
       const raw = await readBody(req, maxBodyBytes);
-      const text = raw.toString('utf8').trim();
+      let text: string;
+      try {
+        text = strictUtf8.decode(raw).trim();
+      } catch {
+        // JSON text must be UTF-8 (Go's decoder refuses other bytes; gRPC refuses them as a malformed message).
+        throw new PermifyError('ERROR_CODE_VALIDATION', 'invalid JSON body: invalid UTF-8');
+      }
       if (text !== '') {
         try {
           json = JSON.parse(text) as JsonValue;
