@@ -69,13 +69,10 @@ const orderingOperators = new Set(['<', '<=', '>', '>=']);
 const numericTypes = new Set(['int', 'uint', 'double']);
 
 /**
- * cel-go's checker (as upstream configures it) has no cross-type numeric ordering overloads: `int_param > 5.0`
- * is a type error there, while this library accepts it. After a successful check, look for an ordering
- * operator whose operands have statically known, different numeric types and report it the way cel-go does.
- * Operands typed `dyn` (anything read from `context`) stay allowed. Relies on the library caching each node's
- * checked type in `checkedType`; a node without one is skipped, so this can only reject, never crash.
+ * Visits every operator node (`{op, args}`) of a parsed body once, depth first; arrays and argument lists are
+ * descended into, anything else is ignored, so an unexpected node shape can only be skipped, never crash.
  */
-function findCrossTypeOrdering(root: unknown): string | undefined {
+function forEachOpNode(root: unknown, visit: (node: { op: unknown; args: unknown }) => void): void {
   const pending: unknown[] = [root];
   const seen = new Set<unknown>();
   while (pending.length > 0) {
@@ -87,7 +84,23 @@ function findCrossTypeOrdering(root: unknown): string | undefined {
       continue;
     }
     if (!('op' in node)) continue;
-    const { op, args } = node as { op: unknown; args: unknown };
+    const n = node as { op: unknown; args: unknown };
+    visit(n);
+    if (Array.isArray(n.args)) pending.push(n.args);
+  }
+}
+
+/**
+ * cel-go's checker (as upstream configures it) has no cross-type numeric ordering overloads: `int_param > 5.0`
+ * is a type error there, while this library accepts it. After a successful check, look for an ordering
+ * operator whose operands have statically known, different numeric types and report it the way cel-go does.
+ * Operands typed `dyn` (anything read from `context`) stay allowed. Relies on the library caching each node's
+ * checked type in `checkedType`; a node without one is skipped, so this can only reject, never crash.
+ */
+function findCrossTypeOrdering(root: unknown): string | undefined {
+  let found: string | undefined;
+  forEachOpNode(root, ({ op, args }) => {
+    if (found !== undefined) return;
     if (typeof op === 'string' && orderingOperators.has(op) && Array.isArray(args) && args.length === 2) {
       const left = checkedTypeName(args[0]);
       const right = checkedTypeName(args[1]);
@@ -98,12 +111,11 @@ function findCrossTypeOrdering(root: unknown): string | undefined {
         numericTypes.has(left) &&
         numericTypes.has(right)
       ) {
-        return `found no matching overload for '_${op}_' applied to '(${left}, ${right})'`;
+        found = `found no matching overload for '_${op}_' applied to '(${left}, ${right})'`;
       }
     }
-    if (Array.isArray(args)) pending.push(args);
-  }
-  return undefined;
+  });
+  return found;
 }
 
 function checkedTypeName(node: unknown): string | undefined {
@@ -143,28 +155,15 @@ const extensionFunctions = new Set([
  * shape `{op: 'rcall', args: [name, receiver, args]}`; other nodes are left alone.
  */
 function prepareCalls(root: unknown): string | undefined {
-  const pending: unknown[] = [root];
-  const seen = new Set<unknown>();
   let rejected: string | undefined;
-  while (pending.length > 0) {
-    const node = pending.pop();
-    if (typeof node !== 'object' || node === null || seen.has(node)) continue;
-    seen.add(node);
-    if (Array.isArray(node)) {
-      pending.push(...(node as unknown[]));
-      continue;
+  forEachOpNode(root, (n) => {
+    if (n.op !== 'rcall' || !Array.isArray(n.args)) return;
+    const name: unknown = n.args[0];
+    if (name === 'matches') n.args[0] = re2MatchesName;
+    else if (typeof name === 'string' && extensionFunctions.has(name)) {
+      rejected ??= `undeclared reference to '${name}' (in container '')`;
     }
-    if (!('op' in node)) continue;
-    const n = node as { op: unknown; args: unknown };
-    if (n.op === 'rcall' && Array.isArray(n.args)) {
-      const name: unknown = n.args[0];
-      if (name === 'matches') n.args[0] = re2MatchesName;
-      else if (typeof name === 'string' && extensionFunctions.has(name)) {
-        rejected ??= `undeclared reference to '${name}' (in container '')`;
-      }
-    }
-    if (Array.isArray(n.args)) pending.push(n.args);
-  }
+  });
   return rejected;
 }
 

@@ -3,14 +3,13 @@
  * command, `ast`/`fmt` on validation files whose schema is a path and on URLs, `ast --pretty`, and
  * `migrate` (memory no-op, `--target`, `reset`).
  */
-import { Command } from 'commander';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAst } from '../../src/cli/commands/ast.js';
 import { registerConfig } from '../../src/cli/commands/config.js';
 import { registerFmt } from '../../src/cli/commands/fmt.js';
@@ -22,6 +21,7 @@ import { parseDurationMs } from '../../src/config/schema.js';
 import { migrationStatus } from '../../src/storage/postgres/index.js';
 import { migrations } from '../../src/storage/postgres/migrations/index.js';
 import { createTestDatabase, stopSharedServer, type TestDatabase } from '../support/postgres.js';
+import { runCli, type CliResult } from '../support/cli-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'permify-audit-cli-'));
 function file(name: string, text: string): string {
@@ -33,38 +33,7 @@ function file(name: string, text: string): string {
 
 const schemaText = 'entity user {}\n\nentity doc {\n    relation owner @user\n    permission view = owner\n}\n';
 
-async function run(...args: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += String(c);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err += String(c);
-    return true;
-  });
-  process.exitCode = 0;
-  const program = new Command('permify').exitOverride();
-  registerAst(program);
-  registerFmt(program);
-  registerConfig(program);
-  registerMigrate(program);
-  registerVersion(program);
-  registerRepair(program);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (x) {
-    err += `Error: ${(x as Error).message}`;
-    process.exitCode = 1;
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out, err, code };
-}
+const run = (...args: string[]): Promise<CliResult> => runCli([registerAst, registerFmt, registerConfig, registerMigrate, registerVersion, registerRepair], args);
 
 let server: Server;
 let base = '';

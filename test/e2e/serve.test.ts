@@ -69,30 +69,24 @@ describe('TLS', () => {
 
 describe('lifecycle', () => {
   it('reminds at error level when account_id is empty and warns about accepted-but-inert exporters', async () => {
-    const lines: Array<{ level: string; msg: string; key?: string }> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l));
-        done();
-      },
-    });
-    const logger = createLogger({ level: 'info', output: 'json', destination: sink });
-    const s = await startTestServer({ 'tracer.enabled': true }, { logger });
-    await s.close();
+    type Line = { level: string; msg: string; key?: string };
+    /** Starts and stops a server with `flags`, returning its JSON log lines at info and above. */
+    const logsOf = async (flags: Record<string, unknown>): Promise<Line[]> => {
+      const lines: Line[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Line);
+          done();
+        },
+      });
+      const s = await startTestServer(flags, { logger: createLogger({ level: 'info', output: 'json', destination: sink }) });
+      await s.close();
+      return lines;
+    };
+    const lines = await logsOf({ 'tracer.enabled': true });
     expect(lines.some((l) => l.level === 'error' && l.msg.includes('account_id is not set'))).toBe(true);
     expect(lines.some((l) => l.level === 'warn' && l.key === 'tracer.enabled')).toBe(true);
-    const quiet: typeof lines = [];
-    const sink2 = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') quiet.push(JSON.parse(l));
-        done();
-      },
-    });
-    const s2 = await startTestServer(
-      { account_id: 'acme' },
-      { logger: createLogger({ level: 'info', output: 'json', destination: sink2 }) },
-    );
-    await s2.close();
+    const quiet = await logsOf({ account_id: 'acme' });
     expect(quiet.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([]);
   });
   it('close() lets an in-flight request finish and then refuses connections', async () => {

@@ -1,10 +1,10 @@
-import { Command } from 'commander';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { registerAst } from '../../src/cli/commands/ast.js';
 import { registerFmt } from '../../src/cli/commands/fmt.js';
+import { runCli, type CliResult } from '../support/cli-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'permify-lang-'));
 function file(name: string, text: string): string {
@@ -13,34 +13,7 @@ function file(name: string, text: string): string {
   return path;
 }
 
-async function run(...args: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += String(c);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err += String(c);
-    return true;
-  });
-  process.exitCode = 0;
-  const program = new Command('permify').exitOverride();
-  registerAst(program);
-  registerFmt(program);
-  try {
-    await program.parseAsync(['node', 'permify', ...args]);
-  } catch (x) {
-    err += `Error: ${(x as Error).message}`;
-    process.exitCode = 1;
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out, err, code };
-}
+const run = (...args: string[]): Promise<CliResult> => runCli([registerAst, registerFmt], args);
 
 afterEach(() => {
   process.exitCode = 0;
