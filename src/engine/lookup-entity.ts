@@ -4,23 +4,24 @@
  * Deliberate improvement over upstream: the candidate set is computed completely, WITHOUT applying the
  * continuation cursor to intermediate objects, and pages are cut from the sorted candidate list. Every page
  * of a paged lookup therefore reads the same snapshot and the union of all pages equals the unpaged answer
- * (upstream's recursive-cursor and PathChain-cursor losses, §5.7.4, do not happen). The other candidate rules
- * are upstream's: attribute and rule entrances publish holders of a stored or contextual value (defaults are
- * invisible), unknown permissions or types yield no candidates.
+ * (upstream's recursive-cursor and PathChain-cursor losses, §5.7.4, do not happen).
  *
- * An Attribute entrance that lives on a type other than the requested one (reachable only through a userset
- * relation whose subject relation is a permission with attribute leaves) publishes nothing.
+ * Second improvement: attribute and rule leaves are not only published on the requested type (upstream's
+ * Attribute entrance, kept) but seed the reverse search: holders of a stored or contextual value of a leaf's
+ * attributes are carried upwards through computed usersets, walks and usersets like subjects, recursively, so
+ * an entity allowed through a walk to an attribute holder (a page under a public ancestor folder) is found.
+ * This replaces upstream's PathChain and self-recursion expansion, which followed one fixed chain of relations
+ * and missed recursive parents on the way. What stays upstream's: defaults are invisible (a leaf true only on
+ * default values has no holder, §5.7.4), entities with no data are never found, unknown permissions or types
+ * yield no candidates.
  */
 import type { Attribute, Subject, Tuple } from '../data/types.js';
 import { PermifyError } from '../errors.js';
 import type { Schema } from '../schema/model.js';
 import type { TupleFilter } from '../storage/contract.js';
-import { type Entrance, entrances, leavesOf } from '../schema/reference-graph.js';
+import { attributeSeeds, type Entrance, entrances, leavesOf } from '../schema/reference-graph.js';
 import { mapBounded } from './combine.js';
 import { checkSignal, type EvalState, normRelation } from './state.js';
-
-/** Spec §5.7.2: more self-recursion rounds than this is an error (upstream's limit). */
-export const maxSelfRecursionRounds = 100;
 
 /** Subject ids per reverse read of one frontier group. */
 const readChunk = 512;
@@ -55,10 +56,6 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
   const scopeIds = (type: string): readonly string[] | undefined => {
     const ids = req.scope?.get(type);
     return ids !== undefined && ids.length > 0 ? ids : undefined;
-  };
-  const inScope = (type: string, id: string): boolean => {
-    const ids = scopeIds(type);
-    return ids === undefined || ids.includes(id);
   };
 
   // The frontier is a set of subjects grouped by `type#relation`: every group shares its entrances, so each
@@ -97,6 +94,30 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
   const tupleEntityId = (t: Tuple): string => t.entity.id;
   const self = (id: string): string => id;
   pushAll(frontier, req.subject.type, normRelation(req.subject.relation), [req.subject.id], self);
+
+  // Holders of each `type$attribute`, read once per request.
+  const holders = new Map<string, Promise<string[]>>();
+  const holdersOf = (type: string, attribute: string): Promise<string[]> => {
+    const k = `${type}$${attribute}`;
+    let p = holders.get(k);
+    if (p === undefined) {
+      p = attributeHolders(st, type, attribute, scopeIds(type), onlyBareBooleanLeaf(schema, type, attribute));
+      holders.set(k, p);
+    }
+    return p;
+  };
+  // Attribute and rule leaves hold whatever the subject: their holders enter the search as if they were the
+  // subjects `type:id#name` of the name whose expression has the leaf, and are carried upwards through computed
+  // usersets, walks and usersets like any subject, recursively (pages under a public ancestor folder, projects of
+  // a team of an org whose rule holds). Default values stay invisible (spec §5.7.4): a leaf true only on defaults
+  // has no holder.
+  const seeds = attributeSeeds(schema, { type: target, permission: req.permission });
+  const seedIds = await mapBounded(seeds, st.concurrency, async (seed) => {
+    const ids = new Set<string>();
+    for (const a of seed.attributes) for (const id of await holdersOf(seed.type, a)) ids.add(id);
+    return [...ids];
+  });
+  seeds.forEach((seed, i) => pushAll(frontier, seed.type, seed.name, seedIds[i] as string[], self));
 
   while (frontier.size > 0) {
     checkSignal(st);
@@ -145,52 +166,20 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
           const k = `${e.type}$${e.attribute}`;
           if (attributesDone.has(k)) break;
           attributesDone.add(k);
+          // Upstream's candidates: every holder of an attribute of the requested type reachable from the
+          // permission, wherever it is used (the seeds above cover the positive leaves and what they reach).
           if (e.type !== target) break;
-          const holders = await attributeHolders(
-            st,
-            e.type,
-            e.attribute,
-            scopeIds(e.type),
-            onlyBareBooleanLeaf(schema, e.type, e.attribute),
-          );
-          for (const id of holders) publish(id);
-          await selfRecursion(st, schema, target, req.permission, holders, inScope, publish);
+          for (const id of await holdersOf(e.type, e.attribute)) publish(id);
           break;
         }
-        case 'path-chain': {
-          const k = `${e.type}$${e.attribute}>${e.chain.map((h) => `${h.type}#${h.relation}`).join('>')}`;
-          if (attributesDone.has(k)) break;
-          attributesDone.add(k);
-          let ids = await attributeHolders(
-            st,
-            e.type,
-            e.attribute,
-            scopeIds(e.type),
-            onlyBareBooleanLeaf(schema, e.type, e.attribute),
-          );
-          let prevType = e.type;
-          for (let h = e.chain.length - 1; h >= 0 && ids.length > 0; h--) {
-            const hop = e.chain[h] as { type: string; relation: string };
-            const tuples = await readReverse(st, {
-              entity: { type: hop.type, ids: h === 0 ? (scopeIds(hop.type) ?? []) : [] },
-              relation: hop.relation,
-              subject: { type: prevType, ids },
-            });
-            ids = unique(tuples.map((t) => t.entity.id));
-            prevType = hop.type;
-          }
-          if (prevType === target) for (const id of ids) publish(id);
+        case 'path-chain':
+          // Subsumed by the seeds: their holders are carried up the same walks, through the right names only.
           break;
-        }
       }
     });
     frontier = next;
   }
   return candidates;
-}
-
-function unique(ids: readonly string[]): string[] {
-  return [...new Set(ids)];
 }
 
 /** Stored plus contextual tuples matching a reverse (subject-side) filter. */
@@ -288,59 +277,4 @@ async function attributeHolders(
     }
   }
   return [...ids];
-}
-
-/**
- * Self-recursion expansion (§5.7.2): when P on T walks `r.P` through a relation r allowing T, objects reached
- * from attribute holders through r (breadth-first) are candidates too.
- */
-async function selfRecursion(
-  st: EvalState,
-  schema: Schema,
-  target: string,
-  permission: string,
-  seeds: readonly string[],
-  inScope: (type: string, id: string) => boolean,
-  publish: (id: string) => void,
-): Promise<void> {
-  const def = schema.entities.get(target);
-  const perm = def?.permissions.get(permission);
-  if (def === undefined || perm === undefined) return;
-  const relations: string[] = [];
-  for (const leaf of leavesOf(perm.child)) {
-    if (leaf.kind !== 'tuple-to-user-set' || leaf.computed !== permission) continue;
-    const rel = def.relations.get(leaf.tupleSet);
-    if (rel?.references.some((r) => r.type === target) === true && !relations.includes(leaf.tupleSet)) {
-      relations.push(leaf.tupleSet);
-    }
-  }
-  if (relations.length === 0) return;
-  const seen = new Set<string>(seeds);
-  let frontier = [...seeds];
-  let rounds = 0;
-  while (frontier.length > 0) {
-    if (++rounds > maxSelfRecursionRounds) {
-      throw new PermifyError(
-        'ERROR_CODE_INTERNAL',
-        `recursive relation expansion exceeded maximum depth (${maxSelfRecursionRounds})`,
-        { details: { limit: 'maxSelfRecursionRounds' } },
-      );
-    }
-    const next: string[] = [];
-    for (const r of relations) {
-      const tuples = await readReverse(st, {
-        entity: { type: target },
-        relation: r,
-        subject: { type: target, ids: frontier },
-      });
-      for (const t of tuples) {
-        const id = t.entity.id;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        next.push(id);
-        if (inScope(target, id)) publish(id);
-      }
-    }
-    frontier = next;
-  }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { re2Matches, Re2SyntaxError } from './re2.js';
+import { compileRuleBody } from './cel.js';
+import { maxMatchWork, re2Matches, Re2BudgetError, Re2SyntaxError } from './re2.js';
 
 /** [pattern, text, expected] with RE2 (Go regexp) answers. */
 const cases: readonly (readonly [string, string, boolean])[] = [
@@ -53,10 +54,84 @@ describe('RE2 matches (CEL `matches`)', () => {
   it.each(cases)('%j on %j is %s', (pattern, text, want) => {
     expect(re2Matches(text, pattern)).toBe(want);
   });
-  it.each(['(a', 'a)', '[', '\\', '(?=a)', '(?<!a)b', '\\1', '\\C', '(?U)a+', 'a(?i)b', '(?i:a)', '[[:^digit:]]'])(
-    '%j is an error (RE2 rejects it, or it is outside the supported subset)',
-    (pattern) => {
-      expect(() => re2Matches('a', pattern)).toThrow(Re2SyntaxError);
-    },
-  );
+  it.each([
+    ['(a', 'missing closing ): `(a`'],
+    ['a)', 'unexpected ): `a)`'],
+    ['[', 'missing closing ]: `[`'],
+    ['\\', 'trailing backslash at end of expression: `\\`'],
+    ['(?=a)', 'invalid or unsupported Perl syntax: `(?=`'],
+    ['(?<!a)b', 'invalid named capture: `(?<!a)b`'],
+    ['\\1', 'invalid escape sequence: `\\1`'],
+    ['\\C', 'invalid escape sequence: `\\C`'],
+    ['a**', 'invalid nested repetition operator: `**`'],
+    ['x{1001}', 'invalid repeat count: `{1001}`'],
+  ])("%j is an error with Go regexp's message", (pattern, why) => {
+    expect(() => re2Matches('a', pattern)).toThrow(Re2SyntaxError);
+    expect(() => re2Matches('a', pattern)).toThrow(`error parsing regexp: ${why}`);
+  });
+  it.each([
+    ['(?U)^a+', 'aaa', true],
+    ['^a(?i)b$', 'aB', true],
+    ['^a(?i)b$', 'AB', false],
+    ['^(?i:a)b$', 'Ab', true],
+    ['^(?i:a)b$', 'AB', false],
+    ['^[[:^digit:]]+$', 'ab', true],
+    ['^[[:^digit:]]+$', 'a1', false],
+  ] as const)('RE2 syntax beyond a JS RegExp: %j on %j is %s', (pattern, text, want) => {
+    expect(re2Matches(text, pattern)).toBe(want);
+  });
+});
+
+describe('matches runs in linear time (no backtracking)', () => {
+  // With a backtracking RegExp each of these took seconds (doubling per character) and blocked the event loop.
+  it.each([
+    ['(a+)+$', `${'a'.repeat(40)}!`, false],
+    ['(a+)+!', `${'a'.repeat(40)}!`, true],
+    ['^(a+)+$', `${'a'.repeat(40)}!`, false],
+    ['(a|aa)+b', 'a'.repeat(40), false],
+    ['^(a|a?)+b$', 'a'.repeat(40), false],
+    ['(x+x+)+y', 'x'.repeat(40), false],
+  ] as const)('%j on a 40+-character value answers within milliseconds', (pattern, text, want) => {
+    const start = performance.now();
+    expect(re2Matches(text, pattern)).toBe(want);
+    expect(performance.now() - start).toBeLessThan(100);
+  });
+  it('a rule matching context data against a catastrophic pattern answers within milliseconds', () => {
+    const compiled = compileRuleBody(
+      "context.data.v.matches('^(a|aa)+b$') || s.matches('(a+)+$')",
+      new Map([['s', 'string']]),
+    );
+    if (!compiled.ok) throw new Error('rule did not compile');
+    const start = performance.now();
+    const got = compiled.program.evaluate(new Map([['s', { type: 'string', value: `${'a'.repeat(64)}!` }]]), {
+      v: `${'a'.repeat(64)}b`,
+    });
+    expect(got).toBe(true);
+    expect(
+      compiled.program.evaluate(new Map([['s', { type: 'string', value: `${'a'.repeat(64)}!` }]]), {
+        v: 'a'.repeat(64),
+      }),
+    ).toBe(false);
+    expect(performance.now() - start).toBeLessThan(100);
+  });
+  it('a match whose work would exceed the budget is refused quickly, naming the budget', () => {
+    const pattern = '[ab]*a[ab]{999}$';
+    const text = 'ab'.repeat(5000);
+    const start = performance.now();
+    expect(() => re2Matches(text, pattern)).toThrow(Re2BudgetError);
+    expect(() => re2Matches(text, pattern)).toThrow(`match budget of ${maxMatchWork}`);
+    expect(performance.now() - start).toBeLessThan(100);
+    const compiled = compileRuleBody('context.data.v.matches(context.data.p)', new Map());
+    if (!compiled.ok) throw new Error('rule did not compile');
+    for (const data of [
+      { v: text, p: pattern },
+      { v: 'a', p: '(?=a)' },
+    ]) {
+      expect(() => compiled.program.evaluate(new Map(), data)).toThrow(
+        expect.objectContaining({ code: 'ERROR_CODE_INVALID_ARGUMENT' }),
+      );
+    }
+    // Within the budget the same pattern still answers.
+    expect(re2Matches(`a${'b'.repeat(49)}`, '[ab]*a[ab]{49}$')).toBe(true);
+  });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { compileSchema } from '../language/index.js';
-import { entrances } from './reference-graph.js';
+import { attributeSeeds, entrances } from './reference-graph.js';
 
 function conformance(name: string) {
   const doc = parse(readFileSync(`/work/shared/conformance/public/${name}.yaml`, 'utf8')) as { schema: string };
@@ -108,5 +108,37 @@ entity b {
     const groups = conformance('user-groups');
     const list = entrances(groups, { type: 'organization', permission: 'admin' }, { type: 'user', relation: '' });
     expect(list).toContainEqual({ kind: 'relation', type: 'organization', relation: 'admin' });
+  });
+});
+
+describe('attributeSeeds', () => {
+  it('positive attribute and rule leaves of every name reachable through walks and usersets', () => {
+    expect(attributeSeeds(schema, { type: 'doc', permission: 'pub' })).toEqual([
+      { type: 'org', name: 'public_view', attributes: ['open'] },
+    ]);
+    expect(attributeSeeds(schema, { type: 'doc', permission: 'pay' })).toEqual([
+      { type: 'doc', name: 'pay', attributes: ['limit'] },
+    ]);
+    expect(attributeSeeds(schema, { type: 'doc', permission: 'view' })).toEqual([]);
+  });
+  it('leaves under the right operand of an exclusion are no seeds; recursion terminates', () => {
+    const s = compileSchema(`
+entity user {}
+entity folder {
+    relation parent @folder
+    relation viewer @user
+    attribute public boolean
+    attribute banned boolean
+    permission view = (public or parent.view) not banned
+    permission see = viewer not view
+}
+`);
+    expect(attributeSeeds(s, { type: 'folder', permission: 'view' })).toEqual([
+      { type: 'folder', name: 'view', attributes: ['public'] },
+    ]);
+    expect(attributeSeeds(s, { type: 'folder', permission: 'see' })).toEqual([]);
+    expect(attributeSeeds(s, { type: 'folder', permission: 'public' })).toEqual([
+      { type: 'folder', name: 'public', attributes: ['public'] },
+    ]);
   });
 });

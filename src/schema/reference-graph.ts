@@ -178,3 +178,104 @@ function walk(schema: Schema, t0: string, p0: string, st: string, sr: string): E
   };
   return visit(t0, p0);
 }
+
+/**
+ * A place where attribute values (not tuples about a subject) grant a name: every `type` entity holding a value
+ * (stored or contextual) of one of `attributes` may have `type#name` for every subject, so LookupEntity seeds its
+ * reverse search with those holders as if they were the subjects `type:id#name`.
+ */
+export interface AttributeSeed {
+  readonly type: string;
+  /** A permission whose expression has the attribute or rule leaves, or an attribute reached by name. */
+  readonly name: string;
+  readonly attributes: readonly string[];
+}
+
+const seedMemo = new WeakMap<Schema, Map<string, readonly AttributeSeed[]>>();
+
+/**
+ * Every attribute seed of `target`: the attribute and rule leaves in positive position (not under the right
+ * operand of an exclusion) of the names reachable from `target` through positive leaves, walks and userset
+ * relations, in depth-first order, each (type, name) once. A leaf under an exclusion's right operand can never
+ * be what makes an entity allowed, so it is no seed. Memoised per compiled schema; frozen.
+ */
+export function attributeSeeds(
+  schema: Schema,
+  target: { readonly type: string; readonly permission: string },
+): readonly AttributeSeed[] {
+  let bySchema = seedMemo.get(schema);
+  if (bySchema === undefined) {
+    bySchema = new Map();
+    seedMemo.set(schema, bySchema);
+  }
+  const key = `${target.type}#${target.permission}`;
+  const cached = bySchema.get(key);
+  if (cached !== undefined) return cached;
+  const out: AttributeSeed[] = [];
+  const visited = new Set<string>();
+  const stack: { readonly type: string; readonly name: string }[] = [{ type: target.type, name: target.permission }];
+  while (stack.length > 0) {
+    const { type, name } = stack.pop() as { type: string; name: string };
+    const k = `${type}#${name}`;
+    if (visited.has(k)) continue;
+    visited.add(k);
+    const entity = schema.entities.get(type);
+    if (entity === undefined) continue;
+    const next: { type: string; name: string }[] = [];
+    switch (entity.references.get(name)) {
+      case 'permission': {
+        const permission = entity.permissions.get(name);
+        if (permission === undefined) break;
+        const attributes: string[] = [];
+        for (const leaf of positiveLeaves(permission.child)) {
+          switch (leaf.kind) {
+            case 'computed-user-set':
+              next.push({ type, name: leaf.relation });
+              break;
+            case 'tuple-to-user-set':
+              for (const ref of entity.relations.get(leaf.tupleSet)?.references ?? []) {
+                next.push({ type: ref.type, name: leaf.computed });
+              }
+              break;
+            case 'computed-attribute':
+              if (!attributes.includes(leaf.name)) attributes.push(leaf.name);
+              break;
+            case 'call':
+              for (const a of leaf.arguments) if (!attributes.includes(a)) attributes.push(a);
+              break;
+          }
+        }
+        if (attributes.length > 0) out.push(Object.freeze({ type, name, attributes: Object.freeze(attributes) }));
+        break;
+      }
+      case 'relation':
+        for (const ref of entity.relations.get(name)?.references ?? []) {
+          if (ref.relation !== '') next.push({ type: ref.type, name: ref.relation });
+        }
+        break;
+      case 'attribute':
+        out.push(Object.freeze({ type, name, attributes: Object.freeze([name]) }));
+        break;
+      default:
+        break;
+    }
+    // Reversed so that the stack pops them in source order.
+    for (let i = next.length - 1; i >= 0; i--) stack.push(next[i] as { type: string; name: string });
+  }
+  const frozen = Object.freeze(out);
+  bySchema.set(key, frozen);
+  return frozen;
+}
+
+/** Leaves of an expression that are not under the right operand of an exclusion, left to right. */
+function positiveLeaves(child: Child): Exclude<Child, { kind: 'rewrite' }>[] {
+  const out: Exclude<Child, { kind: 'rewrite' }>[] = [];
+  const stack: Child[] = [child];
+  while (stack.length > 0) {
+    const c = stack.pop() as Child;
+    if (c.kind !== 'rewrite') out.push(c);
+    else if (c.operation === 'exclusion') stack.push(c.children[0]);
+    else stack.push(c.children[1], c.children[0]);
+  }
+  return out;
+}
