@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { PermifyError } from '../../errors.js';
-import { decodeToken, encodeToken, legacyToken, parsePgSnapshot, visibleInSnapshot, writeToken } from './snap-token.js';
+import {
+  compareTokens,
+  decodeToken,
+  encodeToken,
+  legacyToken,
+  parsePgSnapshot,
+  visibleAtToken,
+  visibleInSnapshot,
+  writeToken,
+} from './snap-token.js';
 
 describe('postgres snap tokens', () => {
   it('post-processes a write token as documented (xid 1050, snapshot 1048:1050:1048)', () => {
@@ -12,6 +21,27 @@ describe('postgres snap tokens', () => {
   it('lowers xmin to the xid when needed and keeps the list sorted and unique', () => {
     const tok = writeToken(7n, parsePgSnapshot('9:12:11,10,10'));
     expect(Buffer.from(tok, 'base64').toString('ascii')).toBe('7:7:12:7,10,11');
+  });
+
+  it('a write whose id is past its snapshot keeps the snapshot: the ids in between stay invisible', () => {
+    // Transactions 1050..1059 took ids after X's snapshot was taken; X never saw them, so its token must not.
+    const tok = writeToken(1060n, parsePgSnapshot('1048:1050:1048'));
+    expect(Buffer.from(tok, 'base64').toString('ascii')).toBe('1060:1048:1050:1048');
+    const decoded = decodeToken(tok);
+    for (let y = 1050n; y < 1060n; y += 1n) expect(visibleAtToken(y, decoded), String(y)).toBe(false);
+    expect(visibleAtToken(1060n, decoded)).toBe(true);
+    expect(visibleAtToken(1048n, decoded)).toBe(false);
+    expect(visibleAtToken(1049n, decoded)).toBe(true);
+    // A huge gap costs nothing: the token is as long as the snapshot.
+    expect(Buffer.from(writeToken(10n ** 12n, parsePgSnapshot('1048:1050:1048')), 'base64').length).toBeLessThan(40);
+  });
+
+  it('orders tokens by their transaction id, across digit counts', () => {
+    const a = writeToken(9_999n, parsePgSnapshot('9999:9999:'));
+    const b = writeToken(10_000n, parsePgSnapshot('9999:10000:9999'));
+    expect(compareTokens(a, b)).toBe(-1);
+    expect(compareTokens(b, a)).toBe(1);
+    expect(compareTokens(legacyToken(10_000n), b)).toBe(0);
   });
 
   it('encodes legacy tokens as 8-byte little-endian ids', () => {

@@ -37,16 +37,43 @@ export function formatPgSnapshot(s: PgSnapshot): string {
 }
 
 /**
- * The token of a write transaction X whose own snapshot is S, post-processed as Permify does: X joins the
- * in-progress list, xmax rises to X+1 and xmin falls to X if needed (keeps every token unique).
+ * The token of a write transaction X whose own snapshot is S. The token must name exactly one snapshot:
+ * what S saw plus X itself, nothing else. X is taken after S, so X >= S.xmax, and every id in
+ * [S.xmax, X) belongs to a transaction S did not see (possibly still running when X commits).
+ * - X = S.xmax (the common case): Permify's post-processing is exact here, so its form is kept: X joins
+ *   the in-progress list and xmax rises to X+1 (api-and-operations.md §5.2 example).
+ * - X > S.xmax: raising xmax would make [S.xmax, X) visible (a concurrent transaction's rows would appear
+ *   at this token once it commits), and listing that range could be arbitrarily long (ids are
+ *   cluster-wide). S is kept as it is instead: X stays invisible through xmax and is read through the
+ *   `created_tx_id = X` / `expired_tx_id <> X` terms of the visibility predicate (§11.4), which Permify
+ *   applies too. The token stays as compact as S.
+ * xmin falls to X if needed, as in Permify (it cannot be needed for a real S).
  */
 export function writeToken(xid: bigint, snapshot: PgSnapshot): string {
+  const xmin = snapshot.xmin > xid ? xid : snapshot.xmin;
+  if (xid > snapshot.xmax) return encodeToken({ xid, snapshot: { xmin, xmax: snapshot.xmax, xip: snapshot.xip } });
   const s: PgSnapshot = {
-    xmin: snapshot.xmin > xid ? xid : snapshot.xmin,
+    xmin,
     xmax: snapshot.xmax <= xid ? xid + 1n : snapshot.xmax,
     xip: normaliseXip([...snapshot.xip, xid]),
   };
   return encodeToken({ xid, snapshot: s });
+}
+
+/** Whether rows written by transaction `t` are visible at a token (X, S): t = X or t visible in S. */
+export function visibleAtToken(t: bigint, token: DecodedToken): boolean {
+  if (t === token.xid) return true;
+  return token.snapshot !== undefined && visibleInSnapshot(t, token.snapshot);
+}
+
+/**
+ * Orders tokens of one tenant by the transaction they name. Distinct writes get distinct transaction ids,
+ * and a transaction that saw another one's effects has the larger id, so later writes compare greater.
+ */
+export function compareTokens(a: string, b: string): number {
+  const x = decodeToken(a).xid;
+  const y = decodeToken(b).xid;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 export function encodeToken(t: DecodedToken): string {
@@ -64,7 +91,8 @@ export function legacyToken(xid: bigint): string {
 const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export function decodeToken(token: string): DecodedToken {
-  if (token.length === 0 || !base64.test(token)) throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid snap token');
+  if (token.length === 0 || !base64.test(token))
+    throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid snap token');
   const raw = Buffer.from(token, 'base64');
   if (raw.length === 8) return { xid: raw.readBigUInt64LE(0) };
   const text = raw.toString('ascii');
