@@ -116,15 +116,17 @@ function pageSize(page: PageRequest): number {
 
 /** Head token of a tenant (see {@link DataReader.headSnapToken}); exported for the Watch and the tests. */
 export async function headToken(db: Database, tenantId: string, signal?: AbortSignal): Promise<SnapToken> {
-  const r = await query<{ id: string; cur: string }>(
+  // The alias must differ from the column: `ORDER BY id` would otherwise sort the text alias, and '9999'
+  // sorts after '10000' (every power of ten would make the head fall back to an old transaction).
+  const r = await query<{ xid: string; cur: string }>(
     db.reader,
-    'SELECT id::text AS id, pg_current_snapshot()::text AS cur FROM transactions WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1',
+    'SELECT t.id::text AS xid, pg_current_snapshot()::text AS cur FROM transactions t WHERE t.tenant_id = $1 ORDER BY t.id DESC LIMIT 1',
     [tenantId],
     signal,
   );
   const row = r.rows[0];
   if (!row) return legacyToken(0n);
-  const x = BigInt(row.id);
+  const x = BigInt(row.xid);
   const cur = parsePgSnapshot(row.cur);
   // The newest committed transaction X is visible in the current snapshot C. Only transactions ≤ X can
   // have tenant rows that are committed now, so C restricted to ids ≤ X decides visibility exactly; the

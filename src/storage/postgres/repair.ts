@@ -46,10 +46,11 @@ export async function repairTransactionIds(uri: string, options: RepairOptions =
     const exists = await client.query<{ t: string | null }>("SELECT to_regclass('transactions')::text AS t");
     if (!exists.rows[0]?.t)
       throw new PermifyError('ERROR_CODE_MIGRATION', 'no transactions table: run migrations first');
-    const maxRow = await client.query<{ id: string }>(
-      'SELECT id::text AS id FROM transactions ORDER BY id DESC LIMIT 1',
+    // Ordered by the xid8 column, not by its text form ('9999' > '10000').
+    const maxRow = await client.query<{ xid: string }>(
+      'SELECT t.id::text AS xid FROM transactions t ORDER BY t.id DESC LIMIT 1',
     );
-    const maxReferenced = BigInt(maxRow.rows[0]?.id ?? '0');
+    const maxReferenced = BigInt(maxRow.rows[0]?.xid ?? '0');
     const currentBefore = await currentXid(client);
     const needed = maxReferenced >= currentBefore ? maxReferenced - currentBefore + 1n : 0n;
     log(`largest referenced transaction id: ${maxReferenced}; current: ${currentBefore}; to advance: ${needed}`);

@@ -105,14 +105,15 @@ export function createPostgresWatcher(db: Database, bufferSize: number): Postgre
       while (!signal.aborted) {
         let ids: string[];
         try {
-          const r = await query<{ id: string }>(
+          // Sorted by the xid8 column: an alias named like the column would sort the text ('10000' < '9999').
+          const r = await query<{ xid: string }>(
             db.writer,
-            'SELECT id::text AS id FROM transactions WHERE tenant_id = $1 AND id > $2::xid8' +
-              ' AND id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY id LIMIT $3',
+            'SELECT t.id::text AS xid FROM transactions t WHERE t.tenant_id = $1 AND t.id > $2::xid8' +
+              ' AND t.id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY t.id LIMIT $3',
             [tenantId, cursor.toString(), Math.max(1, bufferSize)],
             signal,
           );
-          ids = r.rows.map((row) => row.id);
+          ids = r.rows.map((row) => row.xid);
         } catch (e) {
           if (signal.aborted) return;
           throw toStoreError(e, signal);
