@@ -92,8 +92,14 @@ export interface RuleAst {
   readonly kind: 'rule';
   readonly name: Name;
   readonly parameters: readonly ParameterAst[];
-  /** The body re-assembled from tokens (spec §2.7), trimmed of surrounding whitespace. */
+  /**
+   * The CEL body exactly as written between the braces, without surrounding whitespace (spec §2.7; upstream
+   * re-assembles it from tokens instead).
+   */
   readonly body: string;
+  /** Position of the body's first character; CEL errors are reported relative to it. */
+  readonly bodyLine: number;
+  readonly bodyColumn: number;
   readonly line: number;
   readonly column: number;
 }

@@ -49,6 +49,12 @@ function summaryOf(e: unknown): string {
   return String(e);
 }
 
+/** Start offset of a library error in the parsed text (`range.start`, set for parse and type errors). */
+function offsetOf(e: unknown): number | undefined {
+  const start = (e as { range?: { start?: unknown } } | null | undefined)?.range?.start;
+  return typeof start === 'number' ? start : undefined;
+}
+
 function toCel(type: AttributeType, value: AttributeValue | null): unknown {
   if (value === null) return defaults[type]();
   switch (value.type) {
@@ -170,7 +176,13 @@ function prepareCalls(root: unknown): string | undefined {
 /** Outcome of compiling a rule body. */
 export type CelCompileResult =
   | { readonly ok: true; readonly program: CompiledRuleProgram }
-  | { readonly ok: false; readonly kind: 'error'; readonly message: string }
+  | {
+      readonly ok: false;
+      readonly kind: 'error';
+      readonly message: string;
+      /** Offset in `body` (UTF-16 code units) the library located the error at, when it did. */
+      readonly offset?: number | undefined;
+    }
   | { readonly ok: false; readonly kind: 'type'; readonly type: string };
 
 /**
@@ -195,7 +207,7 @@ export function compileRuleBody(body: string, parameters: ReadonlyMap<string, At
   try {
     parsed = env.parse(body);
   } catch (e) {
-    return { ok: false, kind: 'error', message: summaryOf(e) };
+    return { ok: false, kind: 'error', message: summaryOf(e), offset: offsetOf(e) };
   }
   const rejected = prepareCalls(parsed.ast);
   if (rejected !== undefined) return { ok: false, kind: 'error', message: rejected };
@@ -203,10 +215,15 @@ export function compileRuleBody(body: string, parameters: ReadonlyMap<string, At
   try {
     checked = parsed.check();
   } catch (e) {
-    return { ok: false, kind: 'error', message: summaryOf(e) };
+    return { ok: false, kind: 'error', message: summaryOf(e), offset: offsetOf(e) };
   }
   if (!checked.valid) {
-    return { ok: false, kind: 'error', message: summaryOf(checked.error).replaceAll(re2MatchesName, 'matches') };
+    return {
+      ok: false,
+      kind: 'error',
+      message: summaryOf(checked.error).replaceAll(re2MatchesName, 'matches'),
+      offset: offsetOf(checked.error),
+    };
   }
   const crossType = findCrossTypeOrdering(parsed.ast);
   if (crossType !== undefined) return { ok: false, kind: 'error', message: crossType };

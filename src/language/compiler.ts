@@ -265,6 +265,20 @@ class EntityCompiler {
   }
 }
 
+/**
+ * Schema position of the character at `offset` (UTF-16 code units) in a rule body, counted the way the lexer
+ * counts: `\r` and `\n` each start a line, columns are byte offset in the line + 2.
+ */
+function bodyPosition(rule: RuleAst, offset: number): { line: number; column: number } {
+  const before = rule.body.slice(0, Math.max(0, offset));
+  const breaks = before.match(/[\r\n]/g)?.length ?? 0;
+  const lineStart = Math.max(before.lastIndexOf('\n'), before.lastIndexOf('\r')) + 1;
+  const bytes = Buffer.byteLength(before.slice(lineStart), 'utf8');
+  return breaks === 0
+    ? { line: rule.bodyLine, column: rule.bodyColumn + bytes }
+    : { line: rule.bodyLine + breaks, column: bytes + 2 };
+}
+
 function compileRule(rule: RuleAst): RuleDefinition {
   const parameters: [string, AttributeType][] = rule.parameters.map((p) => [
     p.name.value,
@@ -280,7 +294,7 @@ function compileRule(rule: RuleAst): RuleDefinition {
         `rule expression must result in a boolean type not ${result.type}`,
       );
     }
-    const at = { line: rule.name.line + 1, column: rule.name.column };
+    const at = bodyPosition(rule, result.offset ?? 0);
     throw semantic('ERROR_CODE_SCHEMA_COMPILE', at, result.message.toLowerCase().replace(/_/g, ' '));
   }
   return Object.freeze({ name: rule.name.value, parameters: paramMap, expression: rule.body, program: result.program });

@@ -132,14 +132,20 @@ describe('spec §8.9 diagnostics (exact messages)', () => {
       '4:24: missing argument',
     );
   });
+  // Duplicates are reported at the second declaration's name and name the first one (upstream reports the
+  // look-ahead cursor, e.g. `2:15` for this entity and `4:23` for the member, with no pointer to the first).
   it('duplicate entity', () => {
-    expectError(`${user}entity user {}\n`, 'ERROR_CODE_SCHEMA_PARSE', '2:15:duplication found for user');
+    expectError(
+      `${user}entity user {}\n`,
+      'ERROR_CODE_SCHEMA_PARSE',
+      '2:9:duplication found for user (first declared as an entity at 1:9)',
+    );
   });
   it('duplicate member', () => {
     expectError(
       `${user}entity doc {\n    relation view @user\n    permission view = view\n}\n`,
       'ERROR_CODE_SCHEMA_PARSE',
-      '4:23:duplication found for doc#view',
+      '4:17:duplication found for doc#view (first declared as a relation at 3:15)',
     );
   });
   it('digits in names', () => {
@@ -177,5 +183,64 @@ describe('spec §8.9 diagnostics (exact messages)', () => {
       'ERROR_CODE_NO_ENTITY_REFERENCES_FOUND_IN_SCHEMA',
       '1:1: no entity references found in schema',
     );
+  });
+});
+
+describe('duplicate declarations point at the second one and name the first', () => {
+  const doc = (members: string) => `${user}entity doc {\n${members}}\n`;
+  it('relation declared twice (last member before the closing brace)', () => {
+    expectError(
+      doc('    relation owner @user\n    relation editor @user\n    relation owner @user\n'),
+      'ERROR_CODE_SCHEMA_PARSE',
+      '5:15:duplication found for doc#owner (first declared as a relation at 3:15)',
+    );
+  });
+  it('attribute, permission and action declared twice', () => {
+    expectError(
+      doc('    attribute level integer\n    attribute level double\n'),
+      'ERROR_CODE_SCHEMA_PARSE',
+      '4:16:duplication found for doc#level (first declared as an attribute at 3:16)',
+    );
+    expectError(
+      doc('    relation owner @user\n    permission view = owner\n    action view = owner\n'),
+      'ERROR_CODE_SCHEMA_PARSE',
+      '5:13:duplication found for doc#view (first declared as a permission at 4:17)',
+    );
+  });
+  it('a name declared as a permission and then as a relation or attribute', () => {
+    expectError(
+      doc('    relation owner @user\n    permission owned = owner\n    relation owned @user\n'),
+      'ERROR_CODE_SCHEMA_PARSE',
+      '5:15:duplication found for doc#owned (first declared as a permission at 4:17)',
+    );
+    expectError(
+      doc('    relation owner @user\n    attribute owner boolean\n'),
+      'ERROR_CODE_SCHEMA_PARSE',
+      '4:16:duplication found for doc#owner (first declared as a relation at 3:15)',
+    );
+  });
+  it('rules, and an entity and a rule sharing a name', () => {
+    const rule = (name: string) => `rule ${name}(x integer) {\n    x > 1\n}\n`;
+    expectError(
+      `${user}${rule('high')}${rule('high')}`,
+      'ERROR_CODE_SCHEMA_PARSE',
+      '5:7:duplication found for high (first declared as a rule at 2:7)',
+    );
+    expectError(
+      `${rule('user')}${user}`,
+      'ERROR_CODE_SCHEMA_PARSE',
+      '4:9:duplication found for user (first declared as a rule at 1:7)',
+    );
+    expectError(
+      `${user}${rule('user')}`,
+      'ERROR_CODE_SCHEMA_PARSE',
+      '2:7:duplication found for user (first declared as an entity at 1:9)',
+    );
+  });
+  it('the same member name in different entities is fine', () => {
+    expect(
+      compileSchema(`${user}entity a {\n    relation owner @user\n}\nentity b {\n    relation owner @user\n}\n`)
+        .entities.size,
+    ).toBe(3);
   });
 });

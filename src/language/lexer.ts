@@ -123,12 +123,35 @@ const CH_STAR = 42;
 const CH_QUOTE = 34;
 const CH_BACKSLASH = 92;
 const CH_DOT = 46;
+const CH_APOSTROPHE = 39;
+const CH_LP = 40;
+const CH_RP = 41;
+const CH_LSB = 91;
+const CH_RSB = 93;
+const CH_LCB = 123;
+const CH_RCB = 125;
 
 function isLetter(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
 }
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
+}
+function isIdentPart(c: number): boolean {
+  return isLetter(c) || isDigit(c);
+}
+function isBlank(c: number): boolean {
+  return c === CH_SPACE || c === CH_TAB || c === CH_NL || c === CH_CR;
+}
+
+/** A rule body as read by {@link Lexer.readRuleBody}. */
+export interface RuleBodyText {
+  /** The body as a binary string (one char per byte), without surrounding whitespace. */
+  readonly text: string;
+  /** Line of the body's first byte. */
+  readonly line: number;
+  /** Column of the body's first byte (byte offset in the line + 2). */
+  readonly column: number;
 }
 
 /** Converts text to a binary string (one char per UTF-8 byte). */
@@ -186,6 +209,90 @@ export class Lexer {
       this.readChar();
     }
     return this.nextToken();
+  }
+
+  /** Reads one byte, counting `\r` and `\n` as line breaks the way NEWLINE tokens do. */
+  private advance(): void {
+    if (this.ch === CH_NL || this.ch === CH_CR) {
+      this.line += 1;
+      this.column = 1;
+    }
+    this.readChar();
+  }
+
+  /**
+   * Reads a rule body verbatim, starting at the cursor (just after the rule's `{`), and stops before the `}`
+   * that closes the rule, or at EOF. The body is CEL, so it is scanned as CEL: string literals (`"`, `'`,
+   * triple-quoted, raw `r"..."`, with escapes) and `//` comments may contain any brace, and `{`/`(`/`[` nest.
+   * A `}` with no `{` open ends the body even inside an unbalanced `(` or `[`, so that CEL, not the schema
+   * parser, reports the imbalance. Every `\r` and `\n` in the body counts as a line, so positions after the body
+   * are those of the source. Returns the text without surrounding whitespace and the position of its first byte.
+   */
+  readRuleBody(): RuleBodyText {
+    while (!this.atEnd() && isBlank(this.ch)) this.advance();
+    const start = this.position;
+    const line = this.line;
+    const column = this.column;
+    const open: number[] = [];
+    while (!this.atEnd()) {
+      const c = this.ch;
+      if (c === CH_QUOTE || c === CH_APOSTROPHE) {
+        this.skipCelString(c, this.isRawPrefix());
+        continue;
+      }
+      if (c === CH_SLASH && this.peekChar() === CH_SLASH) {
+        while (!this.atEnd() && this.ch !== CH_NL && this.ch !== CH_CR) this.readChar();
+        continue;
+      }
+      if (c === CH_LCB || c === CH_LP || c === CH_LSB) open.push(c);
+      else if (c === CH_RCB) {
+        const at = open.lastIndexOf(CH_LCB);
+        if (at < 0) break;
+        open.length = at;
+      } else if ((c === CH_RP && open.at(-1) === CH_LP) || (c === CH_RSB && open.at(-1) === CH_LSB)) open.pop();
+      this.advance();
+    }
+    let end = this.position;
+    while (end > start && isBlank(this.input.charCodeAt(end - 1))) end -= 1;
+    return { text: this.input.slice(start, end), line, column };
+  }
+
+  /** True when the quote at the cursor follows CEL's raw-string prefix `r`/`R` (optionally after `b`/`B`). */
+  private isRawPrefix(): boolean {
+    let p = this.position - 1;
+    while (p >= 0 && isIdentPart(this.input.charCodeAt(p))) p -= 1;
+    const prefix = this.input.slice(p + 1, this.position).toLowerCase();
+    return prefix === 'r' || prefix === 'br';
+  }
+
+  /**
+   * Skips a CEL string literal whose opening quote is at the cursor. A single-quoted literal also ends at a line
+   * break (CEL forbids one there), so an unterminated literal cannot swallow the rest of the schema.
+   */
+  private skipCelString(quote: number, raw: boolean): void {
+    const triple = this.peekChar() === quote && this.input.charCodeAt(this.position + 2) === quote;
+    const width = triple ? 3 : 1;
+    for (let i = 0; i < width; i++) this.readChar();
+    while (!this.atEnd()) {
+      const c = this.ch;
+      if (c === CH_BACKSLASH && !raw) {
+        this.readChar();
+        if (!this.atEnd()) this.advance();
+        continue;
+      }
+      if (c === quote) {
+        if (!triple) {
+          this.readChar();
+          return;
+        }
+        if (this.peekChar() === quote && this.input.charCodeAt(this.position + 2) === quote) {
+          for (let i = 0; i < 3; i++) this.readChar();
+          return;
+        }
+      }
+      if (!triple && (c === CH_NL || c === CH_CR)) return;
+      this.advance();
+    }
   }
 
   nextToken(): Token {

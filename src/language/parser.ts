@@ -47,6 +47,22 @@ const operators: ReadonlyMap<TokenType, OperatorAst> = new Map<TokenType, Operat
   ['NOT', 'not'],
 ]);
 
+type DeclarationKind = 'entity' | 'rule' | 'relation' | 'attribute' | 'permission';
+const article: Readonly<Record<DeclarationKind, string>> = {
+  entity: 'an',
+  rule: 'a',
+  relation: 'a',
+  attribute: 'an',
+  permission: 'a',
+};
+
+/** Where a name was first declared, for duplicate diagnostics. */
+interface Declaration {
+  readonly kind: DeclarationKind;
+  readonly line: number;
+  readonly column: number;
+}
+
 class Parser {
   private readonly lexer: Lexer;
   private cur: Token;
@@ -55,10 +71,10 @@ class Parser {
   /** Operator depth of the expression most recently returned by parseExpression (guards maxExpressionDepth). */
   private lastDepth = 1;
   private peek: Token;
-  /** Top-level names (entities and rules). */
-  private readonly topNames = new Set<string>();
-  /** Member names of the entity being parsed. */
-  private memberNames = new Set<string>();
+  /** Top-level names (entities and rules share one namespace) and where each was declared. */
+  private readonly topNames = new Map<string, Declaration>();
+  /** Member names of the entity being parsed (relations, attributes and permissions share one namespace). */
+  private memberNames = new Map<string, Declaration>();
 
   constructor(text: string) {
     this.lexer = new Lexer(text);
@@ -87,12 +103,6 @@ class Parser {
     this.prevType = this.cur.type;
     this.cur = this.peek;
     this.peek = this.fetch();
-  }
-
-  /** Advances without skipping anything (rule bodies). */
-  private nextRaw(): void {
-    this.cur = this.peek;
-    this.peek = this.lexer.nextToken();
   }
 
   private fail(message: string): never {
@@ -144,22 +154,38 @@ class Parser {
     }
   }
 
-  private declareTop(name: string): void {
-    if (this.topNames.has(name)) this.fail(`duplication found for ${name}`);
-    this.topNames.add(name);
+  /** Fails at a token's own position (rather than at the look-ahead cursor). */
+  private failAt(at: { line: number; column: number }, message: string): never {
+    throw new PermifyError('ERROR_CODE_SCHEMA_PARSE', `${at.line}:${at.column}:${message}`, {
+      details: { line: at.line, column: at.column },
+    });
   }
 
-  private declareMember(entity: string, name: string): void {
-    if (this.memberNames.has(name)) this.fail(`duplication found for ${entity}#${name}`);
-    this.memberNames.add(name);
+  /**
+   * Records a declaration in `scope`. A second declaration of a name is reported at its own name token, and the
+   * message says where the first one is (upstream reports the look-ahead cursor, often the entity's `}`).
+   */
+  private declare(scope: Map<string, Declaration>, key: string, name: Name, kind: DeclarationKind): void {
+    const first = scope.get(name.value);
+    if (first !== undefined) {
+      this.failAt(
+        name,
+        `duplication found for ${key} (first declared as ${article[first.kind]} ${first.kind} at ${first.line}:${first.column})`,
+      );
+    }
+    scope.set(name.value, { kind, line: name.line, column: name.column });
+  }
+
+  private declareMember(entity: string, name: Name, kind: DeclarationKind): void {
+    this.declare(this.memberNames, `${entity}#${name.value}`, name, kind);
   }
 
   private parseEntity(): EntityAst {
     const keyword = this.cur;
     this.expectAndNext('IDENT');
     const name = this.name(this.cur);
-    this.declareTop(name.value);
-    this.memberNames = new Set<string>();
+    this.declare(this.topNames, name.value, name, 'entity');
+    this.memberNames = new Map<string, Declaration>();
     this.expectAndNext('LCB');
     const members: MemberAst[] = [];
     while (this.curType() !== 'RCB') {
@@ -204,7 +230,7 @@ class Parser {
         types.push({ kind: 'subject-type', type });
       }
     }
-    this.declareMember(entity, name.value);
+    this.declareMember(entity, name, 'relation');
     return { kind: 'relation', name, types };
   }
 
@@ -219,7 +245,7 @@ class Parser {
       this.expectAndNext('RSB');
       isArray = true;
     }
-    this.declareMember(entity, name.value);
+    this.declareMember(entity, name, 'attribute');
     return { kind: 'attribute', name, type, isArray };
   }
 
@@ -227,7 +253,7 @@ class Parser {
     const isAction = this.cur.literal === 'action';
     this.expectAndNext('IDENT');
     const name = this.name(this.cur);
-    this.declareMember(entity, name.value);
+    this.declareMember(entity, name, 'permission');
     this.expectAndNext('ASSIGN');
     this.next();
     const expression = this.parseExpression(false, 0);
@@ -335,23 +361,20 @@ class Parser {
       this.next();
     }
     this.expectAndNext('RP');
-    this.expectAndNext('LCB');
+    if (this.peekType() !== 'LCB') this.peekError('LCB');
+    // The lexer cursor is just past the `{`: the body is read verbatim from there (spec §2.7, a deliberate
+    // difference from upstream's token re-assembly), then parsing resumes at the closing `}`.
+    const body = this.lexer.readRuleBody();
     this.next();
-    // Upstream's token re-assembly (spec §2.7): the token right before the closing `}` is not included, and an
-    // empty body swallows tokens up to the next `}`.
-    let body = '';
-    while (this.peekType() !== 'RCB') {
-      if (this.peekType() === 'EOF') this.peekError('RCB');
-      body += this.cur.literal;
-      this.nextRaw();
-    }
     this.expectAndNext('RCB');
-    this.declareTop(name.value);
+    this.declare(this.topNames, name.value, name, 'rule');
     return {
       kind: 'rule',
       name,
       parameters,
-      body: decodeBytes(body).trim(),
+      body: decodeBytes(body.text),
+      bodyLine: body.line,
+      bodyColumn: body.column,
       line: keyword.line,
       column: keyword.column,
     };

@@ -16,6 +16,38 @@ function prng(seed: number): () => number {
 
 const types = ['boolean', 'string', 'integer', 'double'] as const;
 
+/**
+ * Boolean CEL conditions over an integer parameter, covering every literal form a verbatim body must survive:
+ * double/single/triple-quoted and raw strings, `""`, braces inside strings, map and list literals.
+ */
+const conditions: readonly ((p: string) => string)[] = [
+  (p) => `${p} > 3`,
+  () => 'context.data.limit >= 1.5',
+  () => 'context.data.tier != "production"',
+  () => 'context.data.label != ""',
+  () => "context.data.name != 'a}b{'",
+  () => 'context.data.note != """x "}" y"""',
+  () => "context.data.note != '''it's'''",
+  () => 'context.data.pattern != r"\\d+}"',
+  () => 'context.data.quote != "\\"}"',
+  (p) => `{"k": ${p}}["k"] == ${p}`,
+  (p) => `(${p} in [1, 2, 3] || size({'a': 1, "b": 2}) == 2)`,
+];
+
+/** A rule body with braces: one line or several, with or without `//` comments (some containing `}`). */
+function ruleBody(rnd: () => number, param: string): string {
+  const count = 1 + Math.floor(rnd() * 3);
+  const parts = Array.from({ length: count }, () => {
+    const c = conditions[Math.floor(rnd() * conditions.length)] as (p: string) => string;
+    return c(param);
+  });
+  if (rnd() < 0.3) return `{ ${parts.join(' && ')} }`;
+  const comment = () => (rnd() < 0.3 ? ` // note ${rnd() < 0.5 ? '}' : "it's"}` : '');
+  const lines = parts.map((p, i) => `${p}${i < parts.length - 1 ? ' &&' : ''}${comment()}`);
+  if (rnd() < 0.2) lines.unshift('// leading comment {');
+  return `{\n    ${lines.join('\n    ')}\n}`;
+}
+
 /** Generates a valid schema text with random members, expressions, formatting and rules. */
 function randomSchema(seed: number): string {
   const rnd = prng(seed);
@@ -47,7 +79,7 @@ function randomSchema(seed: number): string {
       if (type === 'boolean') operands.push(attr);
       if (type === 'integer') {
         const rule = `rule_${name(ei, '')}_${name(a, '')}`;
-        rules.push(`rule ${rule}(${attr} integer) {\n    ${attr} > 3 && context.data.limit >= 1.5\n}`);
+        rules.push(`rule ${rule}(${attr} integer) ${ruleBody(rnd, attr)}`);
         operands.push(`${rule}(${attr})`);
       }
     }
@@ -77,6 +109,10 @@ describe('print/compile round trip (property)', () => {
     const all = Array.from({ length: 60 }, (_, i) => JSON.stringify(schemaToJson(compileSchema(randomSchema(i)))));
     for (const needle of ['tuple-to-user-set', '"call"', 'computed-attribute', 'union', 'intersection', 'exclusion']) {
       expect(all.some((j) => j.includes(needle))).toBe(true);
+    }
+    const texts = Array.from({ length: 60 }, (_, i) => randomSchema(i));
+    for (const needle of ['!= ""', '"""', "'''", 'r"', '// note }', '{"k"', ') { ']) {
+      expect(texts.some((t) => t.includes(needle))).toBe(true);
     }
   });
   it('random valid schemas compile, and their printed forms compile to equal models', () => {
