@@ -63,7 +63,10 @@ const attributeMsg = (a: Attribute) => {
   };
 };
 
-describe.each(e2eStoreKinds)('public validation files replayed over gRPC (%s store)', (storeKind) => {
+// Also on a database Permify v1.7.3 migrated first (issue 12: a drop-in for Permify users).
+const replayKinds = [...e2eStoreKinds, 'postgres-permify'] as const;
+
+describe.each(replayKinds)('public validation files replayed over gRPC (%s store)', (storeKind) => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer({ store: storeKind });

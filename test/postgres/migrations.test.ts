@@ -50,6 +50,7 @@ describe('migrations', () => {
       'attributes',
       'bundles',
       'migrations',
+      'permify_ts_migrations',
       'relation_tuples',
       'schema_definitions',
       'tenants',
@@ -100,7 +101,7 @@ describe('migrations', () => {
       uri,
       "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
     );
-    expect(left.map((r) => r.t)).toEqual(['migrations']);
+    expect(left.map((r) => r.t)).toEqual(['migrations', 'permify_ts_migrations']);
     expect(await migrateUp(uri)).toHaveLength(migrations.length);
   });
 
@@ -115,7 +116,8 @@ describe('migrations', () => {
         subject: { type: 'user', id: 'a', relation: '' },
       };
       await store.writer.write('t1', [{ writeTuples: [tuple] }]);
-      await migrateDown(uri, 2);
+      // Our own steps come last; the third newest is Permify's sentinel migration.
+      await migrateDown(uri, 3);
       expect(await sql(uri, 'SELECT expired_tx_id::text AS e FROM relation_tuples')).toEqual([{ e: '0' }]);
       await migrateUp(uri);
       const head = await store.reader.headSnapToken('t1');
@@ -130,8 +132,10 @@ describe('migrations', () => {
     const results = await Promise.all(Array.from({ length: 4 }, () => migrateUp(uri)));
     const applied = results.flat().sort();
     expect(applied).toEqual(migrations.map((m) => m.version).sort());
-    const rows = await sql<{ n: string }>(uri, 'SELECT count(*)::text AS n FROM migrations');
-    expect(rows[0]!.n).toBe(String(migrations.length));
+    // goose's table: the version-0 seed plus one row per Permify step; ours: one row per own step.
+    const goose = await sql<{ n: string }>(uri, 'SELECT count(*)::text AS n FROM migrations');
+    const own = await sql<{ n: string }>(uri, 'SELECT count(*)::text AS n FROM permify_ts_migrations');
+    expect(Number(goose[0]!.n) + Number(own[0]!.n)).toBe(migrations.length + 1);
   });
 
   it('stores started concurrently with autoMigrate all become ready', async () => {

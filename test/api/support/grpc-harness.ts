@@ -9,11 +9,13 @@ import { createGrpcServer, createHealthReporter, type BeforeCallInfo } from '../
 import { createMemoryStore } from '../../../src/storage/memory/index.js';
 import { createPostgresStore } from '../../../src/storage/postgres/index.js';
 import type { Store } from '../../../src/storage/contract.js';
+import { applyPermifyMigrations } from '../../support/permify.js';
 import { createTestDatabase, stopSharedServer } from '../../support/postgres.js';
 
 /** The stores every end-to-end suite runs against. */
 export const e2eStoreKinds = ['memory', 'postgres'] as const;
-export type StoreKind = (typeof e2eStoreKinds)[number];
+/** `postgres-permify`: PostgreSQL first migrated by Permify v1.7.3's own migrations (test/support/permify.ts). */
+export type StoreKind = (typeof e2eStoreKinds)[number] | 'postgres-permify';
 
 /** Opens a store of the given kind; postgres gets a fresh real database that `close` drops. */
 async function openStore(kind: StoreKind): Promise<{ store: Store; close(): Promise<void> }> {
@@ -22,6 +24,7 @@ async function openStore(kind: StoreKind): Promise<{ store: Store; close(): Prom
     return { store, close: () => store.close() };
   }
   const db = await createTestDatabase();
+  if (kind === 'postgres-permify') await applyPermifyMigrations(db.uri);
   const store = await createPostgresStore({ uri: db.uri, maxOpenConnections: 8 });
   await store.ready();
   return {

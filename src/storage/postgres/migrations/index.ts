@@ -1,18 +1,25 @@
 /**
  * The PostgreSQL migrations, in application order, embedded as TypeScript strings so that `tsc` emits
- * them with the rest of the build (no .sql files to copy). Versions and purposes follow Permify's history
- * (api-and-operations.md §11.2) so that the final schema is the one of §11.1; the last entry is specific to
- * permify-ts (statement order of schema definitions).
+ * them with the rest of the build (no .sql files to copy).
+ *
+ * Two ledgers, so that one database serves both Permify and permify-ts:
+ * - `goose` steps are Permify v1.7.3's own migrations (same versions, same resulting schema; checked
+ *   against Permify's SQL by test/postgres/permify-compat.test.ts). They are recorded in goose's
+ *   `migrations` table exactly as Permify's goose records them, so Permify starts on a database we
+ *   migrated and we start on one Permify migrated.
+ * - `own` steps are permify-ts additions, recorded in `permify_ts_migrations`, a table Permify's goose
+ *   never reads: a version of ours in goose's table would make goose report Permify's later migrations
+ *   as "missing" (versions below the database's newest one).
  *
  * Each statement of a step is executed separately. Steps marked `transactional: false` run outside a
  * transaction because they build indexes CONCURRENTLY.
- *
- * Deviation from Permify: `entity_id` and `subject_id` use the "C" collation so that ordering and the
- * `entityIdFrom` range of lookup cursors are byte-wise whatever the database's default collation is, while
- * still being served by the indexes.
  */
+export type MigrationLedger = 'goose' | 'own';
+
 export interface Migration {
   readonly version: string;
+  /** Where the step is recorded (see the module comment). */
+  readonly ledger: MigrationLedger;
   readonly name: string;
   readonly transactional: boolean;
   readonly up: readonly string[];
@@ -24,16 +31,17 @@ const sentinel = '9223372036854775807';
 export const migrations: readonly Migration[] = [
   {
     version: '20230117143902',
+    ledger: 'goose',
     name: 'initial',
     transactional: true,
     up: [
       `CREATE TABLE IF NOT EXISTS relation_tuples (
         id SERIAL NOT NULL,
         entity_type VARCHAR NOT NULL,
-        entity_id VARCHAR COLLATE "C" NOT NULL,
+        entity_id VARCHAR NOT NULL,
         relation VARCHAR NOT NULL,
         subject_type VARCHAR NOT NULL,
-        subject_id VARCHAR COLLATE "C" NOT NULL,
+        subject_id VARCHAR NOT NULL,
         subject_relation VARCHAR NOT NULL,
         created_tx_id XID8 DEFAULT (pg_current_xact_id()),
         expired_tx_id XID8 DEFAULT ('0'),
@@ -51,8 +59,8 @@ export const migrations: readonly Migration[] = [
       )`,
       `CREATE TABLE IF NOT EXISTS transactions (
         id XID8 DEFAULT (pg_current_xact_id()) NOT NULL,
-        snapshot PG_SNAPSHOT DEFAULT (pg_current_snapshot()),
-        timestamp TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC'),
+        snapshot PG_SNAPSHOT DEFAULT (pg_current_snapshot()) NOT NULL,
+        timestamp TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC') NOT NULL,
         CONSTRAINT pk_transaction PRIMARY KEY (id)
       )`,
     ],
@@ -64,6 +72,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: '20230117145140',
+    ledger: 'goose',
     name: 'multi_tenant',
     transactional: true,
     up: [
@@ -99,6 +108,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: '20230118185622',
+    ledger: 'goose',
     name: 'index_optimization',
     transactional: false,
     up: [
@@ -116,13 +126,14 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: '20230729145034',
+    ledger: 'goose',
     name: 'attributes',
     transactional: true,
     up: [
       `CREATE TABLE IF NOT EXISTS attributes (
         id SERIAL NOT NULL,
         entity_type VARCHAR NOT NULL,
-        entity_id VARCHAR COLLATE "C" NOT NULL,
+        entity_id VARCHAR NOT NULL,
         attribute VARCHAR NOT NULL,
         value JSONB NOT NULL,
         tenant_id VARCHAR NOT NULL,
@@ -138,6 +149,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: '20231122120124',
+    ledger: 'goose',
     name: 'bundles',
     transactional: true,
     up: [
@@ -153,6 +165,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: '20231230174418',
+    ledger: 'goose',
     name: 'schema_version_index',
     transactional: false,
     up: [`CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_schema_version ON schema_definitions (version)`],
@@ -160,6 +173,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: '20241018182912',
+    ledger: 'goose',
     name: 'add_watch_indexes',
     transactional: false,
     up: [
@@ -173,6 +187,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: '20250912101325',
+    ledger: 'goose',
     name: 'add_tenant_scoped_indexes',
     transactional: false,
     up: [
@@ -188,6 +203,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: '20250913120000',
+    ledger: 'goose',
     name: 'fix_xid_wraparound',
     transactional: true,
     up: [
@@ -205,9 +221,28 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: '20261101000000',
+    ledger: 'own',
     name: 'schema_definition_position',
     transactional: true,
     up: [`ALTER TABLE schema_definitions ADD COLUMN IF NOT EXISTS position INTEGER NOT NULL DEFAULT 0`],
     down: [`ALTER TABLE schema_definitions DROP COLUMN IF EXISTS position`],
+  },
+  {
+    // Byte-wise order for ids: lookup cursors resume at `entity_id >= $from` and unique subject ids are
+    // listed `ORDER BY subject_id`, which must agree with the engine's code-unit order whatever the
+    // database's default collation is. The "C" collation keeps equality (all Permify's queries use) and
+    // the indexes (rebuilt by this step) intact, so Permify runs unchanged on the result.
+    version: '20261101000001',
+    ledger: 'own',
+    name: 'byte_order_ids',
+    transactional: true,
+    up: [
+      `ALTER TABLE relation_tuples ALTER COLUMN entity_id TYPE VARCHAR COLLATE "C", ALTER COLUMN subject_id TYPE VARCHAR COLLATE "C"`,
+      `ALTER TABLE attributes ALTER COLUMN entity_id TYPE VARCHAR COLLATE "C"`,
+    ],
+    down: [
+      `ALTER TABLE attributes ALTER COLUMN entity_id TYPE VARCHAR COLLATE "default"`,
+      `ALTER TABLE relation_tuples ALTER COLUMN entity_id TYPE VARCHAR COLLATE "default", ALTER COLUMN subject_id TYPE VARCHAR COLLATE "default"`,
+    ],
   },
 ];
