@@ -162,8 +162,8 @@ export function matchTupleRows(data: TenantData, filter: TupleFilter, tx: number
   const cST = t.col(T_ST);
   const cSID = t.col(T_SID);
   const cSREL = t.col(T_SREL);
-  const cCreated = t.col(T_CREATED);
-  const cExpired = t.col(T_EXPIRED);
+  const cCreated = t.txCol(T_CREATED);
+  const cExpired = t.txCol(T_EXPIRED);
   const eidSet = eids === null ? null : new Set(eids);
   const sidSet = sids === null ? null : new Set(sids);
   const out: number[] = [];
@@ -230,8 +230,8 @@ export function queryEntityRelation(
   const cST = t.col(T_ST);
   const cSID = t.col(T_SID);
   const cSREL = t.col(T_SREL);
-  const cCreated = t.col(T_CREATED);
-  const cExpired = t.col(T_EXPIRED);
+  const cCreated = t.txCol(T_CREATED);
+  const cExpired = t.txCol(T_EXPIRED);
   const entityType = s.get(et);
   const entityId = s.get(eid);
   const relationName = s.get(rel);
@@ -291,8 +291,8 @@ export function matchAttributeRows(
   const cET = a.col(A_ET);
   const cEID = a.col(A_EID);
   const cATTR = a.col(A_ATTR);
-  const cCreated = a.col(A_CREATED);
-  const cExpired = a.col(A_EXPIRED);
+  const cCreated = a.txCol(A_CREATED);
+  const cExpired = a.txCol(A_EXPIRED);
   const eidSet = eids === null ? null : new Set(eids);
   const attrSet = attrs === null ? null : new Set(attrs);
   const out: number[] = [];
@@ -413,8 +413,8 @@ export function createMemoryDataReader(state: MemoryState): DataReader {
       const key = [s.lookup(entity.type), s.lookup(entity.id), s.lookup(attribute)];
       if (key.some((k) => k < 0)) return undefined;
       const a = data.attributes;
-      const created = a.col(A_CREATED);
-      const expired = a.col(A_EXPIRED);
+      const created = a.txCol(A_CREATED);
+      const expired = a.txCol(A_EXPIRED);
       const next = a.unique.next;
       for (let row = a.unique.first(key); row >= 0; row = next[row] as number) {
         if ((created[row] as number) <= tx && (expired[row] as number) > tx) return attributeAt(data, row);
@@ -452,8 +452,8 @@ export function createMemoryDataReader(state: MemoryState): DataReader {
       const srel = s.lookup(subjectRelation);
       if (st < 0 || srel < 0) return [];
       const t = data.tuples;
-      const created = t.col(T_CREATED);
-      const expired = t.col(T_EXPIRED);
+      const created = t.txCol(T_CREATED);
+      const expired = t.txCol(T_EXPIRED);
       const sid = t.col(T_SID);
       const next = t.bySubjectRelation.next;
       const seen = new Set<number>();

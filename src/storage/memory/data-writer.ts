@@ -17,7 +17,16 @@ import {
   validateTupleFilter,
 } from './data-reader.js';
 import { encodeSnapToken } from './snap-token.js';
-import { A_EXPIRED, CURRENT, LIVE, type MemoryState, T_EXPIRED, type TenantData, tenantData } from './tables.js';
+import {
+  A_EXPIRED,
+  CURRENT,
+  LIVE,
+  MAX_TX,
+  type MemoryState,
+  T_EXPIRED,
+  type TenantData,
+  tenantData,
+} from './tables.js';
 
 function invalid(message: string): never {
   throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', message);
@@ -137,7 +146,7 @@ function applyStep(data: TenantData, step: WriteStep, tx: number): void {
       const sid = (tupleKey[4] = cSID.intern(tuple.subject.id));
       const srel = (tupleKey[5] = cSREL.intern(normaliseSubjectRelation(tuple.subject.relation)));
       const last = t.unique.last(tupleKey);
-      if (last >= 0 && t.col(T_EXPIRED)[last] === LIVE) continue;
+      if (last >= 0 && t.txCol(T_EXPIRED)[last] === LIVE) continue;
       t.append(et, eid, rel, st, sid, srel, tx);
     }
   }
@@ -150,8 +159,8 @@ function applyStep(data: TenantData, step: WriteStep, tx: number): void {
     attributeKey[1] = eid;
     attributeKey[2] = name;
     const last = a.unique.last(attributeKey);
-    if (last >= 0 && a.col(A_EXPIRED)[last] === LIVE) {
-      a.col(A_EXPIRED)[last] = tx;
+    if (last >= 0 && a.txCol(A_EXPIRED)[last] === LIVE) {
+      a.txCol(A_EXPIRED)[last] = tx;
       log.attrExpired.push(last);
     }
     a.append(et, eid, name, freezeValue(attribute.value), tx);
@@ -168,8 +177,8 @@ function applyStep(data: TenantData, step: WriteStep, tx: number): void {
     ];
     if (key.some((k) => k < 0)) continue;
     const last = t.unique.last(key);
-    if (last >= 0 && t.col(T_EXPIRED)[last] === LIVE) {
-      t.col(T_EXPIRED)[last] = tx;
+    if (last >= 0 && t.txCol(T_EXPIRED)[last] === LIVE) {
+      t.txCol(T_EXPIRED)[last] = tx;
       log.tupleExpired.push(last);
     }
   }
@@ -178,15 +187,15 @@ function applyStep(data: TenantData, step: WriteStep, tx: number): void {
     const key = [s.lookup(d.entity.type), s.lookup(d.entity.id), s.lookup(d.attribute)];
     if (key.some((k) => k < 0)) continue;
     const last = a.unique.last(key);
-    if (last >= 0 && a.col(A_EXPIRED)[last] === LIVE) {
-      a.col(A_EXPIRED)[last] = tx;
+    if (last >= 0 && a.txCol(A_EXPIRED)[last] === LIVE) {
+      a.txCol(A_EXPIRED)[last] = tx;
       log.attrExpired.push(last);
     }
   }
 
   for (const filter of step.deleteTupleFilters ?? []) {
     if (!tupleFilterHasCriterion(filter)) continue;
-    const expired = t.col(T_EXPIRED);
+    const expired = t.txCol(T_EXPIRED);
     for (const row of matchTupleRows(data, filter, CURRENT)) {
       expired[row] = tx;
       log.tupleExpired.push(row);
@@ -195,7 +204,7 @@ function applyStep(data: TenantData, step: WriteStep, tx: number): void {
 
   for (const filter of step.deleteAttributeFilters ?? []) {
     if (!attributeFilterHasCriterion(filter)) continue;
-    const expired = a.col(A_EXPIRED);
+    const expired = a.txCol(A_EXPIRED);
     for (const row of matchAttributeRows(data, filter, CURRENT)) {
       expired[row] = tx;
       log.attrExpired.push(row);
@@ -215,6 +224,13 @@ function freezeValue(v: AttributeValue): AttributeValue {
  */
 export function applyWrite(state: MemoryState, tenantId: string, steps: readonly WriteStep[]): number {
   validateSteps(steps);
+  if (state.head >= MAX_TX) {
+    // Unreachable in practice (2^53 transactions), but a wrapped or inexact id would corrupt MVCC silently.
+    throw new PermifyError(
+      'ERROR_CODE_DATASTORE',
+      `the memory store has used all ${MAX_TX} transaction ids; restart the server to start over`,
+    );
+  }
   const data = tenantData(state, tenantId);
   const tx = state.head + 1;
   const log = data.txLog;

@@ -36,7 +36,7 @@ import {
 } from './tables.js';
 
 /** newPos[old] = number of kept rows before `old` (length + 1 entries). */
-function positions(expired: Int32Array, length: number, horizon: number): { newPos: Int32Array; removed: number } {
+function positions(expired: Float64Array, length: number, horizon: number): { newPos: Int32Array; removed: number } {
   const newPos = new Int32Array(length + 1);
   let kept = 0;
   for (let row = 0; row < length; row += 1) {
@@ -68,7 +68,7 @@ class Reinterner {
 function compactTuples(old: TupleTable, horizon: number, r: Reinterner): TupleTable {
   const t = new TupleTable();
   t.nextId = old.nextId;
-  const [et, eid, rel, st, sid, srel, id, created, expired] = [
+  const [et, eid, rel, st, sid, srel, id] = [
     old.col(T_ET),
     old.col(T_EID),
     old.col(T_REL),
@@ -76,19 +76,9 @@ function compactTuples(old: TupleTable, horizon: number, r: Reinterner): TupleTa
     old.col(T_SID),
     old.col(T_SREL),
     old.col(T_ID),
-    old.col(T_CREATED),
-    old.col(T_EXPIRED),
-  ] as Int32Array[] as [
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-  ];
+  ] as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  const created = old.txCol(T_CREATED);
+  const expired = old.txCol(T_EXPIRED);
   for (let row = 0; row < old.length; row += 1) {
     const e = expired[row] as number;
     if (e !== LIVE && e < horizon) continue;
@@ -114,8 +104,8 @@ function compactAttributes(old: AttributeTable, horizon: number, r: Reinterner):
   const eid = old.col(A_EID);
   const attr = old.col(A_ATTR);
   const id = old.col(A_ID);
-  const created = old.col(A_CREATED);
-  const expired = old.col(A_EXPIRED);
+  const created = old.txCol(A_CREATED);
+  const expired = old.txCol(A_EXPIRED);
   for (let row = 0; row < old.length; row += 1) {
     const e = expired[row] as number;
     if (e !== LIVE && e < horizon) continue;
@@ -180,8 +170,8 @@ export function collectTenant(data: TenantData, cutoffMs: number, minGarbageFrac
   }
   if (k < 0) return 0;
   const horizon = log.tx[k] as number;
-  let t = positions(data.tuples.col(T_EXPIRED), data.tuples.length, horizon);
-  let a = positions(data.attributes.col(A_EXPIRED), data.attributes.length, horizon);
+  let t = positions(data.tuples.txCol(T_EXPIRED), data.tuples.length, horizon);
+  let a = positions(data.attributes.txCol(A_EXPIRED), data.attributes.length, horizon);
   const removable = t.removed + a.removed;
   const compact = removable > 0 && removable >= minGarbageFraction * (data.tuples.length + data.attributes.length);
   if (compact) {
@@ -192,8 +182,8 @@ export function collectTenant(data: TenantData, cutoffMs: number, minGarbageFrac
     data.setStrings(r.strings);
   } else if (removable > 0) {
     // Rows stay where they are: identity position maps.
-    t = positions(data.tuples.col(T_EXPIRED), data.tuples.length, 0);
-    a = positions(data.attributes.col(A_EXPIRED), data.attributes.length, 0);
+    t = positions(data.tuples.txCol(T_EXPIRED), data.tuples.length, 0);
+    a = positions(data.attributes.txCol(A_EXPIRED), data.attributes.length, 0);
   }
   if (k > 0 || compact) data.txLog = rebuildLog(log, k, t.newPos, a.newPos);
   return compact ? removable : 0;

@@ -13,7 +13,7 @@ import { createMemoryDataReader } from './data-reader.js';
 import { createMemoryDataWriter } from './data-writer.js';
 import { collectTenant, createMemoryGarbageCollector } from './gc.js';
 import { createMemorySchemaStore } from './schema-store.js';
-import { INITIAL_TX, type MemoryState } from './tables.js';
+import { INITIAL_TX, MAX_TX, type MemoryState, wakeDataWaiters } from './tables.js';
 import { createMemoryTenantStore } from './tenant-store.js';
 import { createMemoryWatcher } from './watch.js';
 
@@ -28,6 +28,28 @@ export interface MemoryStoreOptions {
   readonly gcWindowMs?: number;
   /** Clock in milliseconds since the epoch (tests inject a fake one). Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * The store's head transaction id at creation (default {@link INITIAL_TX}): tests start the counter near
+   * its limit with it. An integer from {@link INITIAL_TX} to {@link MAX_TX}.
+   */
+  readonly initialTx?: number;
+}
+
+/** State of every memory store, for {@link inspectMemoryStore}. */
+const states = new WeakMap<Store, MemoryState>();
+
+/**
+ * Sizes of a memory store's internal state, for tests that check nothing is left behind: the number of
+ * tenants holding state (data, schema versions, bundles or history) and of Watch streams waiting for a
+ * tenant that has none. Undefined for a store not made by {@link createMemoryStore}.
+ */
+export function inspectMemoryStore(store: Store): { tenantStates: number; waitingWatchers: number } | undefined {
+  const state = states.get(store);
+  if (state === undefined) return undefined;
+  let waitingWatchers = 0;
+  for (const waiters of state.dataWaiters.values()) waitingWatchers += waiters.size;
+  for (const data of state.tenantData.values()) waitingWatchers += data.waiters.size;
+  return { tenantStates: state.tenantData.size, waitingWatchers };
 }
 
 /** Automatic collection compacts a tenant only when at least this fraction of its rows is garbage. */
@@ -36,13 +58,18 @@ const AUTO_GC_MIN_GARBAGE_FRACTION = 0.1;
 /** A new, empty memory store with the default tenant `t1` ("example tenant"). */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const now = options.now ?? Date.now;
+  const initialTx = options.initialTx ?? INITIAL_TX;
+  if (!Number.isSafeInteger(initialTx) || initialTx < INITIAL_TX || initialTx > MAX_TX) {
+    throw new RangeError(`initialTx must be an integer from ${INITIAL_TX} to ${MAX_TX}`);
+  }
   const state: MemoryState = {
-    head: INITIAL_TX,
+    head: initialTx,
     tenantData: new Map(),
     tenants: new Map(),
     now,
     closed: false,
     decodedTokens: new Map(),
+    dataWaiters: new Map(),
   };
   state.tenants.set('t1', Object.freeze({ id: 't1', name: 'example tenant', createdAt: new Date(now()) }));
 
@@ -56,7 +83,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     for (const data of state.tenantData.values()) collectTenant(data, t - gcWindowMs, AUTO_GC_MIN_GARBAGE_FRACTION);
   };
 
-  return {
+  const store: Store = {
     kind: 'memory',
     reader: createMemoryDataReader(state),
     writer: createMemoryDataWriter(state, afterCommit),
@@ -71,6 +98,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     async close() {
       state.closed = true;
       for (const data of state.tenantData.values()) data.wake();
+      for (const tenantId of [...state.dataWaiters.keys()]) wakeDataWaiters(state, tenantId, true);
     },
   };
+  states.set(store, state);
+  return store;
 }

@@ -1,7 +1,8 @@
 /**
  * Building blocks of the in-memory tables: string interning, columnar row storage in typed arrays and hash
  * indexes that chain rows through a per-row `next` array. No JS object is allocated per row: a row is a
- * number, its fields live in `Int32Array` columns, and every index costs 4 bytes per row plus a few bytes
+ * number, its fields live in typed-array columns (`Int32Array`, or `Float64Array` for transaction ids, which
+ * must not wrap at 2^31), and every index costs 4 bytes per row plus a few bytes
  * per distinct key. Rows are append-only (only the `expired` column is ever updated in place) until a
  * compaction rebuilds everything, so a chain lists its rows in ascending insertion order.
  */
@@ -64,22 +65,30 @@ export class IntList {
   }
 }
 
-/** Columnar rows: `cols[c][row]`. Column arrays are replaced (not mutated in size) when the table grows. */
+/**
+ * Columnar rows: `cols[c][row]`. Column arrays are replaced (not mutated in size) when the table grows.
+ * Columns are `Int32Array` except those named in `float64Columns`, which hold values beyond int32 (exact up
+ * to 2^53).
+ */
 export class Columns {
-  readonly cols: Int32Array<ArrayBuffer>[];
+  readonly cols: (Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer>)[];
   length = 0;
   capacity = 0;
 
-  constructor(columnCount: number) {
-    this.cols = Array.from({ length: columnCount }, () => new Int32Array(0));
+  constructor(columnCount: number, float64Columns: readonly number[] = []) {
+    this.cols = Array.from({ length: columnCount }, (_, c) =>
+      float64Columns.includes(c) ? new Float64Array(0) : new Int32Array(0),
+    );
   }
 
   /** Makes room for one more row and returns its number (the caller fills every column). */
   appendRow(): number {
     if (this.length === this.capacity) {
       const capacity = Math.max(16, this.capacity * 2);
-      for (let c = 0; c < this.cols.length; c += 1)
-        this.cols[c] = growInt32(this.cols[c] as Int32Array<ArrayBuffer>, capacity);
+      for (let c = 0; c < this.cols.length; c += 1) {
+        const col = this.cols[c] as Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer>;
+        this.cols[c] = col instanceof Float64Array ? growFloat64(col, capacity) : growInt32(col, capacity);
+      }
       this.capacity = capacity;
     }
     return this.length++;

@@ -37,7 +37,10 @@ function decodeUncached(state: MemoryState, token: SnapToken): number {
   }
   const tx = bytes.readBigUInt64LE();
   if (tx > BigInt(state.head)) {
-    throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', 'invalid snap token: it names a transaction newer than the head');
+    throw new PermifyError(
+      'ERROR_CODE_INVALID_ARGUMENT',
+      'invalid snap token: it names a transaction newer than the head',
+    );
   }
   return Number(tx);
 }

@@ -18,10 +18,15 @@ import { ChainIndex, Columns, Interner, IntList, growFloat64, growInt32 } from '
 /** The store's first transaction id: the empty state every tenant starts from. */
 export const INITIAL_TX = 1;
 
-/** `expired` value of a live row. */
-export const LIVE = 0x7fffffff;
+/**
+ * `expired` value of a live row. Transaction ids live in `Float64Array` columns, exact up to 2^53, so the
+ * counter cannot wrap: {@link MAX_TX} is the last id a write may take.
+ */
+export const LIVE = Number.MAX_SAFE_INTEGER;
 /** Read position that sees exactly the live rows. */
 export const CURRENT = LIVE - 1;
+/** The greatest transaction id a write may take (below {@link CURRENT}, so every id stays readable). */
+export const MAX_TX = CURRENT - 1;
 
 // Tuple columns.
 export const T_ET = 0;
@@ -45,7 +50,7 @@ export const A_EXPIRED = 5;
 const ATTRIBUTE_COLUMNS = 6;
 
 export class TupleTable {
-  readonly rows = new Columns(TUPLE_COLUMNS);
+  readonly rows = new Columns(TUPLE_COLUMNS, [T_CREATED, T_EXPIRED]);
   /** Insertion id (stable across compactions, used by page tokens). */
   nextId = 1;
   /** Full tuple → its versions (the last one may be live). */
@@ -73,6 +78,11 @@ export class TupleTable {
     return this.rows.cols[c] as Int32Array;
   }
 
+  /** A transaction-id column: {@link T_CREATED} or {@link T_EXPIRED}. */
+  txCol(c: typeof T_CREATED | typeof T_EXPIRED): Float64Array {
+    return this.rows.cols[c] as Float64Array;
+  }
+
   /** Appends a live row created at `tx` and indexes it; returns its row number. */
   append(et: number, eid: number, rel: number, st: number, sid: number, srel: number, tx: number): number {
     return this.insert(et, eid, rel, st, sid, srel, this.nextId++, tx, LIVE);
@@ -91,7 +101,7 @@ export class TupleTable {
     expired: number,
   ): number {
     const row = this.rows.appendRow();
-    const c = this.rows.cols as Int32Array[];
+    const c = this.rows.cols;
     (c[T_ET] as Int32Array)[row] = et;
     (c[T_EID] as Int32Array)[row] = eid;
     (c[T_REL] as Int32Array)[row] = rel;
@@ -99,8 +109,8 @@ export class TupleTable {
     (c[T_SID] as Int32Array)[row] = sid;
     (c[T_SREL] as Int32Array)[row] = srel;
     (c[T_ID] as Int32Array)[row] = id;
-    (c[T_CREATED] as Int32Array)[row] = created;
-    (c[T_EXPIRED] as Int32Array)[row] = expired;
+    (c[T_CREATED] as Float64Array)[row] = created;
+    (c[T_EXPIRED] as Float64Array)[row] = expired;
     this.unique.add(row);
     this.byEntityRelation.add(row);
     this.byEntity.add(row);
@@ -132,7 +142,7 @@ export class TupleTable {
 }
 
 export class AttributeTable {
-  readonly rows = new Columns(ATTRIBUTE_COLUMNS);
+  readonly rows = new Columns(ATTRIBUTE_COLUMNS, [A_CREATED, A_EXPIRED]);
   readonly values: AttributeValue[] = [];
   nextId = 1;
   /** (entity type, entity id, attribute) → versions. */
@@ -147,6 +157,11 @@ export class AttributeTable {
 
   col(c: number): Int32Array {
     return this.rows.cols[c] as Int32Array;
+  }
+
+  /** A transaction-id column: {@link A_CREATED} or {@link A_EXPIRED}. */
+  txCol(c: typeof A_CREATED | typeof A_EXPIRED): Float64Array {
+    return this.rows.cols[c] as Float64Array;
   }
 
   append(et: number, eid: number, attr: number, value: AttributeValue, tx: number): number {
@@ -164,13 +179,13 @@ export class AttributeTable {
     expired: number,
   ): number {
     const row = this.rows.appendRow();
-    const c = this.rows.cols as Int32Array[];
+    const c = this.rows.cols;
     (c[A_ET] as Int32Array)[row] = et;
     (c[A_EID] as Int32Array)[row] = eid;
     (c[A_ATTR] as Int32Array)[row] = attr;
     (c[A_ID] as Int32Array)[row] = id;
-    (c[A_CREATED] as Int32Array)[row] = created;
-    (c[A_EXPIRED] as Int32Array)[row] = expired;
+    (c[A_CREATED] as Float64Array)[row] = created;
+    (c[A_EXPIRED] as Float64Array)[row] = expired;
     this.values[row] = value;
     this.unique.add(row);
     this.byEntity.add(row);
@@ -186,7 +201,7 @@ export class AttributeTable {
  */
 export class TxLog {
   length = 0;
-  tx = new Int32Array(0);
+  tx = new Float64Array(0);
   timeMs = new Float64Array(0);
   tupleStart = new Int32Array(0);
   tupleEnd = new Int32Array(0);
@@ -216,7 +231,7 @@ export class TxLog {
 
   ensure(n: number): void {
     if (this.tx.length >= n) return;
-    this.tx = growInt32(this.tx, n);
+    this.tx = growFloat64(this.tx, n);
     this.timeMs = growFloat64(this.timeMs, n);
     this.tupleStart = growInt32(this.tupleStart, n);
     this.tupleEnd = growInt32(this.tupleEnd, n);
@@ -308,6 +323,21 @@ export interface MemoryState {
   closed: boolean;
   /** Snap tokens already decoded (bounded; cleared when full). */
   readonly decodedTokens: Map<string, number>;
+  /**
+   * Watch streams waiting for a tenant that has no {@link TenantData} yet, by tenant id. Watch does not
+   * create a tenant's state (a stream on a tenant that never exists would otherwise leave it behind); the
+   * waiter is called with `false` when the state is created and with `true` when the tenant is deleted or
+   * the store closes. An entry is removed as soon as its set is empty.
+   */
+  readonly dataWaiters: Map<string, Set<(dropped: boolean) => void>>;
+}
+
+/** Calls and forgets the Watch streams waiting for `tenantId`'s state (see {@link MemoryState.dataWaiters}). */
+export function wakeDataWaiters(state: MemoryState, tenantId: string, dropped: boolean): void {
+  const waiters = state.dataWaiters.get(tenantId);
+  if (waiters === undefined) return;
+  state.dataWaiters.delete(tenantId);
+  for (const w of waiters) w(dropped);
 }
 
 /** The tenant's data, created empty on first use (tenant existence is not enforced outside Tenancy). */
@@ -316,6 +346,7 @@ export function tenantData(state: MemoryState, tenantId: string): TenantData {
   if (data === undefined) {
     data = new TenantData();
     state.tenantData.set(tenantId, data);
+    wakeDataWaiters(state, tenantId, false);
   }
   return data;
 }

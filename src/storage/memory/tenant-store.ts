@@ -6,7 +6,7 @@
 import { PermifyError, throwIfAborted } from '../../errors.js';
 import type { Tenant, TenantStore } from '../contract.js';
 import { checkPageSize, decodePageToken, encodePageToken } from '../page-token.js';
-import type { MemoryState } from './tables.js';
+import { type MemoryState, wakeDataWaiters } from './tables.js';
 
 export function createMemoryTenantStore(state: MemoryState): TenantStore {
   return {
@@ -28,6 +28,7 @@ export function createMemoryTenantStore(state: MemoryState): TenantStore {
       if (!state.tenants.has(id))
         throw new PermifyError('ERROR_CODE_NOT_FOUND', `tenant ${JSON.stringify(id)} not found`);
       state.tenants.delete(id);
+      wakeDataWaiters(state, id, true);
       const data = state.tenantData.get(id);
       if (data !== undefined) {
         state.tenantData.delete(id);

@@ -10,23 +10,23 @@ import { PermifyError } from '../../errors.js';
 import type { DataChange, DataChanges, SnapToken, Watcher } from '../contract.js';
 import { attributeAt, tupleAt } from './data-reader.js';
 import { decodeSnapToken, encodeSnapToken } from './snap-token.js';
-import { A_CREATED, A_EXPIRED, type MemoryState, T_CREATED, T_EXPIRED, type TenantData, tenantData } from './tables.js';
+import { A_CREATED, A_EXPIRED, type MemoryState, T_CREATED, T_EXPIRED, type TenantData } from './tables.js';
 
 /** The changes of the log record at index `i`. */
 export function changesOf(data: TenantData, i: number): DataChanges {
   const log = data.txLog;
   const tx = log.tx[i] as number;
   const changes: DataChange[] = [];
-  const tCreated = data.tuples.col(T_CREATED);
-  const tExpired = data.tuples.col(T_EXPIRED);
+  const tCreated = data.tuples.txCol(T_CREATED);
+  const tExpired = data.tuples.txCol(T_EXPIRED);
   for (const row of log.tupleExpired.data.slice(log.tupleExpStart[i], log.tupleExpEnd[i]).sort()) {
     if (tCreated[row] !== tx) changes.push({ operation: 'delete', tuple: tupleAt(data, row) });
   }
   for (let row = log.tupleStart[i] as number; row < (log.tupleEnd[i] as number); row += 1) {
     if (tExpired[row] !== tx) changes.push({ operation: 'create', tuple: tupleAt(data, row) });
   }
-  const aCreated = data.attributes.col(A_CREATED);
-  const aExpired = data.attributes.col(A_EXPIRED);
+  const aCreated = data.attributes.txCol(A_CREATED);
+  const aExpired = data.attributes.txCol(A_EXPIRED);
   for (const row of log.attrExpired.data.slice(log.attrExpStart[i], log.attrExpEnd[i]).sort()) {
     if (aCreated[row] !== tx) changes.push({ operation: 'delete', attribute: attributeAt(data, row) });
   }
@@ -36,13 +36,44 @@ export function changesOf(data: TenantData, i: number): DataChanges {
   return { snapToken: encodeSnapToken(tx), changes };
 }
 
+/**
+ * Waits until `tenantId` has state (resolves `false`), is deleted or the store closes (`true`), or the
+ * signal aborts (`true`). Registers only a waiter, which is removed whichever way the wait ends.
+ */
+function waitForTenantData(state: MemoryState, tenantId: string, signal: AbortSignal): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    let waiters = state.dataWaiters.get(tenantId);
+    if (waiters === undefined) {
+      waiters = new Set();
+      state.dataWaiters.set(tenantId, waiters);
+    }
+    const set = waiters;
+    const done = (dropped: boolean): void => {
+      signal.removeEventListener('abort', onAbort);
+      set.delete(done);
+      if (set.size === 0 && state.dataWaiters.get(tenantId) === set) state.dataWaiters.delete(tenantId);
+      resolve(dropped);
+    };
+    const onAbort = (): void => done(true);
+    set.add(done);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 export function createMemoryWatcher(state: MemoryState): Watcher {
   return {
     watch(tenantId: string, snapToken: SnapToken, signal: AbortSignal): AsyncIterable<DataChanges> {
       // Validate eagerly so that a bad token fails at the first next() with a clear error.
       return (async function* stream(): AsyncGenerator<DataChanges> {
         let cursor = snapToken === '' ? state.head : decodeSnapToken(state, snapToken);
-        const data = tenantData(state, tenantId);
+        // A tenant that has stored nothing (or does not exist) has no state: wait for it without creating
+        // any, so that streams on unknown tenants leave nothing behind.
+        let data = state.tenantData.get(tenantId);
+        while (data === undefined) {
+          if (signal.aborted || state.closed) return;
+          if (await waitForTenantData(state, tenantId, signal)) return;
+          data = state.tenantData.get(tenantId);
+        }
         for (;;) {
           if (signal.aborted || data.dropped || state.closed) return;
           const log = data.txLog;
@@ -59,13 +90,14 @@ export function createMemoryWatcher(state: MemoryState): Watcher {
             yield changes;
             continue;
           }
+          const waiting = data;
           await new Promise<void>((resolve) => {
             const wake = (): void => {
               signal.removeEventListener('abort', wake);
-              data.waiters.delete(wake);
+              waiting.waiters.delete(wake);
               resolve();
             };
-            data.waiters.add(wake);
+            waiting.waiters.add(wake);
             signal.addEventListener('abort', wake, { once: true });
           });
         }
