@@ -156,11 +156,19 @@ export function parseAttributeValue(type: string, text: string): AttributeValue 
   return fail(`invalid value: unknown attribute type ${JSON.stringify(type)}`);
 }
 
+/** The fields of the attribute notation, before the value text is converted to its type. */
+export interface AttributeNotation {
+  readonly entity: Entity;
+  readonly attribute: string;
+  readonly type: AttributeValueType;
+  readonly value: string;
+}
+
 /**
- * `type:id$attribute|valuetype:value` → Attribute, following the specification's five steps and messages
- * (`invalid attribute`, `invalid entity`, `invalid value`, `failed to parse ...`).
+ * Splits `type:id$attribute|valuetype:value` into its fields, following the specification's steps and messages
+ * (`invalid attribute`, `invalid entity`, `invalid value`); the value text is not converted.
  */
-export function parseAttribute(text: string): Attribute {
+export function splitAttribute(text: string): AttributeNotation {
   const parts = text.trim().split('|');
   if (parts.length !== 2 || parts[0] === '' || parts[1] === '') fail(`invalid attribute: ${JSON.stringify(text)}`);
   const key = (parts[0] as string).split('$');
@@ -176,8 +184,18 @@ export function parseAttribute(text: string): Attribute {
   return {
     entity: { type: entityParts[0] as string, id: entityParts[1] as string },
     attribute: key[1] as string,
-    value: parseAttributeValue(type, typed[1] as string),
+    type: type as AttributeValueType,
+    value: typed[1] as string,
   };
+}
+
+/**
+ * `type:id$attribute|valuetype:value` → Attribute, following the specification's five steps and messages
+ * (`invalid attribute`, `invalid entity`, `invalid value`, `failed to parse ...`).
+ */
+export function parseAttribute(text: string): Attribute {
+  const { entity, attribute, type, value } = splitAttribute(text);
+  return { entity, attribute, value: parseAttributeValue(type, value) };
 }
 
 /** Shortest round-trip text of a double, with Go's spellings of the special values. */

@@ -140,7 +140,7 @@ describe('handlers called directly', () => {
       await codeOf(
         h['base.v1.Data'].RunBundle(create(s.BundleRunRequestSchema, { tenantId: 't1', name: 'bad' }), ctx()),
       ),
-    ).toBe('ERROR_CODE_INTERNAL');
+    ).toBe('ERROR_CODE_VALIDATION'); // INVALID_ARGUMENT: a bad bundle template is not a server fault
   });
 
   it('attributes written are read back with identical Any bytes', async () => {

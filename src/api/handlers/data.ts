@@ -4,8 +4,9 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { PermifyError, isPermifyError } from '../../errors.js';
-import { attributeKeyToString, parseAttribute, parseTuple, tupleToString } from '../../data/notation.js';
-import type { Attribute, Entity, Tuple } from '../../data/types.js';
+import { renderOperation } from '../../data/bundle-template.js';
+import { attributeKeyToString, tupleToString } from '../../data/notation.js';
+import type { Attribute, Tuple } from '../../data/types.js';
 import { validateAttribute, validateTuple } from '../../schema/validate-data.js';
 import type { WriteStep } from '../../storage/contract.js';
 import type * as pb from '../gen/base/v1/base_pb.js';
@@ -159,17 +160,14 @@ export function createDataHandlers(env: HandlerEnv): ServiceHandlers<typeof s.Da
           throw new PermifyError('ERROR_CODE_MISSING_ARGUMENT', 'ERROR_CODE_MISSING_ARGUMENT');
         }
       }
-      const render = (t: string): string => renderTemplate(t, r.arguments);
-      const attributeKey = (text: string): { entity: Entity; attribute: string } => {
-        const a = parseAttribute(render(text));
-        return { entity: a.entity, attribute: a.attribute };
-      };
-      const steps: WriteStep[] = bundle.operations.map((op) => ({
-        writeTuples: op.relationshipsWrite.map((t) => parseTuple(render(t))),
-        writeAttributes: op.attributesWrite.map((t) => parseAttribute(render(t))),
-        deleteTuples: op.relationshipsDelete.map((t) => parseTuple(render(t))),
-        deleteAttributes: op.attributesDelete.map(attributeKey),
-      }));
+      // Arguments are values, never notation: each template is split into fields before substitution, and the
+      // rendered writes pass the same schema validation as Data/Write.
+      const steps: WriteStep[] = bundle.operations.map((op) => renderOperation(op, r.arguments));
+      const { schema } = await env.schemas.resolve(r.tenantId, '', ctx.signal);
+      for (const step of steps) {
+        for (const t of step.writeTuples ?? []) validateTuple(schema, t);
+        for (const a of step.writeAttributes ?? []) validateAttribute(schema, a);
+      }
       const snapToken = await env.store.writer.write(r.tenantId, steps, ctx.signal);
       return create(s.BundleRunResponseSchema, { snapToken });
     }),
