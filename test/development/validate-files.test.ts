@@ -198,6 +198,23 @@ describe('spec §8.7', () => {
   });
 });
 
+describe('rule bodies taken verbatim (deliberate difference from Permify)', () => {
+  it('double-quoted strings, "", one-line bodies, comments and map literals in rules validate', async () => {
+    const r = await validate(fixture('rule-bodies.yaml'));
+    expect(r.err).toEqual([]);
+    expect(r.out.filter((l) => l.trimStart().startsWith('fail'))).toEqual([]);
+    expect(r.out.filter((l) => l.startsWith('    success: '))).toHaveLength(15);
+    expect(r.out.at(-1)).toBe('SUCCESS');
+    expect(r.code).toBe(0);
+  });
+
+  it('a CEL error inside a body is reported at its own line and column', async () => {
+    const r = await validate(fixture('rule-body-error.yaml'));
+    expect(r.err).toEqual(['Error: 10:10: unknown variable: levle']);
+    expect(r.code).toBe(1);
+  });
+});
+
 describe('failing files', () => {
   it('a schema error is fatal: Error: <line>:<col>: <message>, exit 1', async () => {
     const r = await validate(fixture('schema-error.yaml'));
