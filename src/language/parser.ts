@@ -1,10 +1,12 @@
 /**
  * Parser of the Permify schema language (spec §2, §3.2): a recursive-descent/Pratt parser that mirrors
- * upstream's control flow closely enough to report the same first error at the same position.
+ * upstream's control flow closely enough to report the same first error at the same position, with two
+ * deliberate differences: rule bodies are read verbatim as CEL (not re-assembled from tokens), and a duplicate
+ * declaration is reported at its own name, naming where the first one is.
  *
  * Parse errors throw `PermifyError('ERROR_CODE_SCHEMA_PARSE', 'L:C:msg')` where `L:C` is the lexer cursor (just
- * past the look-ahead token, spec §1.4). Expression nesting is bounded by {@link maxExpressionDepth}, so hostile
- * input cannot overflow the stack.
+ * past the look-ahead token, spec §1.4), or the duplicate name's position. Expression nesting is bounded by
+ * {@link maxExpressionDepth}, so hostile input cannot overflow the stack.
  */
 import { PermifyError } from '../errors.js';
 import type {

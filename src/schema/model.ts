@@ -108,7 +108,7 @@ export interface RuleDefinition {
   readonly name: string;
   /** Parameter name -> type, in declaration order. */
   readonly parameters: ReadonlyMap<string, AttributeType>;
-  /** The CEL body as Permify reassembles it from tokens (see the spec, section 2.7). */
+  /** The CEL body exactly as written between the rule's braces, trimmed (spec §2.7; Permify re-assembles it). */
   readonly expression: string;
   readonly program: CompiledRuleProgram;
 }
