@@ -103,9 +103,10 @@ function forEachOpNode(root: unknown, visit: (node: { op: unknown; args: unknown
  * Operands typed `dyn` (anything read from `context`) stay allowed. Relies on the library caching each node's
  * checked type in `checkedType`; a node without one is skipped, so this can only reject, never crash.
  */
-function findCrossTypeOrdering(root: unknown): string | undefined {
-  let found: string | undefined;
-  forEachOpNode(root, ({ op, args }) => {
+function findCrossTypeOrdering(root: unknown): { message: string; offset: number | undefined } | undefined {
+  let found: { message: string; offset: number | undefined } | undefined;
+  forEachOpNode(root, (node) => {
+    const { op, args } = node;
     if (found !== undefined) return;
     if (typeof op === 'string' && orderingOperators.has(op) && Array.isArray(args) && args.length === 2) {
       const left = checkedTypeName(args[0]);
@@ -117,7 +118,11 @@ function findCrossTypeOrdering(root: unknown): string | undefined {
         numericTypes.has(left) &&
         numericTypes.has(right)
       ) {
-        found = `found no matching overload for '_${op}_' applied to '(${left}, ${right})'`;
+        const pos = (node as { pos?: unknown }).pos;
+        found = {
+          message: `found no matching overload for '_${op}_' applied to '(${left}, ${right})'`,
+          offset: typeof pos === 'number' ? pos : undefined,
+        };
       }
     }
   });
@@ -226,7 +231,7 @@ export function compileRuleBody(body: string, parameters: ReadonlyMap<string, At
     };
   }
   const crossType = findCrossTypeOrdering(parsed.ast);
-  if (crossType !== undefined) return { ok: false, kind: 'error', message: crossType };
+  if (crossType !== undefined) return { ok: false, kind: 'error', ...crossType };
   if (checked.type !== 'bool') return { ok: false, kind: 'type', type: checked.type ?? 'unknown' };
 
   const paramTypes = new Map(parameters);

@@ -204,10 +204,11 @@ describe('rule type checking matches cel-go as upstream configures it (§2.7)', 
       `entity user {}\nentity item {\n    attribute age integer\n    attribute price double\n    attribute nums integer[]\n` +
         `    permission p = r(${params})\n}\nrule r(${params.replace(/(\w+)/g, (n) => `${n} ${n === 'age' ? 'integer' : n === 'price' ? 'double' : 'integer[]'}`)}) {\n    ${body}\n}\n`,
     );
-  it('ordering across int and double is a type error at the rule name (line + 1)', () => {
+  it('ordering across int and double is a type error, reported at the comparison inside the body', () => {
     expect(compile('age', 'age > 5.0')).toThrow(
-      /^9:7: found no matching overload for ' > ' applied to '\(int, double\)'$/,
+      /^9:6: found no matching overload for ' > ' applied to '\(int, double\)'$/,
     );
+    expect(compile('age, price', 'age >= 1 && (price > 1 || true)')).toThrow(/^9:19: /);
     expect(compile('price', 'price <= 5')).toThrow(/no matching overload for ' <= ' applied to '\(double, int\)'/);
     expect(compile('nums', 'nums.exists(n, n < 2.5)')).toThrow(/no matching overload/);
     expect(compile('age, price', 'age >= 1 && (price > 1 || true)')).toThrow(/'\(double, int\)'/);
