@@ -72,6 +72,7 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
     maxOpenConnections: d.max_connections > 0 ? d.max_connections : d.max_open_connections,
     maxIdleConnections: d.max_idle_connections,
     ...(d.connect_timeout > 0 ? { connectionTimeoutMs: d.connect_timeout } : {}),
+    statementTimeoutMs: d.statement_timeout,
     maxRetries: d.max_retries,
     maxDataPerWrite: d.max_data_per_write,
     autoMigrate: d.auto_migrate,

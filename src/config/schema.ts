@@ -342,6 +342,7 @@ export const configSchema = z
         health_check_period: f.duration('0', { flag: 'database-health-check-period', env: 'PERMIFY_DATABASE_HEALTH_CHECK_PERIOD', doc: 'pool health-check period' }),
         max_connection_lifetime_jitter: f.duration('0', { flag: 'database-max-connection-lifetime-jitter', env: 'PERMIFY_DATABASE_MAX_CONNECTION_LIFETIME_JITTER', doc: 'lifetime jitter' }),
         connect_timeout: f.duration('0', { flag: 'database-connect-timeout', env: 'PERMIFY_DATABASE_CONNECT_TIMEOUT', doc: 'connect timeout (0 = store default)' }),
+        statement_timeout: f.duration('30s', { flag: 'database-statement-timeout', env: 'PERMIFY_DATABASE_STATEMENT_TIMEOUT', doc: 'server-side limit per SQL statement (0 = none); the client gives up 1s later' }),
         max_data_per_write: f.int(1000, { flag: 'database-max-data-per-write', env: 'PERMIFY_DATABASE_MAX_DATA_PER_WRITE', doc: 'tuples + attributes per write' }, 1),
         max_retries: f.int(10, { flag: 'database-max-retries', env: 'PERMIFY_DATABASE_MAX_RETRIES', doc: 'serialization-conflict retries' }),
         watch_buffer_size: f.int(100, { flag: 'database-watch-buffer-size', env: 'PERMIFY_DATABASE_WATCH_BUFFER_SIZE', doc: 'change sets buffered per Watch stream' }, 1),

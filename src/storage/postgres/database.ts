@@ -22,7 +22,12 @@ export interface DatabaseOptions {
   readonly writerUri: string;
   readonly readerUri: string;
   readonly maxOpenConnections: number;
-  readonly maxIdleConnections: number;
+  /** Connections a pool keeps open when idle (pg-pool `min`; capped at `maxOpenConnections`). */
+  readonly minConnections: number;
+  /** A connection is closed once it is this old, when next idle (0 = never); whole seconds, rounded up. */
+  readonly maxConnectionLifetimeMs: number;
+  /** An idle connection beyond `minConnections` is closed after this long (0 = never). */
+  readonly maxConnectionIdleTimeMs: number;
   readonly connectionTimeoutMs: number;
   readonly statementTimeoutMs: number;
   readonly maxRetries: number;
@@ -34,24 +39,95 @@ export interface Database {
   readonly writer: pg.Pool;
   readonly reader: pg.Pool;
   readonly options: DatabaseOptions;
+  /**
+   * A cheap connectivity probe: `SELECT 1` on each role's control connection (a one-connection pool beside
+   * the role's pool, so a saturated pool does not read as an unreachable database). True when every role
+   * answered within `connectionTimeoutMs`.
+   */
+  probe(signal?: AbortSignal): Promise<boolean>;
+  /** Closes the pools after the pending server-side cancels are sent. */
   close(): Promise<void>;
 }
 
 /** Live-row sentinel of `expired_tx_id`. */
 export const liveSentinel = '9223372036854775807';
 
+/**
+ * Sends cancels to the server of one role: `pg_cancel_backend(pid)` on a control connection. The protocol's
+ * own cancel request would need a second connection per cancel anyway, and SQL also works behind TLS.
+ */
+class Canceller {
+  readonly pool: pg.Pool;
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(uri: string, options: DatabaseOptions, role: string) {
+    this.pool = new pg.Pool({
+      connectionString: uri,
+      max: 1,
+      min: 0,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: options.connectionTimeoutMs,
+      statement_timeout: options.connectionTimeoutMs,
+      query_timeout: options.connectionTimeoutMs + 1_000,
+      application_name: `permify-ts-${role}-control`,
+      keepAlive: true,
+    });
+    this.pool.on('error', (err) => options.logger.warn({ err: err.message, role }, 'postgres control client error'));
+    this.pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
+    this.logger = options.logger;
+  }
+
+  private readonly logger: StoreLogger;
+
+  /** Cancels whatever backend `pid` runs now; the caller discards that connection, so nothing else runs there. */
+  cancel(pid: number): void {
+    const sent = this.pool
+      .query('SELECT pg_cancel_backend($1)', [pid])
+      .then(
+        () => undefined,
+        (e: unknown) => this.logger.warn({ err: (e as Error).message, pid }, 'postgres statement cancel failed'),
+      )
+      .finally(() => this.pending.delete(sent));
+    this.pending.add(sent);
+  }
+
+  async probe(signal: AbortSignal): Promise<boolean> {
+    try {
+      await raceAbort(this.pool.query('SELECT 1'), signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pending]);
+    await this.pool.end();
+  }
+}
+
+/** The canceller of the server a pool or pooled client talks to. */
+const cancellers = new WeakMap<object, Canceller>();
+/** Clients whose statement was cancelled on abort: never reused (a late cancel must not hit another statement). */
+const poisoned = new WeakSet<object>();
+
 // 64-bit xid8 values come back as strings; keep them as strings (never lossy numbers).
-function makePool(uri: string, options: DatabaseOptions, role: string): pg.Pool {
+function makePool(uri: string, options: DatabaseOptions, role: string, canceller: Canceller): pg.Pool {
   const pool = new pg.Pool({
     connectionString: uri,
     max: Math.max(1, options.maxOpenConnections),
-    min: 0,
-    idleTimeoutMillis: 60_000,
+    min: Math.min(Math.max(0, options.minConnections), Math.max(1, options.maxOpenConnections)),
+    idleTimeoutMillis: Math.max(0, options.maxConnectionIdleTimeMs),
+    maxLifetimeSeconds: Math.ceil(Math.max(0, options.maxConnectionLifetimeMs) / 1000),
     connectionTimeoutMillis: options.connectionTimeoutMs,
     // statement_timeout bounds the server side; query_timeout bounds the client side even when the server
     // is gone (a dead TCP peer would otherwise hang a query until the OS gives up).
-    statement_timeout: options.statementTimeoutMs,
-    query_timeout: options.statementTimeoutMs + 1_000,
+    // 0 disables both (PostgreSQL's own meaning of statement_timeout = 0).
+    ...(options.statementTimeoutMs > 0
+      ? { statement_timeout: options.statementTimeoutMs, query_timeout: options.statementTimeoutMs + 1_000 }
+      : {}),
     application_name: `permify-ts-${role}`,
     keepAlive: true,
   });
@@ -61,23 +137,37 @@ function makePool(uri: string, options: DatabaseOptions, role: string): pg.Pool 
   // pool has already dropped the client and its listener; a permanent listener keeps that from crashing.
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
+    cancellers.set(client, canceller);
   });
+  cancellers.set(pool, canceller);
   return pool;
 }
 
 export function createDatabase(options: DatabaseOptions): Database {
-  const writer = makePool(options.writerUri, options, 'writer');
-  const reader = options.readerUri === options.writerUri ? writer : makePool(options.readerUri, options, 'reader');
+  const writerControl = new Canceller(options.writerUri, options, 'writer');
+  const writer = makePool(options.writerUri, options, 'writer', writerControl);
+  const shared = options.readerUri === options.writerUri;
+  const readerControl = shared ? writerControl : new Canceller(options.readerUri, options, 'reader');
+  const reader = shared ? writer : makePool(options.readerUri, options, 'reader', readerControl);
+  const controls = shared ? [writerControl] : [writerControl, readerControl];
   let closed = false;
   return {
     writer,
     reader,
     options,
+    async probe(signal) {
+      if (closed) return false;
+      const bounded = AbortSignal.timeout(options.connectionTimeoutMs);
+      const s = signal ? AbortSignal.any([signal, bounded]) : bounded;
+      const answers = await Promise.all(controls.map((c) => c.probe(s)));
+      return answers.every(Boolean);
+    },
     async close() {
       if (closed) return;
       closed = true;
       await writer.end();
       if (reader !== writer) await reader.end();
+      await Promise.all(controls.map((c) => c.close()));
     },
   };
 }
@@ -94,6 +184,8 @@ export function isConnectionError(e: unknown): boolean {
   const err = e as PgLikeError | undefined;
   if (!err || typeof err !== 'object') return false;
   if (err.code !== undefined && connectionErrorCodes.has(err.code)) return true;
+  // Node reports a refused connection to a name with several addresses as an AggregateError.
+  if (e instanceof AggregateError && e.errors.some((inner) => isConnectionError(inner))) return true;
   // 57P01 admin shutdown / terminated backend, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx connection.
   if (err.code === '57P01' || err.code === '57P02' || err.code === '57P03') return true;
   if (err.code?.startsWith('08')) return true;
@@ -158,17 +250,100 @@ export function statementName(sql: string): string {
   return name;
 }
 
-/** One query as a named prepared statement, mapped errors, abortable. */
+/**
+ * Checks a client out of `pool`, giving up when `signal` aborts; a connection that arrives after the abort
+ * goes straight back to the pool.
+ */
+export async function connect(pool: pg.Pool, signal?: AbortSignal): Promise<pg.PoolClient> {
+  throwIfAborted(signal);
+  const connecting = pool.connect();
+  try {
+    return await raceAbort(connecting, signal);
+  } catch (e) {
+    connecting.then(
+      (late) => late.release(),
+      () => undefined,
+    );
+    throw toStoreError(e, signal);
+  }
+}
+
+/** Whether `client` had a statement cancelled and must be discarded rather than returned to its pool. */
+export function mustDiscard(client: pg.PoolClient): boolean {
+  return poisoned.has(client);
+}
+
+/**
+ * Runs one statement on `client`. When `signal` aborts, the caller is answered at once and the statement is
+ * cancelled on the server (pg_cancel_backend of the client's backend); the client is then marked for
+ * discarding, so that a cancel arriving late can only hit a connection nobody uses any more.
+ */
+async function runAbortable<R extends pg.QueryResultRow>(
+  client: pg.PoolClient,
+  config: pg.QueryConfig,
+  signal: AbortSignal,
+): Promise<pg.QueryResult<R>> {
+  throwIfAborted(signal);
+  const running = client.query<R>(config);
+  running.catch(() => undefined);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      poisoned.add(client);
+      const pid = (client as unknown as { processID?: number | null }).processID;
+      if (typeof pid === 'number') cancellers.get(client)?.cancel(pid);
+      reject(toStoreError(new Error('aborted'), signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([running, aborted]);
+  } catch (e) {
+    throw toStoreError(e, signal);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** One query as a named prepared statement, mapped errors, cancelled on the server when `signal` aborts. */
 export async function query<R extends pg.QueryResultRow>(
   db: Queryable,
   sql: string,
   values: readonly unknown[],
   signal?: AbortSignal,
 ): Promise<pg.QueryResult<R>> {
+  const config: pg.QueryConfig = { name: statementName(sql), text: sql, values: values as unknown[] };
+  if (signal === undefined) {
+    try {
+      return await db.query<R>(config);
+    } catch (e) {
+      throw toStoreError(e);
+    }
+  }
+  if (!(db instanceof pg.Pool)) return runAbortable<R>(db, config, signal);
+  const client = await connect(db, signal);
   try {
-    return await raceAbort(db.query<R>({ name: statementName(sql), text: sql, values: values as unknown[] }), signal);
+    return await runAbortable<R>(client, config, signal);
+  } finally {
+    client.release(mustDiscard(client) ? true : undefined);
+  }
+}
+
+/**
+ * Commits. Once COMMIT is sent the outcome is the database's, not the caller's: the signal is no longer
+ * consulted (a committed write is never reported as cancelled). A connection lost during COMMIT leaves the
+ * outcome unknown; that is UNAVAILABLE and never retried (a retry could apply the write twice).
+ */
+async function commit(client: pg.PoolClient): Promise<void> {
+  try {
+    await client.query('COMMIT');
   } catch (e) {
-    throw toStoreError(e, signal);
+    if (isConnectionError(e)) {
+      throw new PermifyError('UNAVAILABLE', 'connection lost during commit; the write may have been applied', {
+        cause: e,
+      });
+    }
+    throw e;
   }
 }
 
@@ -178,21 +353,16 @@ export async function inTransaction<T>(
   signal: AbortSignal | undefined,
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  throwIfAborted(signal);
-  let client: pg.PoolClient;
-  try {
-    client = await raceAbort(pool.connect(), signal);
-  } catch (e) {
-    throw toStoreError(e, signal);
-  }
+  const client = await connect(pool, signal);
   let broken = false;
   try {
-    await raceAbort(client.query('BEGIN'), signal);
+    await client.query('BEGIN');
     const result = await fn(client);
-    await raceAbort(client.query('COMMIT'), signal);
+    throwIfAborted(signal);
+    await commit(client);
     return result;
   } catch (e) {
-    broken = await rollback(client);
+    broken = mustDiscard(client) || (await rollback(client));
     throw toStoreError(e, signal);
   } finally {
     client.release(broken ? true : undefined);
@@ -246,24 +416,28 @@ export async function serializableWrite<T>(
     if (attempt > 0) await sleep(backoffMs(attempt), signal);
     let client: pg.PoolClient;
     try {
-      client = await raceAbort(db.writer.connect(), signal);
+      client = await connect(db.writer, signal);
     } catch (e) {
       const err = toStoreError(e, signal);
       if (err.code === 'UNAVAILABLE' && !signal?.aborted) {
-        lastError = e;
+        lastError = err.cause ?? e;
         continue;
       }
       throw err;
     }
     let broken = false;
+    let commitSent = false;
     try {
-      await raceAbort(client.query('BEGIN ISOLATION LEVEL SERIALIZABLE READ WRITE'), signal);
+      await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE READ WRITE');
       const result = await fn(client);
-      await raceAbort(client.query('COMMIT'), signal);
+      throwIfAborted(signal);
+      commitSent = true;
+      await commit(client);
       return result;
     } catch (e) {
-      broken = await rollback(client);
-      if (signal?.aborted) throw toStoreError(e, signal);
+      broken = mustDiscard(client) || (await rollback(client));
+      if (signal?.aborted && !commitSent) throw toStoreError(e, signal);
+      if (e instanceof PermifyError && e.code === 'UNAVAILABLE' && commitSent) throw e;
       const cause = e instanceof PermifyError && e.cause !== undefined ? e.cause : e;
       if (isRetryableWriteError(cause) || isConnectionError(cause)) {
         lastError = cause;
@@ -274,6 +448,12 @@ export async function serializableWrite<T>(
     } finally {
       client.release(broken ? true : undefined);
     }
+  }
+  // The database being unreachable is not a conflict: callers should see UNAVAILABLE (gRPC 14, HTTP 503).
+  if (isConnectionError(lastError)) {
+    throw new PermifyError('UNAVAILABLE', `database unavailable (write failed after ${attempts} attempts)`, {
+      cause: lastError,
+    });
   }
   throw new PermifyError('ERROR_CODE_ERROR_MAX_RETRIES', `write failed after ${attempts} attempts`, {
     cause: lastError,

@@ -28,7 +28,12 @@ export interface PostgresStoreOptions {
   readonly readerUri?: string;
   /** Pool size per role (default 20). */
   readonly maxOpenConnections?: number;
-  readonly maxIdleConnections?: number;
+  /** Connections per role kept open when idle (default 0). */
+  readonly minConnections?: number;
+  /** Connections are closed once this old, when next idle (default 0 = never). */
+  readonly maxConnectionLifetimeMs?: number;
+  /** Idle connections beyond `minConnections` are closed after this long (default 60 000; 0 = never). */
+  readonly maxConnectionIdleTimeMs?: number;
   /** Time to obtain a connection before failing (default 5 000). */
   readonly connectionTimeoutMs?: number;
   /** Server-side statement timeout; the client gives up 1 s later (default 30 000). */
@@ -82,7 +87,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     writerUri,
     readerUri,
     maxOpenConnections: options.maxOpenConnections ?? 20,
-    maxIdleConnections: options.maxIdleConnections ?? 1,
+    minConnections: options.minConnections ?? 0,
+    maxConnectionLifetimeMs: options.maxConnectionLifetimeMs ?? 0,
+    maxConnectionIdleTimeMs: options.maxConnectionIdleTimeMs ?? 60_000,
     connectionTimeoutMs: options.connectionTimeoutMs ?? 5_000,
     statementTimeoutMs: options.statementTimeoutMs ?? 30_000,
     maxRetries: options.maxRetries ?? 10,
@@ -136,15 +143,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     watcher,
     gc,
     ready: () => readyPromise,
+    // Cheap and honest: one `SELECT 1` per role on its control connection (never queued behind a busy
+    // pool), bounded by connectionTimeoutMs; false until migrated and after close.
     async isReady(signal) {
       if (!migrated || closed) return false;
-      try {
-        await query(db.writer, 'SELECT 1', [], signal ?? AbortSignal.timeout(db.options.connectionTimeoutMs));
-        if (db.reader !== db.writer) await query(db.reader, 'SELECT 1', [], signal);
-        return true;
-      } catch {
-        return false;
-      }
+      return db.probe(signal);
     },
     async close() {
       if (closed) return;
