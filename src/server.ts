@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from './config/schema.js';
 import { redactedConfig } from './config/load.js';
+import { inertConfigKeys } from './config/inert-keys.js';
 import { createEngine } from './engine/index.js';
 import { createHandlers, services, type Handlers } from './api/handlers/index.js';
 import { createGrpcServer, createHealthReporter, type GrpcServer } from './api/grpc/index.js';
@@ -70,7 +71,10 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
     writerUri: d.writer.uri,
     readerUri: d.reader.uri,
     maxOpenConnections: d.max_connections > 0 ? d.max_connections : d.max_open_connections,
-    maxIdleConnections: d.max_idle_connections,
+    // Permify's rule: max_idle_connections (deprecated) is the pool minimum when min_connections is 0.
+    minConnections: d.min_connections > 0 ? d.min_connections : d.max_idle_connections,
+    maxConnectionLifetimeMs: d.max_connection_lifetime,
+    maxConnectionIdleTimeMs: d.max_connection_idle_time,
     ...(d.connect_timeout > 0 ? { connectionTimeoutMs: d.connect_timeout } : {}),
     statementTimeoutMs: d.statement_timeout,
     maxRetries: d.max_retries,
@@ -102,6 +106,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
     ['profiler.enabled', config.profiler.enabled],
   ] as const) {
     if (on) logger.warn({ key }, `${key} is accepted but not implemented by permify-ts: nothing is exported`);
+  }
+  for (const { key, reason } of inertConfigKeys(config)) {
+    logger.warn({ key }, `${key} is accepted for compatibility and has no effect: ${reason}`);
   }
 
   const health = createHealthReporter('NOT_SERVING');

@@ -223,7 +223,7 @@ export const configSchema = z
     server: z
       .object({
         host: f.string('', { flag: 'server-host', env: 'PERMIFY_SERVER_HOST', doc: 'bind address of the HTTP listener (empty = all interfaces)' }),
-        name_override: f.string('', { flag: 'server-name-override', env: 'PERMIFY_NAME_OVERRIDE', doc: 'TLS server name used by internal gRPC clients' }),
+        name_override: f.string('', { flag: 'server-name-override', env: 'PERMIFY_NAME_OVERRIDE', doc: 'accepted for compatibility, no effect (no internal gRPC client: the gateway calls the handlers in-process)' }),
         rate_limit: f.int(100, { flag: 'server-rate-limit', env: 'PERMIFY_RATE_LIMIT', doc: 'global token-bucket rate, requests per second (0 disables)' }),
         rate_limit_burst: f.int(0, { flag: 'server-rate-limit-burst', env: 'PERMIFY_RATE_LIMIT_BURST', doc: 'token-bucket capacity (0 = same as rate_limit)' }),
         shutdown_timeout: f.duration('5s', { flag: 'server-shutdown-timeout', env: 'PERMIFY_SERVER_SHUTDOWN_TIMEOUT', doc: 'time in-flight requests get to finish on shutdown' }),
@@ -296,7 +296,7 @@ export const configSchema = z
       .prefault({}),
     service: z
       .object({
-        circuit_breaker: f.bool(false, { flag: 'service-circuit-breaker', env: 'PERMIFY_SERVICE_CIRCUIT_BREAKER', doc: 'accepted, not implemented' }),
+        circuit_breaker: f.bool(false, { flag: 'service-circuit-breaker', env: 'PERMIFY_SERVICE_CIRCUIT_BREAKER', doc: 'accepted for compatibility, no effect (warned at start when true)' }),
         watch: z
           .object({ enabled: f.bool(false, { flag: 'service-watch-enabled', env: 'PERMIFY_SERVICE_WATCH_ENABLED', doc: 'serve the Watch RPC' }) })
           .prefault({}),
@@ -312,7 +312,7 @@ export const configSchema = z
           .prefault({}),
         permission: z
           .object({
-            bulk_limit: f.int(100, { flag: 'service-permission-bulk-limit', env: 'PERMIFY_SERVICE_PERMISSION_BULK_LIMIT', doc: 'check fan-out concurrency of lookups' }, 1),
+            bulk_limit: f.int(100, { flag: 'service-permission-bulk-limit', env: 'PERMIFY_SERVICE_PERMISSION_BULK_LIMIT', doc: 'accepted for compatibility, no effect (lookup fan-out is bounded by concurrency_limit)' }, 1),
             concurrency_limit: f.int(100, { flag: 'service-permission-concurrency-limit', env: 'PERMIFY_SERVICE_PERMISSION_CONCURRENCY_LIMIT', doc: 'parallel branches per check' }, 1),
             max_lookup_candidates: f.int(1_000_000, { flag: 'service-permission-max-lookup-candidates', env: 'PERMIFY_SERVICE_PERMISSION_MAX_LOOKUP_CANDIDATES', doc: 'candidates one lookup may consider' }, 1),
             cache: z
@@ -334,13 +334,13 @@ export const configSchema = z
         auto_migrate: f.bool(true, { flag: 'database-auto-migrate', env: 'PERMIFY_DATABASE_AUTO_MIGRATE', doc: 'apply migrations at start' }),
         max_connections: f.int(0, { flag: 'database-max-connections', env: 'PERMIFY_DATABASE_MAX_CONNECTIONS', doc: 'pool size (0 = max_open_connections)' }),
         max_open_connections: f.int(20, { flag: 'database-max-open-connections', env: 'PERMIFY_DATABASE_MAX_OPEN_CONNECTIONS', doc: 'pool size (deprecated)' }),
-        max_idle_connections: f.int(1, { flag: 'database-max-idle-connections', env: 'PERMIFY_DATABASE_MAX_IDLE_CONNECTIONS', doc: 'idle connections (deprecated)' }),
-        min_connections: f.int(0, { flag: 'database-min-connections', env: 'PERMIFY_DATABASE_MIN_CONNECTIONS', doc: 'minimum pool size' }),
-        min_idle_connections: f.int(1, { flag: 'database-min-idle-connections', env: 'PERMIFY_DATABASE_MIN_IDLE_CONNECTIONS', doc: 'minimum idle connections' }),
-        max_connection_lifetime: f.duration('300s', { flag: 'database-max-connection-lifetime', env: 'PERMIFY_DATABASE_MAX_CONNECTION_LIFETIME', doc: 'connection lifetime' }),
-        max_connection_idle_time: f.duration('60s', { flag: 'database-max-connection-idle-time', env: 'PERMIFY_DATABASE_MAX_CONNECTION_IDLE_TIME', doc: 'idle time before a connection closes' }),
-        health_check_period: f.duration('0', { flag: 'database-health-check-period', env: 'PERMIFY_DATABASE_HEALTH_CHECK_PERIOD', doc: 'pool health-check period' }),
-        max_connection_lifetime_jitter: f.duration('0', { flag: 'database-max-connection-lifetime-jitter', env: 'PERMIFY_DATABASE_MAX_CONNECTION_LIFETIME_JITTER', doc: 'lifetime jitter' }),
+        max_idle_connections: f.int(1, { flag: 'database-max-idle-connections', env: 'PERMIFY_DATABASE_MAX_IDLE_CONNECTIONS', doc: 'pool minimum when min_connections is 0 (deprecated)' }),
+        min_connections: f.int(0, { flag: 'database-min-connections', env: 'PERMIFY_DATABASE_MIN_CONNECTIONS', doc: 'connections per pool kept open when idle (0 = max_idle_connections)' }),
+        min_idle_connections: f.int(1, { flag: 'database-min-idle-connections', env: 'PERMIFY_DATABASE_MIN_IDLE_CONNECTIONS', doc: 'accepted for compatibility, no effect (see min_connections)' }),
+        max_connection_lifetime: f.duration('300s', { flag: 'database-max-connection-lifetime', env: 'PERMIFY_DATABASE_MAX_CONNECTION_LIFETIME', doc: 'a connection is closed once this old, when next idle (0 = never)' }),
+        max_connection_idle_time: f.duration('60s', { flag: 'database-max-connection-idle-time', env: 'PERMIFY_DATABASE_MAX_CONNECTION_IDLE_TIME', doc: 'idle time before a connection above the minimum closes (0 = never)' }),
+        health_check_period: f.duration('0', { flag: 'database-health-check-period', env: 'PERMIFY_DATABASE_HEALTH_CHECK_PERIOD', doc: 'accepted for compatibility, no effect (server.readiness.* probes the database)' }),
+        max_connection_lifetime_jitter: f.duration('0', { flag: 'database-max-connection-lifetime-jitter', env: 'PERMIFY_DATABASE_MAX_CONNECTION_LIFETIME_JITTER', doc: 'accepted for compatibility, no effect' }),
         connect_timeout: f.duration('0', { flag: 'database-connect-timeout', env: 'PERMIFY_DATABASE_CONNECT_TIMEOUT', doc: 'connect timeout (0 = store default)' }),
         statement_timeout: f.duration('30s', { flag: 'database-statement-timeout', env: 'PERMIFY_DATABASE_STATEMENT_TIMEOUT', doc: 'server-side limit per SQL statement (0 = none); the client gives up 1s later' }),
         max_data_per_write: f.int(1000, { flag: 'database-max-data-per-write', env: 'PERMIFY_DATABASE_MAX_DATA_PER_WRITE', doc: 'tuples + attributes per write' }, 1),
