@@ -4,8 +4,11 @@
  * Start-up: GET `<issuer>/.well-known/openid-configuration` (retried), which must name `issuer` and
  * `jwks_uri`, then fetch the JWKS; any failure rejects (the server refuses to start). The key set is
  * refreshed every `refreshIntervalMs` in the background and re-fetched when a token names an unknown `kid`:
- * up to `backoffMaxRetries` re-fetches `backoffFrequencyMs` apart, with a global budget of that many
- * re-fetches per `backoffIntervalMs` so that a flood of bogus kids cannot turn into a flood of JWKS requests.
+ * up to `backoffMaxRetries` fresh fetches per kid, shared by all callers and never closer than
+ * `backoffFrequencyMs` apart, so a flood of bogus kids cannot turn into a flood of JWKS requests; a kid still
+ * unknown after its fetches is refused without fetching for `backoffIntervalMs` (a bounded negative cache),
+ * while a new kid (a rotation) always gets its own fetches. When the issuer cannot be reached, tokens whose
+ * key is cached still verify and unknown kids are refused.
  *
  * Verification: `kid` is mandatory, algorithm in `validMethods`, exp/nbf/iat enforced with `leewayMs`,
  * `iss` equal to the configured issuer, `aud` containing the audience. Failures are PermifyErrors with
@@ -113,32 +116,64 @@ export async function createOidcVerifier(options: OidcOptions): Promise<OidcVeri
   );
   refreshTimer.unref();
 
-  // Global re-fetch budget for unknown kids.
-  let windowStart = Date.now();
-  let refetchesInWindow = 0;
-  let refetching: Promise<void> | undefined;
-  const refetchForUnknownKid = async (): Promise<boolean> => {
-    const now = Date.now();
-    if (now - windowStart >= options.backoffIntervalMs) {
-      windowStart = now;
-      refetchesInWindow = 0;
-    }
-    if (refetchesInWindow >= options.backoffMaxRetries || closed) return false;
-    refetchesInWindow++;
-    // Concurrent callers share one in-flight re-fetch.
-    refetching ??= (async () => {
-      try {
-        keys = await fetchKeys();
-      } finally {
-        refetching = undefined;
+  // Unknown kids. JWKS fetches for unknown kids are coalesced and spaced at least `backoffFrequencyMs` apart, so
+  // any number of bogus kids costs the issuer at most one request per `backoffFrequencyMs`; each kid then has its
+  // own budget of `backoffMaxRetries` fresh fetches, after which it is remembered as unknown (negative cache) for
+  // `backoffIntervalMs`. A global budget instead would let one bogus kid block a correctly rotated key for the
+  // whole window.
+  const gapMs = Math.max(1, options.backoffFrequencyMs);
+  let lastFetchStart = Number.NEGATIVE_INFINITY;
+  let inFlight: { readonly startedAt: number; readonly done: Promise<boolean> } | undefined;
+  const unknownUntil = new Map<string, number>(); // kid (and alg) -> expiry, oldest first
+  const unknownLimit = 1024;
+
+  /** Starts a JWKS fetch now; resolves to whether it succeeded (a failure keeps the previous key set). */
+  const startFetch = (): Promise<boolean> => {
+    const startedAt = Date.now();
+    lastFetchStart = startedAt;
+    const done = fetchKeys().then(
+      (k) => {
+        keys = k;
+        return true;
+      },
+      () => false,
+    );
+    const entry = { startedAt, done };
+    inFlight = entry;
+    void done.then(() => {
+      if (inFlight === entry) inFlight = undefined;
+    });
+    return done;
+  };
+
+  /** Resolves once a JWKS fetch started no earlier than `since` has finished; true when it succeeded. */
+  const fetchedSince = async (since: number): Promise<boolean> => {
+    for (;;) {
+      if (closed) return false;
+      const current = inFlight;
+      if (current !== undefined) {
+        const ok = await current.done;
+        if (current.startedAt >= since) return ok;
+        continue;
       }
-    })();
-    try {
-      await refetching;
-      return true;
-    } catch {
-      return false;
+      const waitMs = lastFetchStart + gapMs - Date.now();
+      if (waitMs <= 0) return startFetch();
+      await sleep(waitMs);
     }
+  };
+
+  const isKnownUnknown = (key: string): boolean => {
+    const until = unknownUntil.get(key);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    unknownUntil.delete(key);
+    return false;
+  };
+
+  const rememberUnknown = (key: string): void => {
+    unknownUntil.delete(key);
+    if (unknownUntil.size >= unknownLimit) unknownUntil.delete(unknownUntil.keys().next().value as string);
+    unknownUntil.set(key, Date.now() + options.backoffIntervalMs);
   };
 
   const verifyOnce = async (token: string): Promise<string> => {
@@ -170,14 +205,19 @@ export async function createOidcVerifier(options: OidcOptions): Promise<OidcVeri
         throw fail('ERROR_CODE_INVALID_BEARER_TOKEN');
       }
       if (typeof header.kid !== 'string' || header.kid === '') throw fail('ERROR_CODE_INVALID_BEARER_TOKEN');
+      const unknownKey = `${header.kid}\u0000${String(header.alg)}`;
       for (let attempt = 0; ; attempt++) {
+        const since = Date.now();
         try {
           return await verifyOnce(token);
         } catch (e) {
-          const unknownKid = e instanceof joseErrors.JWKSNoMatchingKey;
-          if (!unknownKid || attempt >= options.backoffMaxRetries) throw classify(e);
-          if (attempt > 0) await sleep(options.backoffFrequencyMs);
-          if (!(await refetchForUnknownKid())) throw classify(e);
+          if (!(e instanceof joseErrors.JWKSNoMatchingKey)) throw classify(e);
+          if (attempt >= options.backoffMaxRetries || (attempt === 0 && isKnownUnknown(unknownKey))) {
+            if (attempt > 0) rememberUnknown(unknownKey);
+            throw classify(e);
+          }
+          // An issuer that cannot be reached says nothing about the kid: fail without remembering it.
+          if (!(await fetchedSince(since))) throw classify(e);
         }
       }
     },
