@@ -2,24 +2,25 @@
  * The composition root: the only place that picks the concrete store and wires the layers together.
  *
  * store (memory | postgres) -> engine (cache sizes from config) -> handlers -> gRPC server and REST gateway,
- * both behind one admission hook (global token bucket, then authentication). Health reports NOT_SERVING
- * until the store is ready and again while shutting down. `close()` (also run on SIGINT/SIGTERM when
- * `handleSignals` is set) stops accepting calls, lets in-flight requests finish within
- * `server.shutdown_timeout`, ends open streams, then closes the authenticator and the store.
+ * both behind one admission hook (global token bucket, then authentication). Health follows the store's
+ * readiness probe for the server's whole life (`server.readiness.*`, with hysteresis) and is NOT_SERVING
+ * while shutting down. `close()` (also run on SIGINT/SIGTERM when `handleSignals` is set) stops accepting
+ * calls, lets in-flight requests finish within `server.shutdown_timeout`, aborts what is left, ends open
+ * streams, then closes the authenticator and the store, never waiting on the store much past the deadline.
  */
 import { readFileSync } from 'node:fs';
-import type { Config } from './config/schema.js';
+import { parseHostPort, type Config } from './config/schema.js';
 import { redactedConfig } from './config/load.js';
 import { inertConfigKeys } from './config/inert-keys.js';
 import { createEngine } from './engine/index.js';
 import { createHandlers, services, type Handlers } from './api/handlers/index.js';
-import { createGrpcServer, createHealthReporter, type GrpcServer } from './api/grpc/index.js';
+import { createGrpcServer, createHealthReporter, monitorReadiness, type GrpcServer, type ReadinessMonitor } from './api/grpc/index.js';
 import { createRestGateway, type RestGateway } from './api/rest/index.js';
 import { createAdmission } from './api/middleware/admission.js';
 import { createAuthenticator, type Authenticator } from './api/middleware/auth.js';
 import { createRateLimiter } from './api/middleware/rate-limit.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createMetrics, listenMetrics, type Metrics, type MetricsListener } from './observability/metrics.js';
 import { instrumentHandlers } from './observability/instrument.js';
 import { PermifyError } from './errors.js';
 import type { Store } from './storage/contract.js';
@@ -34,8 +35,11 @@ export interface StartServerOptions {
 }
 
 export interface RunningServer {
-  /** Bound ports (meaningful when the config asked for port 0). `http` is undefined when disabled. */
-  readonly ports: { readonly grpc: number; readonly http: number | undefined };
+  /**
+   * Bound ports (meaningful when the config asked for port 0). `http` is undefined when disabled, `metrics`
+   * unless `server.metrics.address` asks for a separate listener.
+   */
+  readonly ports: { readonly grpc: number; readonly http: number | undefined; readonly metrics: number | undefined };
   readonly handlers: Handlers;
   readonly store: Store;
   readonly metrics: Metrics;
@@ -49,6 +53,20 @@ function readPem(path: string, key: string): Buffer {
     return readFileSync(path);
   } catch (e) {
     throw new PermifyError('ERROR_CODE_VALIDATION', `invalid configuration: ${key}: cannot read file`, { cause: e, details: { limit: key } });
+  }
+}
+
+/** Time the store may take to close beyond what is left of `server.shutdown_timeout`. */
+const STORE_CLOSE_SLACK_MS = 250;
+
+/** True when `work` settles (either way) within `ms`; it is left running otherwise. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -145,6 +163,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let store: Store | undefined;
   let grpcServer: GrpcServer | undefined;
   let gateway: RestGateway | undefined;
+  let metricsListener: MetricsListener | undefined;
+  let readiness: ReadinessMonitor | undefined;
   const release = async (): Promise<void> => {
     authenticator?.close();
     await store?.close();
@@ -173,7 +193,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
       logger: logger.child({ transport: 'grpc' }),
       ...(g.tls.enabled ? { tls: { cert: readPem(g.tls.cert, 'server.grpc.tls.cert'), key: readPem(g.tls.key, 'server.grpc.tls.key') } } : {}),
     });
-    const grpcPort = await grpcServer.listen('0.0.0.0', g.port);
+    // Both listeners bind `server.host`; empty means every interface.
+    const grpcPort = await grpcServer.listen(config.server.host === '' ? '0.0.0.0' : config.server.host, g.port);
     let httpPort: number | undefined;
     const h = config.server.http;
     if (h.enabled) {
@@ -184,6 +205,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
         beforeCall,
         logger: logger.child({ transport: 'rest' }),
         metrics,
+        // On the HTTP port /metrics goes through admission (authentication when enabled) like any RPC; a
+        // separate `server.metrics.address` serves it there instead, open, for a scraper on a private network.
+        metricsRoute: config.server.metrics.enabled && config.server.metrics.address === '',
         maxBodyBytes: h.max_body_size,
         corsAllowedOrigins: h.cors_allowed_origins,
         corsAllowedHeaders: h.cors_allowed_headers,
@@ -192,31 +216,42 @@ export async function startServer(config: Config, options: StartServerOptions = 
       httpPort = await gateway.listen(config.server.host, h.port);
     }
 
-    // Serving once the store answers; a store that is not ready yet (postgres still connecting) keeps
-    // health at NOT_SERVING and is polled.
-    const readyStore = store;
-    let readyTimer: NodeJS.Timeout | undefined;
-    const pollReady = async (): Promise<void> => {
-      let ready: boolean;
-      try {
-        ready = await readyStore.isReady();
-      } catch {
-        ready = false;
-      }
-      if (closing) return;
-      if (ready) health.set('SERVING');
-      else readyTimer = setTimeout(() => void pollReady(), 500);
-    };
-    let closing = false;
-    await pollReady();
+    const m = config.server.metrics;
+    let metricsPort: number | undefined;
+    if (m.enabled && m.address !== '') {
+      const at = parseHostPort(m.address) as { host: string; port: number };
+      metricsListener = await listenMetrics(metrics, at.host, at.port);
+      metricsPort = metricsListener.port;
+    }
 
-    logger.info({ grpcPort, httpPort, database: config.database.engine, authn: config.authn.enabled ? config.authn.method : 'off' }, 'permify-ts serving');
+    // Health follows the store for the server's whole life (not only until it first answers): NOT_SERVING
+    // while the database is unreachable, with hysteresis so a single lost probe does not flap it.
+    const readyStore = store;
+    const r = config.server.readiness;
+    readiness = monitorReadiness(health, {
+      probe: (signal) => readyStore.isReady(signal),
+      intervalMs: r.interval,
+      timeoutMs: r.timeout,
+      failureThreshold: r.failure_threshold,
+      successThreshold: r.success_threshold,
+      onChange: (status) =>
+        status === 'SERVING'
+          ? logger.info({ health: status }, 'store ready: serving')
+          : logger.warn({ health: status, failedProbes: r.failure_threshold }, 'store not ready: health is NOT_SERVING'),
+    });
+    await readiness.firstProbe;
+    const monitor = readiness;
+
+    logger.info({ grpcPort, httpPort, metricsPort, database: config.database.engine, authn: config.authn.enabled ? config.authn.method : 'off' }, 'permify-ts serving');
 
     let closed: Promise<void> | undefined;
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'shutting down');
       void running.close().finally(() => {
         process.exitCode = process.exitCode ?? 0;
+        // Shutdown is complete; a store connection still held by a statement that ignored cancellation
+        // must not keep the process alive past the deadline.
+        setTimeout(() => process.exit(), 1_000).unref();
       });
     };
     // A stray rejected promise is a bug to log loudly, not a reason to drop every in-flight request.
@@ -224,24 +259,29 @@ export async function startServer(config: Config, options: StartServerOptions = 
       logger.error({ err: reason }, 'unhandled promise rejection');
     };
     const running: RunningServer = {
-      ports: { grpc: grpcPort, http: httpPort },
+      ports: { grpc: grpcPort, http: httpPort, metrics: metricsPort },
       handlers,
       store,
       metrics,
       logger,
       close() {
         closed ??= (async () => {
-          closing = true;
-          if (readyTimer) clearTimeout(readyTimer);
+          const started = Date.now();
+          monitor.close();
           if (accountTimer) clearInterval(accountTimer);
           process.removeListener('SIGINT', onSignal);
           process.removeListener('SIGTERM', onSignal);
           process.removeListener('unhandledRejection', onUnhandled);
           health.set('NOT_SERVING');
           const deadline = config.server.shutdown_timeout;
-          await Promise.all([gateway?.close(deadline), grpcServer?.close(deadline)]);
-          await release();
-          logger.info({}, 'stopped');
+          await Promise.all([gateway?.close(deadline), grpcServer?.close(deadline), metricsListener?.close()]);
+          // Handlers were aborted at the deadline, but a store call may still hold a connection (a statement
+          // blocked on a lock): the store gets what is left of the deadline, and shutdown goes on without it.
+          const left = Math.max(0, deadline - (Date.now() - started)) + STORE_CLOSE_SLACK_MS;
+          if (!(await settlesWithin(release(), left))) {
+            logger.warn({ waitedMs: left }, 'store did not close within server.shutdown_timeout; continuing shutdown');
+          }
+          logger.info({ durationMs: Date.now() - started }, 'stopped');
         })();
         return closed;
       },
@@ -254,7 +294,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
     return running;
   } catch (e) {
     if (accountTimer) clearInterval(accountTimer);
-    await Promise.allSettled([gateway?.close(0), grpcServer?.close(0)]);
+    readiness?.close();
+    await Promise.allSettled([gateway?.close(0), grpcServer?.close(0), metricsListener?.close()]);
     await release();
     throw e;
   }

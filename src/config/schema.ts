@@ -83,6 +83,18 @@ export function isPostgresUri(uri: string): boolean {
   }
 }
 
+/**
+ * Splits a listener address `host:port` (`:9090` = all interfaces, `[::1]:9090` for IPv6); undefined when
+ * malformed.
+ */
+export function parseHostPort(address: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(address.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
 /** Parses a human byte size (`10MiB`, `1GB`, `512`) into bytes; undefined when malformed. */
 export function parseSizeBytes(text: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text.replace(/_/g, ''));
@@ -222,11 +234,25 @@ export const configSchema = z
     account_id: f.string('', { flag: 'account-id', env: 'PERMIFY_ACCOUNT_ID', doc: 'Permify account id (informational)' }),
     server: z
       .object({
-        host: f.string('', { flag: 'server-host', env: 'PERMIFY_SERVER_HOST', doc: 'bind address of the HTTP listener (empty = all interfaces)' }),
+        host: f.string('', { flag: 'server-host', env: 'PERMIFY_SERVER_HOST', doc: 'bind address of the gRPC and HTTP listeners (empty = all interfaces)' }),
         name_override: f.string('', { flag: 'server-name-override', env: 'PERMIFY_NAME_OVERRIDE', doc: 'accepted for compatibility, no effect (no internal gRPC client: the gateway calls the handlers in-process)' }),
         rate_limit: f.int(100, { flag: 'server-rate-limit', env: 'PERMIFY_RATE_LIMIT', doc: 'global token-bucket rate, requests per second (0 disables)' }),
         rate_limit_burst: f.int(0, { flag: 'server-rate-limit-burst', env: 'PERMIFY_RATE_LIMIT_BURST', doc: 'token-bucket capacity (0 = same as rate_limit)' }),
         shutdown_timeout: f.duration('5s', { flag: 'server-shutdown-timeout', env: 'PERMIFY_SERVER_SHUTDOWN_TIMEOUT', doc: 'time in-flight requests get to finish on shutdown' }),
+        readiness: z
+          .object({
+            interval: f.duration('1s', { flag: 'server-readiness-interval', env: 'PERMIFY_SERVER_READINESS_INTERVAL', doc: 'period of the store readiness probe behind health' }),
+            timeout: f.duration('1s', { flag: 'server-readiness-timeout', env: 'PERMIFY_SERVER_READINESS_TIMEOUT', doc: 'a readiness probe taking longer counts as failed' }),
+            failure_threshold: f.int(3, { flag: 'server-readiness-failure-threshold', env: 'PERMIFY_SERVER_READINESS_FAILURE_THRESHOLD', doc: 'consecutive failed probes before health turns NOT_SERVING' }, 1),
+            success_threshold: f.int(2, { flag: 'server-readiness-success-threshold', env: 'PERMIFY_SERVER_READINESS_SUCCESS_THRESHOLD', doc: 'consecutive good probes before health turns SERVING again' }, 1),
+          })
+          .prefault({}),
+        metrics: z
+          .object({
+            enabled: f.bool(true, { flag: 'server-metrics-enabled', env: 'PERMIFY_SERVER_METRICS_ENABLED', doc: 'serve Prometheus text at GET /metrics' }),
+            address: f.string('', { flag: 'server-metrics-address', env: 'PERMIFY_SERVER_METRICS_ADDRESS', doc: 'host:port of a separate /metrics listener without authentication (empty = on the HTTP port, behind authn)' }),
+          })
+          .prefault({}),
         grpc: z
           .object({
             port: f.port(3478, { flag: 'grpc-port', env: 'PERMIFY_GRPC_PORT', doc: 'gRPC listener port (0 = any free port)' }),
@@ -278,9 +304,9 @@ export const configSchema = z
             issuer: f.string('', { flag: 'authn-oidc-issuer', env: 'PERMIFY_AUTHN_OIDC_ISSUER', doc: 'issuer URL; its discovery document is fetched at start', secret: true }),
             audience: f.string('', { flag: 'authn-oidc-audience', env: 'PERMIFY_AUTHN_OIDC_AUDIENCE', doc: 'required aud claim', secret: true }),
             refresh_interval: f.duration('15m', { flag: 'authn-oidc-refresh-interval', env: 'PERMIFY_AUTHN_OIDC_REFRESH_INTERVAL', doc: 'background JWKS refresh period' }),
-            backoff_interval: f.duration('12s', { flag: 'authn-oidc-backoff-interval', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_INTERVAL', doc: 'how long a kid still unknown after its refetches is refused without refetching' }),
-            backoff_frequency: f.duration('0', { flag: 'authn-oidc-backoff-frequency', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_FREQUENCY', doc: 'least time between JWKS refetches for unknown kids (must be > 0 for oidc)' }),
-            backoff_max_retries: f.int(5, { flag: 'authn-oidc-backoff-max-retries', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_RETRIES', doc: 'JWKS refetches per unknown kid' }),
+            backoff_interval: f.duration('12s', { flag: 'authn-oidc-backoff-interval', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_INTERVAL', doc: 'window of the unknown-kid refetch budget' }),
+            backoff_frequency: f.duration('0', { flag: 'authn-oidc-backoff-frequency', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_FREQUENCY', doc: 'pause between JWKS refetches (must be > 0 for oidc)' }),
+            backoff_max_retries: f.int(5, { flag: 'authn-oidc-backoff-max-retries', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_RETRIES', doc: 'JWKS refetches per backoff interval' }),
             valid_methods: f.list(['RS256', 'HS256'], { flag: 'authn-oidc-valid-methods', env: 'PERMIFY_AUTHN_OIDC_VALID_METHODS', doc: 'accepted JWS algorithms' }),
             leeway: f.duration('0s', { flag: 'authn-oidc-leeway', env: 'PERMIFY_AUTHN_OIDC_LEEWAY', doc: 'clock skew tolerated on exp/nbf/iat' }),
           })
@@ -391,6 +417,11 @@ export const configSchema = z
       const tlsConf = c.server[t].tls;
       if (tlsConf.enabled && tlsConf.cert === '') issue(`server.${t}.tls.cert`, 'required when TLS is enabled');
       if (tlsConf.enabled && tlsConf.key === '') issue(`server.${t}.tls.key`, 'required when TLS is enabled');
+    }
+    if (!(c.server.readiness.interval > 0)) issue('server.readiness.interval', 'must be > 0');
+    if (!(c.server.readiness.timeout > 0)) issue('server.readiness.timeout', 'must be > 0');
+    if (c.server.metrics.address !== '' && parseHostPort(c.server.metrics.address) === undefined) {
+      issue('server.metrics.address', 'must be host:port (e.g. 127.0.0.1:9090 or :9090)');
     }
     if (c.database.engine === 'postgres' && c.database.uri === '' && c.database.writer.uri === '') {
       issue('database.uri', 'required when database.engine is postgres (or set database.writer.uri)');

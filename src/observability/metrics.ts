@@ -1,5 +1,9 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 /**
- * A small Prometheus registry with stable metric names, served as text at `GET /metrics` on the HTTP port:
+ * A small Prometheus registry with stable metric names, served as text at `GET /metrics` on the HTTP port
+ * (behind authentication when it is enabled) or on a separate listener (`server.metrics.address`):
  *
  * - `permify_requests_total{transport,rpc,code}`: finished calls by gRPC status name;
  * - `permify_request_duration_seconds_sum/_count{transport,rpc}`: total handling time;
@@ -57,5 +61,47 @@ export function createMetrics(): Metrics {
       lines.push('# HELP permify_rate_limited_total Calls refused by the rate limiter.', '# TYPE permify_rate_limited_total counter', `permify_rate_limited_total ${limited}`);
       return lines.join('\n') + '\n';
     },
+  };
+}
+
+export interface MetricsListener {
+  /** The bound port (meaningful when port 0 was asked for). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A separate plain-HTTP listener that answers `GET /metrics` (and nothing else) without authentication:
+ * for a scraper on a private address, selected by `server.metrics.address`. Its bind address is what keeps
+ * it private.
+ */
+export async function listenMetrics(metrics: Metrics, host: string, port: number): Promise<MetricsListener> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' }).end('method not allowed\n');
+    } else {
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(req.method === 'GET' ? metrics.render() : undefined);
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host === '' ? undefined : host, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        // Scrapes are short and answer nothing that can be half-done: no drain, just stop.
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

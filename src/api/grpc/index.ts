@@ -3,5 +3,8 @@ export {
   createHealthReporter,
   type HealthReporter,
   type ServingStatus,
+  monitorReadiness,
+  type ReadinessMonitor,
+  type ReadinessOptions,
   type SettableHealthReporter,
 } from './health.js';

@@ -2,9 +2,12 @@
  * gRPC server reflection (grpc.reflection.v1 and v1alpha) so that tools such as grpcurl can discover the
  * services without local .proto files. Answers list_services, file_by_filename and file_containing_symbol
  * with serialized FileDescriptorProtos (the requested file plus its transitive dependencies); extension
- * queries answer NOT_FOUND in the response body, as the protocol prescribes.
+ * queries answer NOT_FOUND in the response body, as the protocol prescribes. Reflection passes the same
+ * admission hook as every RPC (as in Permify, it needs a token when authentication is on): a refused stream
+ * ends with that status before any answer.
  */
 import * as grpc from '@grpc/grpc-js';
+import { toPermifyError } from '../../errors.js';
 import { create, fromBinary, toBinary, type DescFile, type DescMessage } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import * as v1 from '../gen/grpc/reflection/v1/reflection_pb.js';
@@ -96,11 +99,23 @@ function answer(catalogue: Catalogue, req: Request): Response {
 
 const identity = (b: Buffer): Buffer => b;
 
+/** Admission of one reflection stream (the transport's `beforeCall`). */
+export type ReflectionAdmission = (call: {
+  readonly service: string;
+  readonly method: string;
+  readonly headers: Record<string, string>;
+}) => Promise<void> | void;
+
 /**
  * Registers both reflection services on `server`. `files` are the generated file descriptors to describe;
- * `services` the full names listed by list_services.
+ * `services` the full names listed by list_services; `admit` runs once per stream before any answer.
  */
-export function addReflection(server: grpc.Server, files: readonly DescFile[], services: readonly string[]): void {
+export function addReflection(
+  server: grpc.Server,
+  files: readonly DescFile[],
+  services: readonly string[],
+  admit?: ReflectionAdmission,
+): void {
   const catalogue = buildCatalogue(files, [
     ...services,
     'grpc.reflection.v1.ServerReflection',
@@ -111,18 +126,38 @@ export function addReflection(server: grpc.Server, files: readonly DescFile[], s
     v1.file_grpc_reflection_v1_reflection.proto.package,
     v1alpha.file_grpc_reflection_v1alpha_reflection.proto.package,
   ]) {
+    const service = `${pkg}.ServerReflection`;
     const handler: grpc.handleBidiStreamingCall<Buffer, Buffer> = (call) => {
-      call.on('data', (bytes: Buffer) => {
-        let res: Response;
-        try {
-          res = answer(catalogue, fromBinary(v1.ServerReflectionRequestSchema, bytes));
-        } catch {
-          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'malformed reflection request' });
-          return;
-        }
-        call.write(Buffer.from(toBinary(v1.ServerReflectionResponseSchema, res)));
-      });
-      call.on('end', () => call.end());
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(call.metadata.getMap())) if (typeof v === 'string') headers[k] = v;
+      let failed = false;
+      // Requests are answered in order once the stream is admitted; a refusal ends the stream once.
+      let queue: Promise<void> = Promise.resolve()
+        .then(() => admit?.({ service, method: 'ServerReflectionInfo', headers }))
+        .catch((e: unknown) => {
+          failed = true;
+          const err = toPermifyError(e);
+          call.emit('error', { code: err.grpcStatus as number as grpc.status, details: err.message });
+        });
+      const then = (step: () => void): void => {
+        queue = queue.then(() => {
+          if (!failed) step();
+        });
+      };
+      call.on('data', (bytes: Buffer) =>
+        then(() => {
+          let res: Response;
+          try {
+            res = answer(catalogue, fromBinary(v1.ServerReflectionRequestSchema, bytes));
+          } catch {
+            failed = true;
+            call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'malformed reflection request' });
+            return;
+          }
+          call.write(Buffer.from(toBinary(v1.ServerReflectionResponseSchema, res)));
+        }),
+      );
+      call.on('end', () => then(() => call.end()));
       call.on('error', () => {});
     };
     server.addService(

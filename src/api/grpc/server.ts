@@ -9,7 +9,8 @@
  * - Each call gets an AbortSignal that fires on client cancellation or when the deadline passes.
  * - `close(deadlineMs)` stops accepting calls, lets in-flight unary calls finish, ends open streams with OK,
  *   and forces the remaining connections closed after the deadline.
- * - Unknown methods answer UNIMPLEMENTED (grpc-js default). Server reflection (v1, v1alpha) is registered.
+ * - Unknown methods answer UNIMPLEMENTED (grpc-js default). Server reflection (v1, v1alpha) is registered,
+ *   behind `beforeCall` like the RPCs.
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -274,6 +275,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
       server,
       [file_base_v1_service, file_grpc_health_v1_health],
       [...Object.keys(services), Health.typeName],
+      opts.beforeCall,
     );
   }
 

@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import * as net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { DescMessage, DescService, JsonValue, Message } from '@bufbuild/protobuf';
 import { GrpcStatus, PermifyError, httpStatusOfGrpc, toPermifyError, type GrpcStatusCode } from '../../errors.js';
 import type { HandlerContext, HandlerLogger, Handlers } from '../handlers/types.js';
@@ -31,6 +32,11 @@ export interface RestGatewayOptions {
   readonly beforeCall?: (call: AdmissionCall) => Promise<void> | void;
   readonly logger: HandlerLogger;
   readonly metrics?: Metrics;
+  /**
+   * Answer `GET /metrics` with `metrics` (default true when `metrics` is given). It passes `beforeCall` like
+   * an RPC, so it needs a token when authentication is on.
+   */
+  readonly metricsRoute?: boolean;
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** Largest accepted request body (default 4 MiB). */
   readonly maxBodyBytes?: number;
@@ -40,11 +46,18 @@ export interface RestGatewayOptions {
 
 export interface RestGateway {
   listen(host: string, port: number): Promise<number>;
-  /** Stops accepting connections; in-flight requests get `deadlineMs`, then connections are destroyed. */
+  /**
+   * Drains: stops accepting connections, closes idle keep-alive connections gracefully (FIN, never a reset),
+   * lets in-flight requests finish (answered with `Connection: close`), and after `deadlineMs` aborts what is
+   * left and destroys every connection.
+   */
   close(deadlineMs: number): Promise<void>;
   /** The derived routes (for tests and documentation). */
   readonly routes: readonly RestRoute[];
 }
+
+/** The name `/metrics` goes by in admission (rate limiting, authentication) and its errors. */
+const METRICS_SERVICE = 'permify.Metrics';
 
 const CORS_METHODS = ['GET', 'POST', 'HEAD', 'PATCH', 'DELETE', 'PUT'];
 
@@ -212,8 +225,24 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
   const allowedHeaders = [...(opts.corsAllowedHeaders ?? ['*']), 'Origin'].map((h) => h.toLowerCase());
   const anyOrigin = origins.includes('*');
   const anyHeader = allowedHeaders.includes('*');
-  const inflight = new Set<AbortController>();
+  /** Requests being answered, by controller (aborted at the shutdown deadline). */
+  const inflight = new Map<AbortController, http.ServerResponse>();
+  /** Open connections and how many of their requests are being answered (0 = idle keep-alive). */
+  const connections = new Map<Socket, number>();
+  /** Connections we half-closed while draining. */
+  const retired = new WeakSet<Socket>();
   let closing = false;
+
+  /**
+   * Closes a connection that has nothing in flight, gracefully: our side sends FIN and keeps reading until
+   * the client closes, so a request that crossed the FIN on the wire meets an orderly close (never a TCP
+   * reset) and is not run, and a client that got no answer knows its request did not run.
+   */
+  function retire(socket: Socket): void {
+    if (retired.has(socket)) return;
+    retired.add(socket);
+    socket.end();
+  }
 
   const originAllowed = anyOrigin ? (): boolean => true : originMatcher(origins);
 
@@ -388,16 +417,24 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
   }
 
   const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const socket = req.socket;
+    if (closing) {
+      // Draining runs only requests that had started: one arriving now (after our FIN on an idle
+      // connection, or pipelined behind an in-flight request whose answer closes the connection) is not
+      // run and gets no answer, so a client without an answer knows that nothing happened.
+      req.resume();
+      if ((connections.get(socket) ?? 0) === 0) retire(socket);
+      return;
+    }
     const started = performance.now();
-    // While draining, every response closes its connection so server.close() can finish early.
-    if (closing) res.setHeader('Connection', 'close');
     const controller = acquireController();
-    inflight.add(controller);
-    res.on('finish', () => {
-      if (closing) req.socket.destroySoon();
-    });
+    inflight.set(controller, res);
+    connections.set(socket, (connections.get(socket) ?? 0) + 1);
     res.on('close', () => {
       inflight.delete(controller);
+      const active = (connections.get(socket) ?? 1) - 1;
+      if (connections.has(socket)) connections.set(socket, active);
+      if (closing && active === 0) retire(socket);
       // A fully written response means the handler is done with the signal: it can serve the next request.
       if (res.writableFinished) releaseController(controller);
       else controller.abort(new DOMException('client went away', 'AbortError'));
@@ -437,7 +474,9 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
           await handleHealth(req, res, { searchParams: new URLSearchParams(target.query) });
           return;
         }
-        if (url.pathname === '/metrics' && req.method === 'GET' && opts.metrics) {
+        if (url.pathname === '/metrics' && req.method === 'GET' && opts.metrics && opts.metricsRoute !== false) {
+          req.resume();
+          await opts.beforeCall?.({ service: METRICS_SERVICE, method: 'Get', headers: metadataOf(req) });
           res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
           res.end(opts.metrics.render());
           return;
@@ -487,6 +526,15 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
   const server = opts.tls
     ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, listener)
     : http.createServer(listener);
+  server.on(opts.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+    if (closing) {
+      // Accepted just before the listener closed: nothing to answer on it.
+      retire(socket);
+      return;
+    }
+    connections.set(socket, 0);
+    socket.once('close', () => connections.delete(socket));
+  });
   server.headersTimeout = 5000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
@@ -506,15 +554,23 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
       closing = true;
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
-          for (const c of inflight) c.abort(new DOMException('server shutting down', 'AbortError'));
+          // Deadline: abort what still runs and drop every connection.
+          for (const c of inflight.keys()) c.abort(new DOMException('server shutting down', 'AbortError'));
+          for (const socket of connections.keys()) socket.destroy();
           server.closeAllConnections();
         }, deadlineMs);
         timer.unref();
-        server.close(() => {
+        // net.Server's close (not http.Server's): stop accepting without http's closeIdleConnections, which
+        // destroys idle keep-alive sockets and so resets a request already on its way.
+        net.Server.prototype.close.call(server, () => {
           clearTimeout(timer);
+          // Now that no connection is left, http's own close only stops its connection-checking timer.
+          server.close();
           resolve();
         });
-        server.closeIdleConnections();
+        for (const [socket, active] of connections) if (active === 0) retire(socket);
+        // Responses not started yet tell their client that this connection ends after them.
+        for (const res of inflight.values()) if (!res.headersSent) res.setHeader('Connection', 'close');
       });
     },
   };
