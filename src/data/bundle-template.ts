@@ -118,7 +118,7 @@ function renderTuple(template: string, args: Readonly<Record<string, string>>): 
   };
 }
 
-function renderAttributeKey(
+function renderAttributeFields(
   template: string,
   args: Readonly<Record<string, string>>,
 ): { readonly entity: Entity; readonly attribute: string; readonly type: string; readonly value: string } {
@@ -132,7 +132,7 @@ function renderAttributeKey(
 }
 
 function renderAttribute(template: string, args: Readonly<Record<string, string>>): Attribute {
-  const a = renderAttributeKey(template, args);
+  const a = renderAttributeFields(template, args);
   try {
     return { entity: a.entity, attribute: a.attribute, value: parseAttributeValue(a.type, a.value) };
   } catch (e) {
@@ -154,8 +154,9 @@ export function renderOperation(op: OperationTemplates, args: Readonly<Record<st
     writeTuples: op.relationshipsWrite.map((t) => renderTuple(t, args)),
     writeAttributes: op.attributesWrite.map((t) => renderAttribute(t, args)),
     deleteTuples: op.relationshipsDelete.map((t) => renderTuple(t, args)),
+    // A delete carries a value too (it must parse, as in Permify), but only the entity and attribute select.
     deleteAttributes: op.attributesDelete.map((t) => {
-      const a = renderAttributeKey(t, args);
+      const a = renderAttribute(t, args);
       return { entity: a.entity, attribute: a.attribute };
     }),
   };

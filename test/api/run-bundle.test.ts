@@ -97,6 +97,11 @@ describe('RunBundle arguments are values, never notation', () => {
     await run(h, {});
     const del = await setup([{ relationshipsDelete: ['document:1#viewer@user:{{.u}}'] }], ['u']);
     expectInvalid(await run(del, { u: 'alice#owner' }), /Arguments\["u"\]: "alice#owner" is not a valid subject id/);
+    const attr = await setup([{ attributesDelete: ['document:{{.doc}}$public|boolean:true'] }], ['doc']);
+    expectInvalid(await run(attr, { doc: '1$tags|string[]:x' }), /Arguments\["doc"\]/);
+    const badValue = await setup([{ attributesDelete: ['document:1$public|boolean:{{.v}}'] }], ['v']);
+    expectInvalid(await run(badValue, { v: 'maybe' }), /failed to parse boolean/);
+    expect(typeof (await run(badValue, { v: 'true' }))).toBe('string');
   });
 
   it('an argument cannot change the attribute, the entity or the value type', async () => {
