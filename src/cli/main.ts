@@ -12,11 +12,13 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerRepair } from './commands/repair.js';
 import { registerServe } from './commands/serve.js';
 import { registerValidate } from './commands/validate.js';
-import { registerVersion } from './commands/version.js';
+import { packageVersion, registerVersion } from './commands/version.js';
 
 export function createProgram(): Command {
   const program = new Command('permify')
     .description('permify-ts: a Permify-compatible authorization service')
+    // Same line as `permify version`.
+    .version(`v${packageVersion()}`, '-v, --version', 'print the version')
     .showHelpAfterError();
   registerServe(program);
   registerConfig(program);
