@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { renderTemplate } from '../../src/api/handlers/data.js';
 import { goTimeText } from '../../src/api/handlers/schema.js';
 import { toWireError } from '../../src/api/handlers/deps.js';
 import { ruleExpressionToCheckedExpr } from '../../src/api/convert/checked-expr.js';
 import { PermifyError } from '../../src/errors.js';
-
-describe('bundle template rendering', () => {
-  it('substitutes declared and supplied names, missing ones render empty', () => {
-    expect(renderTemplate('organization:{{.org}}#admin@user:{{ .user }}', { org: 'o1', user: 'u+1' })).toBe(
-      'organization:o1#admin@user:u+1',
-    );
-    expect(renderTemplate('a:{{.missing}}', {})).toBe('a:');
-    expect(renderTemplate('a:{{.toString}}', {})).toBe('a:');
-  });
-});
 
 describe('SchemaList created_at', () => {
   it("uses Go's default time text", () => {

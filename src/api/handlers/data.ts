@@ -24,13 +24,6 @@ import {
 import { unary, type HandlerEnv } from './deps.js';
 import type { ServiceHandlers } from './types.js';
 
-/** Renders `{{.name}}` placeholders verbatim (no HTML escaping; README, compatibility). */
-export function renderTemplate(template: string, args: Readonly<Record<string, string>>): string {
-  return template.replace(/\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_m, name: string) =>
-    Object.hasOwn(args, name) ? (args[name] as string) : '',
-  );
-}
-
 export function createDataHandlers(env: HandlerEnv): ServiceHandlers<typeof s.Data> {
   const readPageSize = env.limits.defaultReadPageSize ?? 50;
 
