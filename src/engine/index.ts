@@ -5,10 +5,16 @@
  * Request path of every method: resolve the schema version (empty ⇒ head, compiled once per version in a
  * bounded LRU) and the snap token (empty ⇒ reader.headSnapToken), THEN consult the check cache, then evaluate
  * against exactly that snapshot. Everything thrown is a PermifyError.
+ *
+ * Every request gets one {@link WorkBudget} (read concurrency, candidates, event-loop time slice) that all of
+ * its fan-outs draw from. The caches (compiled schemas, check results, lookup candidate sets) are bounded by
+ * entries and estimated bytes, and {@link PermissionEngine.purgeTenant} empties a deleted tenant's entries.
  */
 import type { Entity, RequestContext, Subject } from '../data/types.js';
 import { PermifyError, toPermifyError } from '../errors.js';
 import type { DataReader, SchemaStore } from '../storage/contract.js';
+import { createWorkBudget, defaultTimeSliceMs, type WorkBudgetOptions } from './budget.js';
+import { candidateBytes, candidateCacheKey, createCandidateCache } from './candidate-cache.js';
 import { checkCacheKey, createCheckCache, type CheckCache } from './check-cache.js';
 import { checkRoot, evaluate } from './check.js';
 import { mapBounded, Scope, ScopeCancelled } from './combine.js';
@@ -17,6 +23,7 @@ import { expandTree } from './expand.js';
 import { compareIds, LazySortedIds, sortIds } from './ids.js';
 import { collectCandidates } from './lookup-entity.js';
 import { lookupSubjectSet } from './lookup-subject.js';
+import { createPurgeLog } from './purge-log.js';
 import { createSchemaResolver, type SchemaResolver } from './schema-resolver.js';
 import { contextKey, createEvalState, entityNotFound, type EvalState, forkEvalState, subjectText } from './state.js';
 import type {
@@ -44,8 +51,26 @@ export interface EngineOptions {
   readonly schemas: SchemaStore;
   /** Check-cache entries; default 100_000; 0 disables the cache. */
   readonly checkCacheSize?: number;
-  /** Compiled schema versions kept; default 1000. */
+  /** Estimated bytes of the check cache (`service.permission.cache.max_cost`); default 10 MiB; 0 disables it. */
+  readonly checkCacheMaxBytes?: number;
+  /** Compiled schema versions kept; default 1000. Ignored when `schemaResolver` is given. */
   readonly schemaCacheSize?: number;
+  /**
+   * Estimated heap bytes of the compiled schemas kept (`service.schema.cache.max_cost`); default 64 MiB.
+   * Ignored when `schemaResolver` is given.
+   */
+  readonly schemaCacheMaxBytes?: number;
+  /** A resolver shared with the API handlers (one compiled copy per version, one purge). */
+  readonly schemaResolver?: SchemaResolver;
+  /** Estimated bytes of lookup candidate sets kept for continuation pages; default 32 MiB; 0 disables it. */
+  readonly candidateCacheMaxBytes?: number;
+  /**
+   * Largest LookupEntity/LookupSubject page size (`service.permission.max_page_size`); a larger request is
+   * rejected naming the limit. Default 10_000 (the wire default page size is 1000).
+   */
+  readonly maxPageSize?: number;
+  /** Longest run, in ms, of one request without giving the event loop a turn; default 10. */
+  readonly timeSliceMs?: number;
   /** Max concurrent sub-problems per combination (and per lookup page); default 100. */
   readonly concurrency?: number;
   /** Max candidates of one LookupEntity; exceeding it is an error naming the limit. Default 1_000_000. */
@@ -59,7 +84,13 @@ export interface EngineOptions {
 
 export const engineDefaults = {
   checkCacheSize: 100_000,
+  checkCacheMaxBytes: 10 * 1024 * 1024,
   schemaCacheSize: 1000,
+  schemaCacheMaxBytes: 64 * 1024 * 1024,
+  candidateCacheEntries: 1000,
+  candidateCacheMaxBytes: 32 * 1024 * 1024,
+  maxPageSize: 10_000,
+  timeSliceMs: defaultTimeSliceMs,
   concurrency: 100,
   maxLookupCandidates: 1_000_000,
   maxDepth: 1000,
@@ -103,9 +134,16 @@ function lowerBound(ids: readonly string[], cursor: string): number {
   return lo;
 }
 
-function pageSizeOf(n: number | undefined): number {
-  if (n === undefined || n === 0) return engineDefaults.pageSize;
+function pageSizeOf(n: number | undefined, max: number): number {
+  if (n === undefined || n === 0) return Math.min(engineDefaults.pageSize, max);
   if (!Number.isInteger(n) || n < 1) throw new PermifyError('ERROR_CODE_VALIDATION', `page size must be ≥ 1, got ${n}`);
+  if (n > max) {
+    throw new PermifyError(
+      'ERROR_CODE_VALIDATION',
+      `page size ${n} exceeds the limit service.permission.max_page_size=${max}`,
+      { details: { limit: 'maxPageSize' } },
+    );
+  }
   return n;
 }
 
@@ -126,14 +164,44 @@ export function createEngine(options: EngineOptions): PermissionEngine {
       });
     }
   };
-  const cache: CheckCache = createCheckCache(
-    positiveInteger('checkCacheSize', options.checkCacheSize, engineDefaults.checkCacheSize, true),
+  const checkCacheEntries = positiveInteger(
+    'checkCacheSize',
+    options.checkCacheSize,
+    engineDefaults.checkCacheSize,
+    true,
   );
-  const cacheOn = (options.checkCacheSize ?? engineDefaults.checkCacheSize) > 0;
-  const resolver: SchemaResolver = createSchemaResolver(
-    options.schemas,
-    positiveInteger('schemaCacheSize', options.schemaCacheSize, engineDefaults.schemaCacheSize),
+  const checkCacheBytes = positiveInteger(
+    'checkCacheMaxBytes',
+    options.checkCacheMaxBytes,
+    engineDefaults.checkCacheMaxBytes,
+    true,
   );
+  const cache: CheckCache = createCheckCache(checkCacheEntries, checkCacheBytes);
+  const cacheOn = checkCacheEntries > 0 && checkCacheBytes > 0;
+  const resolver: SchemaResolver =
+    options.schemaResolver ??
+    createSchemaResolver(options.schemas, {
+      maxEntries: positiveInteger('schemaCacheSize', options.schemaCacheSize, engineDefaults.schemaCacheSize),
+      maxBytes: positiveInteger('schemaCacheMaxBytes', options.schemaCacheMaxBytes, engineDefaults.schemaCacheMaxBytes),
+    });
+  const candidateCache = createCandidateCache(
+    engineDefaults.candidateCacheEntries,
+    positiveInteger(
+      'candidateCacheMaxBytes',
+      options.candidateCacheMaxBytes,
+      engineDefaults.candidateCacheMaxBytes,
+      true,
+    ),
+  );
+  const maxPageSize = positiveInteger('maxPageSize', options.maxPageSize, engineDefaults.maxPageSize);
+  const budgetOptions: WorkBudgetOptions = {
+    concurrency,
+    maxCandidates,
+    timeSliceMs: positiveInteger('timeSliceMs', options.timeSliceMs, engineDefaults.timeSliceMs),
+  };
+  // Results computed across a purge of their tenant are not cached (the purge may have come after their reads).
+  const purges = createPurgeLog();
+  const cacheable = (st: EvalState): boolean => !purges.purgedSince(st.tenantId, st.generation);
 
   async function prepare(
     tenantId: string,
@@ -142,6 +210,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     context: RequestContext | undefined,
     signal: AbortSignal | undefined,
   ): Promise<EvalState> {
+    const generation = purges.generation;
     const schemaPromise = resolver.resolve(tenantId, schemaVersion, signal);
     // The schema may fail while the head token is still being read: mark the rejection handled now (it is
     // rethrown by the await below), or Node reports it as unhandled in between.
@@ -155,6 +224,8 @@ export function createEngine(options: EngineOptions): PermissionEngine {
       schemaVersion: schema.version,
       snapToken: snap,
       reader,
+      budget: createWorkBudget(budgetOptions),
+      generation,
       context,
       signal,
       concurrency,
@@ -179,7 +250,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     }
     const before = st.count;
     const can = resultOf(await checkRoot(st, entity, permission, subject, depth, args));
-    if (cacheOn) cache.set(key, depth, can);
+    if (cacheOn && cacheable(st)) cache.set(key, depth, can);
     return { can, count: st.count - before };
   }
 
@@ -203,7 +274,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
       if (hit !== undefined) return hit === 'allowed';
     }
     const r = await evaluate(st, entity, permission, subject, depth, undefined, scope);
-    if (cacheOn) cache.set(key, depth + 1, resultOf(r));
+    if (cacheOn && cacheable(st)) cache.set(key, depth + 1, resultOf(r));
     return r;
   }
 
@@ -211,7 +282,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     req: LookupEntityRequest,
     signal?: AbortSignal,
   ): AsyncGenerator<LookupEntityStreamItem> {
-    const pageSize = pageSizeOf(req.pageSize);
+    const pageSize = pageSizeOf(req.pageSize, maxPageSize);
     checkDepth(req.metadata.depth);
     const ctxKey = contextKey(req.context);
     const scopeText =
@@ -244,20 +315,31 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     // Parallelism is spent across candidates (the window below); inside one candidate's check the children
     // run one at a time, so a candidate allowed by its first branch never pays for the others.
     const st: EvalState = { ...prepared, concurrency: 1 };
-    const candidateSet = await collectCandidates(prepared, {
-      entityType: req.entityType,
-      permission: req.permission,
-      subject: req.subject,
-      scope: req.scope,
-      maxCandidates,
-    });
-    // Only the ids this page reaches get sorted (a first page of a huge candidate set costs a linear selection).
-    const candidates = new LazySortedIds([...candidateSet], pageSize + lookaheadSlack + concurrency, cursor);
-    const n = candidates.length;
+    // Continuation pages reuse the candidate set of the first page (same request, snapshot and version).
+    const cacheKey = candidateCacheKey(st.tenantId, hash, st.snapToken, st.schemaVersion);
+    let candidates = cursor === undefined ? undefined : candidateCache.get(cacheKey);
+    if (candidates === undefined) {
+      const candidateSet = await collectCandidates(prepared, {
+        entityType: req.entityType,
+        permission: req.permission,
+        subject: req.subject,
+        scope: req.scope,
+        maxCandidates,
+      });
+      // Only the ids a page reaches get sorted (a first page of a huge candidate set costs a linear selection).
+      const ids = [...candidateSet];
+      candidates = new LazySortedIds(ids, pageSize + lookaheadSlack + concurrency);
+      if (ids.length > pageSize && cacheable(st)) {
+        candidateCache.set(cacheKey, st.tenantId, candidates, candidateBytes(ids));
+      }
+    }
+    const sorted = candidates;
+    const first = cursor === undefined ? 0 : sorted.lowerBound(cursor);
+    const n = sorted.length;
     const tokenAt = (i: number): string =>
       i < n
         ? encodeToken({
-            next: candidates.at(i) as string,
+            next: sorted.at(i) as string,
             snapToken: st.snapToken,
             schemaVersion: st.schemaVersion,
             requestHash: hash,
@@ -267,13 +349,13 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     const lookupScope = new Scope(undefined);
     type Outcome = { ok: true; allowed: boolean } | { ok: false; error: unknown };
     const window: Promise<Outcome>[] = [];
-    let launched = 0;
+    let launched = first;
     let emitted = 0;
     // Look ahead no further than the ids still needed (plus a little slack): checks past a full page are waste.
     const launch = (): void => {
       const limit = Math.min(concurrency, pageSize - emitted + lookaheadSlack);
       while (window.length < limit && launched < n) {
-        const id = candidates.at(launched++) as string;
+        const id = sorted.at(launched++) as string;
         window.push(
           cachedEvaluate(
             st,
@@ -292,7 +374,10 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     };
     try {
       launch();
-      for (let i = 0; i < n && emitted < pageSize; i++) {
+      for (let i = first; i < n && emitted < pageSize; i++) {
+        // Cached verdicts need no reads, so the loop itself gives the event loop its turns.
+        const turn = st.budget.pause();
+        if (turn !== undefined) await turn;
         const outcome = await (window.shift() as Promise<Outcome>);
         if (!outcome.ok) {
           const e = normalise(outcome.error);
@@ -307,7 +392,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
         }
         if (outcome.allowed) {
           emitted++;
-          yield { entityId: candidates.at(i) as string, continuousToken: tokenAt(i + 1) };
+          yield { entityId: sorted.at(i) as string, continuousToken: tokenAt(i + 1) };
         }
         if (emitted < pageSize) launch();
       }
@@ -317,6 +402,20 @@ export function createEngine(options: EngineOptions): PermissionEngine {
   }
 
   return {
+    purgeTenant(tenantId: string): void {
+      purges.purgeTenant(tenantId);
+      resolver.purgeTenant(tenantId);
+      cache.purgeTenant(tenantId);
+      candidateCache.purgeTenant(tenantId);
+    },
+
+    purgeAll(): void {
+      purges.purgeAll();
+      resolver.purgeAll();
+      cache.purgeAll();
+      candidateCache.purgeAll();
+    },
+
     async check(req: CheckRequest, signal?: AbortSignal): Promise<CheckResponse> {
       try {
         checkDepth(req.metadata.depth);
@@ -413,7 +512,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
 
     async lookupSubject(req: LookupSubjectRequest, signal?: AbortSignal): Promise<LookupSubjectResponse> {
       try {
-        const pageSize = pageSizeOf(req.pageSize);
+        const pageSize = pageSizeOf(req.pageSize, maxPageSize);
         const hash = hashRequest([
           'lookup-subject',
           req.tenantId,
@@ -437,7 +536,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
         const set = await lookupSubjectSet(st, req.entity, req.permission, req.subjectReference, undefined);
         let ids: string[];
         if (set.all) {
-          const every = await reader.queryUniqueSubjectIds(
+          const every = await st.reader.queryUniqueSubjectIds(
             req.tenantId,
             req.subjectReference.type,
             req.subjectReference.relation,
@@ -447,6 +546,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
           // Already ascending (storage contract); filtering keeps the order.
           ids = every.filter((id) => !set.ids.has(id));
         } else ids = sortIds([...set.ids]);
+        st.budget.charge(ids.length);
         const start = cursor === undefined ? 0 : lowerBound(ids, cursor);
         const end = Math.min(ids.length, start + pageSize);
         const continuousToken =

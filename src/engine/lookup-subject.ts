@@ -13,6 +13,7 @@
 import type { Entity } from '../data/types.js';
 import type { Child } from '../schema/model.js';
 import { directAttribute, directCall } from './check.js';
+import { mapBounded } from './combine.js';
 import { checkSignal, entityNotFound, type EvalState, readTuples } from './state.js';
 
 /** `all = false`: exactly `ids`; `all = true`: every subject of the reference except `ids`. */
@@ -170,7 +171,8 @@ export function lookupSubjectSet(
       case 'tuple-to-user-set': {
         const tuples = await readTuples(st, e, c.tupleSet);
         let result: SubjectSet = empty;
-        const parts = await Promise.all(tuples.map((t) => subjects(t.subject, c.computed, undefined, path)));
+        // Bounded fan-out; the reads underneath draw from the request's one budget (see budget.ts).
+        const parts = await mapBounded(tuples, st.concurrency, (t) => subjects(t.subject, c.computed, undefined, path));
         for (const p of parts) result = unionSets(result, p);
         return result;
       }

@@ -127,6 +127,42 @@ describe('postgres aborts', () => {
     }
   });
 
+  it('an aborted engine read (shared read cache) stops its statement once no caller waits for it', async () => {
+    await admin.query('BEGIN');
+    await admin.query('LOCK TABLE relation_tuples IN ACCESS EXCLUSIVE MODE');
+    const observer = new pg.Client({ connectionString: db.uri });
+    await observer.connect();
+    try {
+      const lockWaits = async () =>
+        Number(
+          (
+            await observer.query<{ n: string }>(
+              "SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name LIKE 'permify-ts-%'",
+            )
+          ).rows[0]!.n,
+        );
+      const first = new AbortController();
+      const second = new AbortController();
+      const filter = { entity: { type: 'doc' } };
+      const a = settle(store.reader.queryRelationships('cached', filter, 'AAAAAAAAAAA=', { signal: first.signal }));
+      const b = settle(store.reader.queryRelationships('cached', filter, 'AAAAAAAAAAA=', { signal: second.signal }));
+      await until('the read to wait for the lock', async () => (await lockWaits()) > 0);
+      expect(await lockWaits()).toBe(1); // one shared statement
+      first.abort();
+      expect(await a).toMatchObject({ error: { code: 'ERROR_CODE_CANCELLED' } });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await lockWaits()).toBe(1); // the second caller still waits for it
+      second.abort();
+      expect(await b).toMatchObject({ error: { code: 'ERROR_CODE_CANCELLED' } });
+      await until('the shared read to stop', async () => (await lockWaits()) === 0, 2_000);
+    } finally {
+      await observer.end();
+      await admin.query('ROLLBACK');
+    }
+    // A later read of the same key runs afresh.
+    expect(await store.reader.queryRelationships('cached', { entity: { type: 'doc' } }, 'AAAAAAAAAAA=')).toEqual([]);
+  });
+
   it('a write whose COMMIT was sent is not reported as cancelled', async () => {
     const ac = new AbortController();
     const write = settle(store.writer.write('slow-commit', [{ writeTuples: [tuple('1')] }], ac.signal));

@@ -20,17 +20,26 @@ let cached: PostgresStore;
 let uncached: PostgresStore;
 /** SELECTs sent through each store's reader pool. */
 const selects = new Map<PostgresStore, number>();
+const counted = new WeakSet<object>();
 
+/** Counts data SELECTs on every client the reader pool hands out (pool.query checks one out too). */
 function countSelects(store: PostgresStore): void {
   selects.set(store, 0);
-  const pool = store.database.reader;
-  const original = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+  const count = (args: unknown[]) => {
     const first = args[0] as { text?: string } | string;
     const text = typeof first === 'string' ? first : (first.text ?? '');
     if (/FROM (relation_tuples|attributes)\b/.test(text)) selects.set(store, (selects.get(store) ?? 0) + 1);
-    return original(...args);
   };
+  const pool = store.database.reader;
+  pool.on('acquire', (client) => {
+    if (counted.has(client)) return;
+    counted.add(client);
+    const clientQuery = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      count(args);
+      return clientQuery(...args);
+    };
+  });
 }
 
 beforeAll(async () => {

@@ -103,7 +103,8 @@ describe('postgres shared watch', () => {
       await until('the poller', () => store.watcher.pollingTenants().includes(tenant), 5_000);
       await store.writer.write(tenant, [{ writeTuples: [tuple(`r${round}`)] }]);
       const first = await next;
-      expect(first.value?.changes.map((c) => c.tuple?.entity.id)).toEqual(['r0']); // both rounds start from the same token
+      // Both rounds start from the same token.
+      expect((first.value as DataChanges).changes.map((c) => c.tuple?.entity.id)).toEqual(['r0']);
       await it.return?.();
       ac.abort();
       await until('the poller to stop', () => !store.watcher.pollingTenants().includes(tenant), 5_000);

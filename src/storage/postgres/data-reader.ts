@@ -149,14 +149,24 @@ export interface PostgresReaderOptions {
 export const DEFAULT_READ_CACHE_ENTRIES = 10_000;
 export const DEFAULT_READ_CACHE_MAX_ROWS = 1_000;
 
+/** A load shared by the callers of one cache key. */
+interface SharedLoad {
+  readonly promise: Promise<readonly unknown[]>;
+  /** Aborts the load's statement; used when every caller still waiting has given up. */
+  readonly controller: AbortController;
+  /** Callers waiting for the load to settle. */
+  waiters: number;
+  settled: boolean;
+}
+
 /**
  * The snapshot read cache: results of the engine's query calls keyed by (tenant, snap token, call,
  * arguments). A snap token names a fixed snapshot, so a result read at it never changes and needs no
- * invalidation. Entries hold the pending promise, so concurrent identical reads share one round trip; a
+ * invalidation. Entries hold the pending load, so concurrent identical reads share one round trip; a
  * failed read is dropped, and so is a result too large to be worth keeping.
  */
 class SnapshotReadCache {
-  private readonly lru: LRUCache<string, Promise<readonly unknown[]>> | undefined;
+  private readonly lru: LRUCache<string, SharedLoad> | undefined;
   constructor(
     entries: number,
     private readonly maxRows: number,
@@ -165,8 +175,10 @@ class SnapshotReadCache {
   }
 
   /**
-   * The cached result of `key`, else `load`'s. A shared load runs without any caller's signal (one caller
-   * giving up must not fail the others); each caller still stops waiting when its own signal aborts.
+   * The cached result of `key`, else `load`'s. A shared load is not tied to any one caller's signal (one
+   * caller giving up must not fail the others): each caller stops waiting when its own signal aborts, and
+   * once every caller still waiting has given up, the load itself is aborted (its statement is cancelled
+   * on the server) and forgotten.
    */
   get<T>(
     key: string,
@@ -175,19 +187,34 @@ class SnapshotReadCache {
   ): Promise<readonly T[]> {
     const lru = this.lru;
     if (lru === undefined) return load(signal);
-    const hit = lru.get(key);
-    if (hit !== undefined) return raceAbort(hit as Promise<readonly T[]>, signal);
-    const pending = load().then((rows) => Object.freeze(rows));
-    lru.set(key, pending);
-    pending.then(
-      (rows) => {
-        if (rows.length > this.maxRows && lru.peek(key) === pending) lru.delete(key);
-      },
-      () => {
-        if (lru.peek(key) === pending) lru.delete(key);
-      },
-    );
-    return raceAbort(pending, signal);
+    let shared = lru.get(key);
+    if (shared === undefined) {
+      const controller = new AbortController();
+      const promise = load(controller.signal).then((rows) => Object.freeze(rows));
+      const entry: SharedLoad = { promise, controller, waiters: 0, settled: false };
+      shared = entry;
+      lru.set(key, entry);
+      promise.then(
+        (rows) => {
+          entry.settled = true;
+          if (rows.length > this.maxRows && lru.peek(key) === entry) lru.delete(key);
+        },
+        () => {
+          entry.settled = true;
+          if (lru.peek(key) === entry) lru.delete(key);
+        },
+      );
+    }
+    if (shared.settled) return raceAbort(shared.promise as Promise<readonly T[]>, signal);
+    const entry = shared;
+    entry.waiters += 1;
+    const release = () => {
+      entry.waiters -= 1;
+      if (entry.waiters > 0 || entry.settled) return;
+      if (lru.peek(key) === entry) lru.delete(key);
+      entry.controller.abort();
+    };
+    return raceAbort(entry.promise as Promise<readonly T[]>, signal).finally(release);
   }
 }
 
