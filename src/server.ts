@@ -13,6 +13,7 @@ import { parseHostPort, type Config } from './config/schema.js';
 import { redactedConfig } from './config/load.js';
 import { inertConfigKeys } from './config/inert-keys.js';
 import { createEngine } from './engine/index.js';
+import { createSchemaResolver } from './engine/schema-resolver.js';
 import { createHandlers, services, type Handlers } from './api/handlers/index.js';
 import { createGrpcServer, createHealthReporter, monitorReadiness, type GrpcServer, type ReadinessMonitor } from './api/grpc/index.js';
 import { createRestGateway, type RestGateway } from './api/rest/index.js';
@@ -165,24 +166,40 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let gateway: RestGateway | undefined;
   let metricsListener: MetricsListener | undefined;
   let readiness: ReadinessMonitor | undefined;
+  let unsubscribeTenants: (() => void) | undefined;
   const release = async (): Promise<void> => {
+    unsubscribeTenants?.();
     authenticator?.close();
     await store?.close();
   };
   try {
     store = options.store ?? (await openStore(config, logger));
+    // One compiled copy of each schema version for the engine and the Schema handlers.
+    const schemaResolver = createSchemaResolver(store.schemas, {
+      maxEntries: config.service.schema.cache.number_of_counters,
+      maxBytes: config.service.schema.cache.max_cost,
+    });
     const engine = createEngine({
       reader: store.reader,
       schemas: store.schemas,
+      schemaResolver,
       checkCacheSize: config.service.permission.cache.number_of_counters,
-      schemaCacheSize: config.service.schema.cache.number_of_counters,
+      checkCacheMaxBytes: config.service.permission.cache.max_cost,
+      candidateCacheMaxBytes: config.service.permission.candidate_cache.max_cost,
+      maxPageSize: config.service.permission.max_page_size,
       concurrency: config.service.permission.concurrency_limit,
       maxLookupCandidates: config.service.permission.max_lookup_candidates,
+    });
+    // Tenant deletions by any instance on the same data (this one too) purge the tenant's cache entries.
+    unsubscribeTenants = store.tenants.subscribe((event) => {
+      if (event.kind === 'deleted') engine.purgeTenant(event.tenantId);
+      else engine.purgeAll();
     });
     const handlers = createHandlers({
       engine,
       store,
-      limits: { maxDataPerWrite: config.database.max_data_per_write, schemaCacheSize: config.service.schema.cache.number_of_counters },
+      schemaResolver,
+      limits: { maxDataPerWrite: config.database.max_data_per_write, maxSchemaBytes: config.service.schema.max_size },
       watchEnabled: config.service.watch.enabled,
     });
     const g = config.server.grpc;

@@ -328,10 +328,11 @@ export const configSchema = z
           .prefault({}),
         schema: z
           .object({
+            max_size: f.size('1MiB', { flag: 'service-schema-max-size', env: 'PERMIFY_SERVICE_SCHEMA_MAX_SIZE', doc: 'largest schema text a Schema/Write or PartialWrite may store' }),
             cache: z
               .object({
                 number_of_counters: f.int(1000, { flag: 'service-schema-cache-number-of-counters', env: 'PERMIFY_SERVICE_SCHEMA_CACHE_NUMBER_OF_COUNTERS', doc: 'compiled schema versions kept' }, 1),
-                max_cost: f.size('10MiB', { flag: 'service-schema-cache-max-cost', env: 'PERMIFY_SERVICE_SCHEMA_CACHE_MAX_COST', doc: 'accepted for compatibility' }),
+                max_cost: f.size('64MiB', { flag: 'service-schema-cache-max-cost', env: 'PERMIFY_SERVICE_SCHEMA_CACHE_MAX_COST', doc: 'estimated heap of the compiled schema versions kept (about 24x their text)' }),
               })
               .prefault({}),
           })
@@ -341,10 +342,16 @@ export const configSchema = z
             bulk_limit: f.int(100, { flag: 'service-permission-bulk-limit', env: 'PERMIFY_SERVICE_PERMISSION_BULK_LIMIT', doc: 'accepted for compatibility, no effect (lookup fan-out is bounded by concurrency_limit)' }, 1),
             concurrency_limit: f.int(100, { flag: 'service-permission-concurrency-limit', env: 'PERMIFY_SERVICE_PERMISSION_CONCURRENCY_LIMIT', doc: 'parallel branches per check' }, 1),
             max_lookup_candidates: f.int(1_000_000, { flag: 'service-permission-max-lookup-candidates', env: 'PERMIFY_SERVICE_PERMISSION_MAX_LOOKUP_CANDIDATES', doc: 'candidates one lookup may consider' }, 1),
+            max_page_size: f.int(10_000, { flag: 'service-permission-max-page-size', env: 'PERMIFY_SERVICE_PERMISSION_MAX_PAGE_SIZE', doc: 'largest LookupEntity/LookupSubject page_size (0 in a request means 1000)' }, 1),
+            candidate_cache: z
+              .object({
+                max_cost: f.size('32MiB', { flag: 'service-permission-candidate-cache-max-cost', env: 'PERMIFY_SERVICE_PERMISSION_CANDIDATE_CACHE_MAX_COST', doc: 'LookupEntity candidate sets kept for continuation pages, bytes (0 disables)' }),
+              })
+              .prefault({}),
             cache: z
               .object({
                 number_of_counters: f.int(10_000, { flag: 'service-permission-cache-number-of-counters', env: 'PERMIFY_SERVICE_PERMISSION_CACHE_NUMBER_OF_COUNTERS', doc: 'check-cache entries (0 disables)' }),
-                max_cost: f.size('10MiB', { flag: 'service-permission-cache-max-cost', env: 'PERMIFY_SERVICE_PERMISSION_CACHE_MAX_COST', doc: 'accepted for compatibility' }),
+                max_cost: f.size('10MiB', { flag: 'service-permission-cache-max-cost', env: 'PERMIFY_SERVICE_PERMISSION_CACHE_MAX_COST', doc: 'estimated bytes of the check cache (0 disables)' }),
               })
               .prefault({}),
           })
@@ -436,6 +443,8 @@ export const configSchema = z
     if (c.database.engine === 'postgres' && gc.enabled && gc.timeout > 0 && !(gc.interval > 0)) {
       issue('database.garbage_collection.interval', 'must be > 0 when garbage collection is enabled');
     }
+    if (!(c.service.schema.max_size > 0)) issue('service.schema.max_size', 'must be > 0');
+    if (!(c.service.schema.cache.max_cost > 0)) issue('service.schema.cache.max_cost', 'must be > 0');
     if (c.distributed.enabled) issue('distributed.enabled', 'distributed mode is not supported by permify-ts');
     for (const section of ['logger', 'tracer', 'meter'] as const) {
       c[section].headers.forEach((h, i) => {

@@ -6,6 +6,9 @@
  * Each entry also records the depth budget it was computed with, and is only served to requests with at least
  * that budget: a result that completed without error is the true answer, but a shallower request might have
  * had to fail with DEPTH_NOT_ENOUGH, and serving it the answer would make results depend on cache history.
+ *
+ * Bounded by entries and by estimated bytes (keys embed the request, so their size varies widely). Deleting a
+ * tenant purges its entries: its old versions and snap tokens must not answer after the tenant is re-created.
  */
 import { LRUCache } from 'lru-cache';
 import type { Entity, Subject } from '../data/types.js';
@@ -14,7 +17,20 @@ import type { CheckResult } from './types.js';
 export interface CheckCache {
   get(key: string, depth: number): CheckResult | undefined;
   set(key: string, depth: number, result: CheckResult): void;
+  /** Drops every entry of the tenant. */
+  purgeTenant(tenantId: string): void;
+  purgeAll(): void;
   readonly size: number;
+  /** Estimated bytes held. */
+  readonly bytes: number;
+}
+
+/** Estimated heap bytes of one entry besides its key (LRU slots, map entry, the number). */
+const entryOverheadBytes = 96;
+
+/** Estimated heap bytes of an entry keyed `key` (two bytes per UTF-16 unit: the worst case). */
+export function checkCacheEntryBytes(key: string): number {
+  return entryOverheadBytes + key.length * 2;
 }
 
 export function checkCacheKey(
@@ -32,13 +48,20 @@ export function checkCacheKey(
   return k;
 }
 
-/** A cache of `maxEntries` entries; 0 disables caching (every get misses, set is a no-op). */
-export function createCheckCache(maxEntries: number): CheckCache {
-  if (maxEntries <= 0) {
-    return { get: () => undefined, set: () => {}, size: 0 };
+/**
+ * A cache of at most `maxEntries` entries and about `maxBytes` bytes; either 0 disables caching (every get
+ * misses, set is a no-op).
+ */
+export function createCheckCache(maxEntries: number, maxBytes: number): CheckCache {
+  if (maxEntries <= 0 || maxBytes <= 0) {
+    return { get: () => undefined, set: () => {}, purgeTenant: () => {}, purgeAll: () => {}, size: 0, bytes: 0 };
   }
   // value = depth * 2 + (allowed ? 1 : 0)
-  const lru = new LRUCache<string, number>({ max: maxEntries });
+  const lru = new LRUCache<string, number>({
+    max: maxEntries,
+    maxSize: maxBytes,
+    sizeCalculation: (_value, key) => checkCacheEntryBytes(key),
+  });
   return {
     get(key, depth) {
       const v = lru.get(key);
@@ -51,8 +74,18 @@ export function createCheckCache(maxEntries: number): CheckCache {
       if (prev !== undefined && prev >> 1 <= depth) return;
       lru.set(key, depth * 2 + (result === 'allowed' ? 1 : 0));
     },
+    purgeTenant(tenantId) {
+      const prefix = `${tenantId}\u0000`;
+      for (const key of [...lru.keys()]) if (key.startsWith(prefix)) lru.delete(key);
+    },
+    purgeAll() {
+      lru.clear();
+    },
     get size() {
       return lru.size;
+    },
+    get bytes() {
+      return lru.calculatedSize;
     },
   };
 }

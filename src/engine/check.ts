@@ -53,10 +53,12 @@ export function invoke(
       : `${entity.type}:${entity.id}#${permission}(${args.join(',')})`;
   let entry = st.memo.get(key);
   if (entry === undefined) {
-    entry = { settled: undefined, depth, promise: undefined, others: undefined };
+    entry = { settled: undefined, settledDepth: 0, depth, promise: undefined, others: undefined };
     st.memo.set(key, entry);
   } else {
-    if (entry.settled !== undefined) return entry.settled ? allowedPromise : deniedPromise;
+    if (entry.settled !== undefined && depth >= entry.settledDepth) {
+      return entry.settled ? allowedPromise : deniedPromise;
+    }
     const shared = entry.depth === depth ? entry.promise : entry.others?.get(depth);
     if (shared !== undefined) return reuse(st, shared, entity, permission, subject, depth, args, scope, entry);
   }
@@ -142,7 +144,11 @@ export async function evaluate(
     }
   }
   st.count++;
-  if (memo !== undefined) memo.settled = result;
+  // Kept with the smallest budget that reached it: a smaller budget might have had to fail.
+  if (memo !== undefined && (memo.settled === undefined || depth + 1 < memo.settledDepth)) {
+    memo.settled = result;
+    memo.settledDepth = depth + 1;
+  }
   return result;
 }
 

@@ -9,6 +9,7 @@
 import type { AttributeValue, Entity, Subject, Tuple } from '../data/types.js';
 import type { AttributeType, Child, RuleDefinition } from '../schema/model.js';
 import { ruleArguments, ruleNotFound } from './check.js';
+import { mapBounded } from './combine.js';
 import { compareIds } from './ids.js';
 import { contextualAttribute, entityNotFound, type EvalState, checkSignal, storedAttribute } from './state.js';
 import type { ExpandNode } from './types.js';
@@ -116,7 +117,8 @@ export async function expandTree(
         };
         if (sets.length === 0 || onPath(path, key)) return leaf;
         const here: Path = { key, parent: path };
-        const children = await Promise.all(sets.map((s) => node(s, s.relation, undefined, here)));
+        // Bounded fan-out; the reads underneath draw from the request's one budget (see budget.ts).
+        const children = await mapBounded(sets, st.concurrency, (s) => node(s, s.relation, undefined, here));
         return {
           entity: entityOut,
           permission: name,
@@ -167,7 +169,7 @@ export async function expandTree(
         return node(e, c.ruleName, c.arguments, path);
       case 'tuple-to-user-set': {
         const tuples = await orderedTuples(st, e, c.tupleSet);
-        const children = await Promise.all(tuples.map((t) => node(t.subject, c.computed, undefined, path)));
+        const children = await mapBounded(tuples, st.concurrency, (t) => node(t.subject, c.computed, undefined, path));
         return {
           entity: { type: e.type, id: e.id },
           permission: c.tupleSet,

@@ -99,6 +99,25 @@ export class LazySortedIds {
     return this.ids[i];
   }
 
+  /**
+   * The rank of the first id at or above `from` (`length` when none): sorts forward only until the sorted
+   * prefix reaches `from`, so a continuation page pays for the ids before it once, amortised over its pages.
+   */
+  lowerBound(from: string): number {
+    const { ids } = this;
+    while (this.sorted < ids.length && (this.sorted === 0 || compareIds(ids[this.sorted - 1] as string, from) < 0)) {
+      this.sortNext();
+    }
+    let lo = 0;
+    let hi = this.sorted;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareIds(ids[mid] as string, from) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   private sortNext(): void {
     const { ids } = this;
     const lo = this.sorted;

@@ -8,13 +8,19 @@ import { emptyContext } from '../data/types.js';
 import { PermifyError, throwIfAborted } from '../errors.js';
 import type { Schema } from '../schema/model.js';
 import type { DataReader } from '../storage/contract.js';
+import { budgetedReader, type WorkBudget } from './budget.js';
 
 export interface EvalState {
   readonly tenantId: string;
   readonly schema: Schema;
   readonly schemaVersion: string;
   readonly snapToken: string;
+  /** The store's reader, drawing every read from {@link budget}. */
   readonly reader: DataReader;
+  /** The request's one work budget (shared by forks: BulkCheck items, lookup candidates). */
+  readonly budget: WorkBudget;
+  /** Purge generation when the request started: results are not cached across a purge of the tenant. */
+  readonly generation: number;
   readonly context: RequestContext;
   /** Contextual tuples by `type:id#relation` of their entity; undefined when there are none. */
   readonly contextTuples: ReadonlyMap<string, readonly Tuple[]> | undefined;
@@ -38,6 +44,8 @@ export function createEvalState(init: {
   schemaVersion: string;
   snapToken: string;
   reader: DataReader;
+  budget: WorkBudget;
+  generation: number;
   context: RequestContext | undefined;
   signal: AbortSignal | undefined;
   concurrency: number;
@@ -58,7 +66,9 @@ export function createEvalState(init: {
     schema: init.schema,
     schemaVersion: init.schemaVersion,
     snapToken: init.snapToken,
-    reader: init.reader,
+    reader: budgetedReader(init.reader, init.budget),
+    budget: init.budget,
+    generation: init.generation,
     context,
     contextTuples,
     signal: init.signal,
@@ -70,14 +80,17 @@ export function createEvalState(init: {
 }
 
 /**
- * What one node's evaluations left. `settled`: its successful result: a result that completed without error
- * does not depend on the budget, so it answers the node at any depth. In flight or done by remaining budget
+ * What one node's evaluations left. `settled`: its successful result, reached with the remaining budget
+ * `settledDepth`: it answers the node at that budget or more (a result that completed without error does not
+ * change with more budget, but a smaller budget might have had to fail with DEPTH_NOT_ENOUGH, and answering it
+ * from the memo would make the result depend on which branch finished first). In flight or done by remaining budget
  * (`depth`/`promise` for the first, `others` for further budgets): an identical sub-problem (same node, same
  * budget) reached through another path is evaluated once. Keying by depth keeps waits acyclic (a step only
  * waits for equal or smaller budgets) and bounds the work on cyclic data by nodes × depth.
  */
 export interface MemoEntry {
   settled: boolean | undefined;
+  settledDepth: number;
   readonly depth: number;
   promise: Promise<boolean> | undefined;
   others: Map<number, Promise<boolean>> | undefined;

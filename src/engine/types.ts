@@ -151,4 +151,11 @@ export interface PermissionEngine {
   lookupEntityStream(request: LookupEntityRequest, signal?: AbortSignal): AsyncIterable<LookupEntityStreamItem>;
   lookupSubject(request: LookupSubjectRequest, signal?: AbortSignal): Promise<LookupSubjectResponse>;
   subjectPermission(request: SubjectPermissionRequest, signal?: AbortSignal): Promise<SubjectPermissionResponse>;
+  /**
+   * Drops every cached entry (compiled schemas, check results, lookup candidate sets) of a deleted tenant;
+   * requests in flight across the purge do not put their results back. Cheap when nothing is cached.
+   */
+  purgeTenant(tenantId: string): void;
+  /** Drops every cached entry (tenant deletions may have been missed, e.g. while events were lost). */
+  purgeAll(): void;
 }

@@ -203,7 +203,17 @@ export interface TenantStore {
   deleteTenant(id: string, signal?: AbortSignal): Promise<void>;
   /** Ascending by id. */
   listTenants(page: PageRequest, signal?: AbortSignal): Promise<Page<Tenant>>;
+  /**
+   * Reports tenant deletions committed through ANY store sharing this data (with PostgreSQL, every process on
+   * the database), this one included, after they commit, so that caches drop the tenant's entries. `missed`
+   * means deletions may have gone unreported (the notification channel was down): drop everything. Returns
+   * the unsubscribe function; a store keeps no listening connection once the last listener is gone.
+   */
+  subscribe(listener: (event: TenantEvent) => void): () => void;
 }
+
+/** A notification of {@link TenantStore.subscribe}. */
+export type TenantEvent = { readonly kind: 'deleted'; readonly tenantId: string } | { readonly kind: 'missed' };
 
 /** A stored bundle operation: four lists of templated strings (`{{.arg}}` placeholders). */
 export interface BundleOperation {

@@ -21,9 +21,19 @@ export interface ApiLimits {
    * (it answers an empty page); we use this value instead (README, compatibility).
    */
   readonly defaultListPageSize?: number;
-  /** Compiled schema versions kept for write validation and Schema/Read. */
+  /** Compiled schema versions kept for Schema/Read (when no `schemaResolver` is shared). */
   readonly schemaCacheSize?: number;
+  /** Estimated bytes of those compiled versions (when no `schemaResolver` is shared). Default 64 MiB. */
+  readonly schemaCacheMaxBytes?: number;
+  /**
+   * `service.schema.max_size`: bytes of schema text a Schema/Write or PartialWrite may store (the request's
+   * text, and the resulting schema). Default {@link defaultMaxSchemaBytes}.
+   */
+  readonly maxSchemaBytes?: number;
 }
+
+/** Default `service.schema.max_size`: 1 MiB (a compiled schema retains about 24× its text). */
+export const defaultMaxSchemaBytes = 1024 * 1024;
 
 export interface HandlerDeps {
   readonly engine: PermissionEngine;
@@ -31,6 +41,8 @@ export interface HandlerDeps {
   readonly limits: ApiLimits;
   /** `service.watch.enabled`; when false a Watch stream ends at once with OK (as Permify). Default false. */
   readonly watchEnabled?: boolean;
+  /** The engine's schema resolver, shared so that each version is compiled and kept once. */
+  readonly schemaResolver?: SchemaResolver;
 }
 
 /** Internal wiring shared by the service modules. */

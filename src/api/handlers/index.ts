@@ -23,7 +23,12 @@ export { services } from './types.js';
 export function createHandlers(deps: HandlerDeps): Handlers {
   const env: HandlerEnv = {
     ...deps,
-    schemas: createSchemaResolver(deps.store.schemas, deps.limits.schemaCacheSize ?? 100),
+    schemas:
+      deps.schemaResolver ??
+      createSchemaResolver(deps.store.schemas, {
+        maxEntries: deps.limits.schemaCacheSize ?? 100,
+        maxBytes: deps.limits.schemaCacheMaxBytes ?? 64 * 1024 * 1024,
+      }),
   };
   return {
     'base.v1.Permission': createPermissionHandlers(env),

@@ -13,7 +13,7 @@ import { versionIdTime } from '../../storage/version-id.js';
 import * as s from '../gen/base/v1/service_pb.js';
 import { SchemaDefinitionSchema } from '../gen/base/v1/base_pb.js';
 import { schemaToProto } from '../convert/schema.js';
-import { unary, type HandlerEnv } from './deps.js';
+import { defaultMaxSchemaBytes, unary, type HandlerEnv } from './deps.js';
 import type { ServiceHandlers } from './types.js';
 
 /** Compiles with reference validation; any failure becomes an INVALID_ARGUMENT PermifyError. */
@@ -39,6 +39,23 @@ export function goTimeText(d: Date): string {
   );
 }
 
+/**
+ * Rejects schema text longer than `service.schema.max_size` before compiling it: compilation is synchronous
+ * and a compiled schema retains about 24× its text in every cache that keeps it.
+ */
+function checkSchemaSize(text: string, maxBytes: number): void {
+  // Characters bound bytes from below: only texts that might be too long are measured.
+  if (text.length * 3 < maxBytes) return;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxBytes) {
+    throw new PermifyError(
+      'ERROR_CODE_VALIDATION',
+      `schema of ${bytes} bytes exceeds the limit service.schema.max_size=${maxBytes}`,
+      { details: { limit: 'service.schema.max_size' } },
+    );
+  }
+}
+
 async function headOrNotFound(env: HandlerEnv, tenantId: string, signal: AbortSignal): Promise<string> {
   const head = await env.store.schemas.headVersion(tenantId, signal);
   if (head === undefined) throw new PermifyError('ERROR_CODE_SCHEMA_NOT_FOUND');
@@ -47,8 +64,10 @@ async function headOrNotFound(env: HandlerEnv, tenantId: string, signal: AbortSi
 
 export function createSchemaHandlers(env: HandlerEnv): ServiceHandlers<typeof s.Schema> {
   const listPageSize = env.limits.defaultListPageSize ?? 50;
+  const maxSchemaBytes = env.limits.maxSchemaBytes ?? defaultMaxSchemaBytes;
   return {
     Write: unary(async (r, ctx) => {
+      checkSchemaSize(r.schema, maxSchemaBytes);
       const compiled = compileForWrite(r.schema);
       const definitions = printDefinitions(compiled);
       if (definitions.length === 0) {
@@ -72,6 +91,7 @@ export function createSchemaHandlers(env: HandlerEnv): ServiceHandlers<typeof s.
         records.map((d) => ({ name: d.name, definition: d.definition })),
         partials,
       );
+      checkSchemaSize(text, maxSchemaBytes);
       const compiled = compileForWrite(text);
       const version = await env.store.schemas.writeSchema(r.tenantId, printDefinitions(compiled), ctx.signal);
       return create(s.SchemaPartialWriteResponseSchema, { schemaVersion: version });

@@ -15,6 +15,9 @@ export function createTenancyHandlers(env: HandlerEnv): ServiceHandlers<typeof s
 
     Delete: unary(async (r, ctx) => {
       await env.store.tenants.deleteTenant(r.id, ctx.signal);
+      // Other instances purge on the store's tenant-deleted event; this one must not wait for it.
+      env.engine.purgeTenant(r.id);
+      env.schemas.purgeTenant(r.id);
       return create(s.TenantDeleteResponseSchema, { tenantId: r.id });
     }),
 

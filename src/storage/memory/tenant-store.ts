@@ -4,11 +4,13 @@
  * history, schema versions, bundles) and ends its Watch streams.
  */
 import { PermifyError, throwIfAborted } from '../../errors.js';
-import type { Tenant, TenantStore } from '../contract.js';
+import type { Tenant, TenantEvent, TenantStore } from '../contract.js';
 import { checkPageSize, decodePageToken, encodePageToken } from '../page-token.js';
 import { type MemoryState, wakeDataWaiters } from './tables.js';
 
 export function createMemoryTenantStore(state: MemoryState): TenantStore {
+  // One process holds the data, so deletions are reported locally (the PostgreSQL store uses NOTIFY).
+  const listeners = new Set<(event: TenantEvent) => void>();
   return {
     async createTenant(id, name, signal) {
       throwIfAborted(signal);
@@ -35,6 +37,14 @@ export function createMemoryTenantStore(state: MemoryState): TenantStore {
         data.dropped = true;
         data.wake();
       }
+      const event: TenantEvent = { kind: 'deleted', tenantId: id };
+      for (const listener of [...listeners]) listener(event);
+    },
+
+    subscribe(listener) {
+      const own = (event: TenantEvent): void => listener(event);
+      listeners.add(own);
+      return () => listeners.delete(own);
     },
 
     async listTenants(page, signal) {

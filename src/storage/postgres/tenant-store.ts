@@ -1,11 +1,13 @@
 /**
  * Tenants (§6). Deleting a tenant removes its bundles, tuples (live and historical), attributes, schema
  * definitions, transactions and the tenant row in ONE READ COMMITTED transaction; an unknown id rolls
- * everything back and answers ERROR_CODE_NOT_FOUND.
+ * everything back and answers ERROR_CODE_NOT_FOUND. The same transaction NOTIFYs the deletion, so that every
+ * process on the database purges the tenant's cache entries (see `tenant-events.ts`).
  */
 import { PermifyError } from '../../errors.js';
 import type { Page, Tenant, TenantStore } from '../contract.js';
 import { inTransaction, query, toStoreError, type Database } from './database.js';
+import { createTenantEventChannel, tenantDeletedChannel } from './tenant-events.js';
 
 interface TenantRow {
   id: string;
@@ -16,6 +18,11 @@ interface TenantRow {
 const toTenant = (r: TenantRow): Tenant => ({ id: r.id, name: r.name, createdAt: r.created_at });
 
 export function createPostgresTenantStore(db: Database): TenantStore {
+  const events = createTenantEventChannel({
+    uri: db.options.writerUri,
+    logger: db.options.logger,
+    connectionTimeoutMs: db.options.connectionTimeoutMs,
+  });
   return {
     async createTenant(id, name, signal) {
       try {
@@ -42,8 +49,12 @@ export function createPostgresTenantStore(db: Database): TenantStore {
         }
         const r = await query(c, 'DELETE FROM tenants WHERE id = $1', [id], signal);
         if (r.rowCount === 0) throw new PermifyError('ERROR_CODE_NOT_FOUND', 'tenant not found');
+        // Delivered at commit only.
+        await query(c, `SELECT pg_notify('${tenantDeletedChannel}', $1)`, [id], signal);
       });
     },
+
+    subscribe: (listener) => events.subscribe(listener),
 
     async listTenants(page, signal): Promise<Page<Tenant>> {
       if (!Number.isSafeInteger(page.size) || page.size < 1) {

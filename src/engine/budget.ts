@@ -1,0 +1,167 @@
+/**
+ * The work budget of one request (STYLE habit 20): every fan-out of the request (Check combinations, BulkCheck
+ * items, LookupEntity candidates, LookupSubject walks, Expand children) draws from it, so nesting cannot
+ * multiply it.
+ *
+ * - Concurrency: storage reads of the request in flight at once are bounded by `concurrency`. Reads are the
+ *   leaves of every evaluation (they never wait for other reads), so one semaphore over them bounds the
+ *   request however deeply its combinations nest, and cannot deadlock.
+ * - Time: a request that has run for a time slice without giving the event loop a turn parks all of its
+ *   reads on one `setImmediate` (every branch waits for the same turn, so the microtask queue really drains)
+ *   and long synchronous loops call {@link WorkBudget.pause}. Other requests, health probes and I/O keep
+ *   being served while a large request runs; a memory store answers reads without I/O, so without this a
+ *   large request would hold the event loop until it finished.
+ * - Candidates: {@link WorkBudget.charge} counts ids a lookup considers against `maxCandidates`; exceeding
+ *   it is ERROR_CODE_VALIDATION naming the limit.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Attribute, Entity, Tuple } from '../data/types.js';
+import { PermifyError } from '../errors.js';
+import type { AttributeFilter, DataReader, QueryOptions, SnapToken, TupleFilter } from '../storage/contract.js';
+
+export interface WorkBudgetOptions {
+  /** Storage reads in flight per request (`service.permission.concurrency_limit`). */
+  readonly concurrency: number;
+  /** Ids one request may consider (`service.permission.max_lookup_candidates`). */
+  readonly maxCandidates: number;
+  /** Longest stretch, in ms, a request runs before it lets the event loop take a turn. */
+  readonly timeSliceMs: number;
+}
+
+export interface WorkBudget {
+  /** Runs a storage read within the request's concurrency bound (and time slice). */
+  read<T>(run: () => Promise<T>): Promise<T>;
+  /**
+   * Resolves after an event-loop turn when the time slice is used up, else returns undefined (no await
+   * needed: `await budget.pause()` costs nothing when no pause is due).
+   */
+  pause(): Promise<void> | undefined;
+  /** Counts `n` more candidate ids; throws when the request exceeds `maxCandidates`. */
+  charge(n: number): void;
+  readonly options: WorkBudgetOptions;
+}
+
+/** Default time slice: well under a frame of a health probe's patience, long enough to amortise the turn. */
+export const defaultTimeSliceMs = 10;
+
+export function candidateLimitError(limit: number): PermifyError {
+  return new PermifyError(
+    'ERROR_CODE_VALIDATION',
+    `lookup candidate limit exceeded: service.permission.max_lookup_candidates=${limit}`,
+    { details: { limit: 'maxLookupCandidates' } },
+  );
+}
+
+export function createWorkBudget(options: WorkBudgetOptions): WorkBudget {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  let sliceStart = performance.now();
+  let turn: Promise<void> | undefined;
+  let candidates = 0;
+
+  const pause = (): Promise<void> | undefined => {
+    if (turn !== undefined) return turn;
+    if (performance.now() - sliceStart < options.timeSliceMs) return undefined;
+    turn = nextTurn().then(() => {
+      turn = undefined;
+      sliceStart = performance.now();
+    });
+    return turn;
+  };
+
+  const release = (): void => {
+    const next = waiting.shift();
+    if (next !== undefined) next();
+    else active--;
+  };
+
+  const acquire = (): Promise<void> | undefined => {
+    if (active < options.concurrency) {
+      active++;
+      return undefined;
+    }
+    // The permit passes directly from the releasing read to this one (active stays the same).
+    return new Promise<void>((resolve) => waiting.push(resolve));
+  };
+
+  async function slowRead<T>(pending: Promise<void> | undefined, run: () => Promise<T>): Promise<T> {
+    const p = pause();
+    if (p !== undefined) await p;
+    if (pending !== undefined) await pending;
+    else if (turn !== undefined) {
+      // A pause began while this read waited for nothing: still take the turn, permit held.
+      await turn;
+    }
+    try {
+      return await run();
+    } finally {
+      release();
+    }
+  }
+
+  return {
+    options,
+    read<T>(run: () => Promise<T>): Promise<T> {
+      const pending = acquire();
+      if (pending === undefined && turn === undefined && performance.now() - sliceStart < options.timeSliceMs) {
+        let p: Promise<T>;
+        try {
+          p = run();
+        } catch (e) {
+          release();
+          return Promise.reject(e);
+        }
+        return p.then(
+          (v) => {
+            release();
+            return v;
+          },
+          (e: unknown) => {
+            release();
+            throw e;
+          },
+        );
+      }
+      return slowRead(pending, run);
+    },
+    pause,
+    charge(n) {
+      candidates += n;
+      if (candidates > options.maxCandidates) throw candidateLimitError(options.maxCandidates);
+    },
+  };
+}
+
+/** `reader` with every read drawn from `budget` (one per request; the wrapper is cheap). */
+export function budgetedReader(reader: DataReader, budget: WorkBudget): DataReader {
+  return {
+    headSnapToken: (tenantId: string, signal?: AbortSignal): Promise<SnapToken> =>
+      reader.headSnapToken(tenantId, signal),
+    queryRelationships: (
+      tenantId: string,
+      filter: TupleFilter,
+      snapToken: SnapToken,
+      options?: QueryOptions,
+    ): Promise<readonly Tuple[]> => budget.read(() => reader.queryRelationships(tenantId, filter, snapToken, options)),
+    readRelationships: (tenantId, filter, snapToken, page, signal) =>
+      budget.read(() => reader.readRelationships(tenantId, filter, snapToken, page, signal)),
+    querySingleAttribute: (
+      tenantId: string,
+      entity: Entity,
+      attribute: string,
+      snapToken: SnapToken,
+      signal?: AbortSignal,
+    ): Promise<Attribute | undefined> =>
+      budget.read(() => reader.querySingleAttribute(tenantId, entity, attribute, snapToken, signal)),
+    queryAttributes: (
+      tenantId: string,
+      filter: AttributeFilter,
+      snapToken: SnapToken,
+      options?: QueryOptions,
+    ): Promise<readonly Attribute[]> => budget.read(() => reader.queryAttributes(tenantId, filter, snapToken, options)),
+    readAttributes: (tenantId, filter, snapToken, page, signal) =>
+      budget.read(() => reader.readAttributes(tenantId, filter, snapToken, page, signal)),
+    queryUniqueSubjectIds: (tenantId, subjectType, subjectRelation, snapToken, signal) =>
+      budget.read(() => reader.queryUniqueSubjectIds(tenantId, subjectType, subjectRelation, snapToken, signal)),
+  };
+}
