@@ -108,9 +108,10 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
 /** Starts both listeners; rejects (after releasing what it opened) when the configuration cannot be served. */
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logger.level, output: config.logger.output });
-  logger.info({ config: redactedConfig(config) }, 'effective configuration');
+  // The whole configuration is long; `permify config` prints it as a table, and --log-level debug logs it here.
+  logger.debug({ config: redactedConfig(config) }, 'effective configuration');
   const accountReminder = (): void => {
-    logger.error({}, 'account_id is not set: set account_id (--account-id, PERMIFY_ACCOUNT_ID) to identify this deployment');
+    logger.warn({}, 'account_id is not set: set account_id (--account-id, PERMIFY_ACCOUNT_ID) to identify this deployment');
   };
   let accountTimer: NodeJS.Timeout | undefined;
   if (config.account_id === '') {
@@ -259,7 +260,15 @@ export async function startServer(config: Config, options: StartServerOptions = 
     await readiness.firstProbe;
     const monitor = readiness;
 
-    logger.info({ grpcPort, httpPort, metricsPort, database: config.database.engine, authn: config.authn.enabled ? config.authn.method : 'off' }, 'permify-ts serving');
+    // One line that tells an operator what is running: where, on which store, with which admission rules.
+    const host = config.server.host === '' ? '0.0.0.0' : config.server.host;
+    const authn = config.authn.enabled ? config.authn.method : 'off';
+    const rateLimit = config.server.rate_limit > 0 ? `${config.server.rate_limit} requests/s` : 'off';
+    const rest = httpPort === undefined ? 'REST off' : `REST on ${host}:${httpPort}`;
+    logger.info(
+      { grpcPort, httpPort, metricsPort, database: config.database.engine, authn, rateLimit },
+      `permify-ts serving: gRPC on ${host}:${grpcPort}, ${rest}, store ${config.database.engine}, authn ${authn}, rate limit ${rateLimit}`,
+    );
 
     let closed: Promise<void> | undefined;
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -73,7 +73,7 @@ describe('TLS', () => {
 });
 
 describe('lifecycle', () => {
-  it('reminds at error level when account_id is empty and warns about accepted-but-inert exporters', async () => {
+  it('a default start logs no error: the account_id reminder is a warning, the configuration is at debug, one line says what serves', async () => {
     type Line = { level: string; msg: string; key?: string };
     /** Starts and stops a server with `flags`, returning its JSON log lines at info and above. */
     const logsOf = async (flags: Record<string, unknown>): Promise<Line[]> => {
@@ -88,8 +88,15 @@ describe('lifecycle', () => {
       await s.close();
       return lines;
     };
+    // The harness turns the rate limit off; a default start has it at 100 requests/s.
+    const defaults = await logsOf({ 'server.rate_limit': 100 });
+    expect(defaults.filter((l) => l.level === 'error')).toEqual([]);
+    expect(defaults.some((l) => l.msg === 'effective configuration')).toBe(false);
+    expect(defaults.find((l) => l.msg.startsWith('permify-ts serving'))?.msg).toMatch(
+      /^permify-ts serving: gRPC on 0\.0\.0\.0:\d+, REST on 0\.0\.0\.0:\d+, store memory, authn off, rate limit 100 requests\/s$/,
+    );
     const lines = await logsOf({ 'tracer.enabled': true });
-    expect(lines.some((l) => l.level === 'error' && l.msg.includes('account_id is not set'))).toBe(true);
+    expect(lines.some((l) => l.level === 'warn' && l.msg.includes('account_id is not set'))).toBe(true);
     expect(lines.some((l) => l.level === 'warn' && l.key === 'tracer.enabled')).toBe(true);
     const quiet = await logsOf({ account_id: 'acme' });
     expect(quiet.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([]);
@@ -128,6 +135,7 @@ describe('lifecycle', () => {
         PERMIFY_AUTHN_METHOD: 'preshared',
         PERMIFY_AUTHN_PRESHARED_KEYS: 'verysecretkey',
         PERMIFY_LOG_OUTPUT: 'json',
+        PERMIFY_LOG_LEVEL: 'debug',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -321,10 +329,9 @@ describe('shutdown', () => {
     const slow = request(port, 'POST', '/v1/tenants/list', { page_size: 1 }).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50));
     const body = '{"id":"crossing","name":"c"}';
-    // A write sent on the idle connection just as the server starts draining: its bytes are on the server's
-    // socket, not yet read, when close() runs (same event loop), which is where destroying the socket resets it.
-    socket.write(`POST /v1/tenants/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     const closing = server.close();
+    // The client did not see the close yet and sends a write on its idle connection.
+    socket.write(`POST /v1/tenants/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     await ended;
     expect(events).toEqual(['end']);
     expect(received.match(/HTTP\/1\.1/g)).toHaveLength(1);

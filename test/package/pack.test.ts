@@ -9,29 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectedOutput, readmeBlock } from './readme.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'permify-pack-'));
 const app = join(work, 'app');
-
-/** The fenced code block that follows `<!-- marker ... -->` in README.md. */
-export function readmeBlock(marker: string): string {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const at = readme.indexOf(`<!-- ${marker}`);
-  if (at < 0) throw new Error(`README.md has no <!-- ${marker} --> block`);
-  const m = /```[a-z]*\n([\s\S]*?)```/.exec(readme.slice(at));
-  if (!m) throw new Error(`no code block after <!-- ${marker} -->`);
-  return m[1]!;
-}
-
-/** `console.log(...); // expected` lines of a snippet: the expected output, one line each. */
-export function expectedOutput(code: string): string[] {
-  return code
-    .split('\n')
-    .filter((l) => l.trimStart().startsWith('console.log('))
-    .map((l) => l.slice(l.lastIndexOf('// ') + 3).trim());
-}
 
 beforeAll(async () => {
   const stage = join(work, 'stage');
