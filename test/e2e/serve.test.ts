@@ -329,9 +329,10 @@ describe('shutdown', () => {
     const slow = request(port, 'POST', '/v1/tenants/list', { page_size: 1 }).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50));
     const body = '{"id":"crossing","name":"c"}';
-    const closing = server.close();
-    // The client did not see the close yet and sends a write on its idle connection.
+    // A write sent on the idle connection just as the server starts draining: its bytes are on the server's
+    // socket, not yet read, when close() runs (same event loop), which is where destroying the socket resets it.
     socket.write(`POST /v1/tenants/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    const closing = server.close();
     await ended;
     expect(events).toEqual(['end']);
     expect(received.match(/HTTP\/1\.1/g)).toHaveLength(1);
