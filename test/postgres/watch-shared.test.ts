@@ -3,6 +3,7 @@
  * every later change set exactly once, in order (a slow stream included: it falls back to catching up on
  * its own), and the poller stops when the last stream ends.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tuple } from '../../src/data/types.js';
 import type { DataChanges } from '../../src/storage/contract.js';
@@ -108,6 +109,40 @@ describe('postgres shared watch', () => {
       await it.return?.();
       ac.abort();
       await until('the poller to stop', () => !store.watcher.pollingTenants().includes(tenant), 5_000);
+    }
+  });
+
+  it('a stream from now delivers an older transaction still running at its start, and nothing committed before', async () => {
+    const tenant = 'from-now';
+    await store.writer.write(tenant, [{ writeTuples: [tuple('before')] }]);
+    const open = new pg.Client({ connectionString: db.uri });
+    await open.connect();
+    const ac = new AbortController();
+    try {
+      // An older transaction of the tenant (same statements as a store write) that commits only later ...
+      await open.query('BEGIN');
+      await open.query('INSERT INTO transactions (tenant_id) VALUES ($1)', [tenant]);
+      await open.query(
+        "INSERT INTO relation_tuples (tenant_id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation) VALUES ($1, 'doc', 'older', 'viewer', 'user', 'u', '')",
+        [tenant],
+      );
+      // ... while a newer one commits before the stream starts.
+      await store.writer.write(tenant, [{ writeTuples: [tuple('newer')] }]);
+      const got: DataChanges[] = [];
+      const done = (async () => {
+        for await (const m of store.watcher.watch(tenant, '', ac.signal)) got.push(m);
+      })();
+      await until('the poller', () => store.watcher.pollingTenants().includes(tenant), 5_000);
+      await open.query('COMMIT');
+      await store.writer.write(tenant, [{ writeTuples: [tuple('after')] }]);
+      await until('two change sets', () => got.length >= 2);
+      await new Promise((r) => setTimeout(r, 300));
+      ac.abort();
+      await done;
+      expect(got.map((m) => m.changes.map((c) => c.tuple?.entity.id))).toEqual([['older'], ['after']]);
+    } finally {
+      ac.abort();
+      await open.end();
     }
   });
 });

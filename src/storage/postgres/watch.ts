@@ -86,15 +86,33 @@ export function createPostgresWatcher(db: Database, bufferSize: number): Postgre
   const limit = Math.max(1, bufferSize);
   const maxQueued = Math.max(16, 2 * limit);
 
-  async function startCursor(tenantId: string, snapToken: SnapToken, signal: AbortSignal): Promise<bigint> {
-    if (snapToken !== '') return decodeToken(snapToken).xid;
-    const r = await query<{ id: string | null }>(
+  /**
+   * Where a stream starts. From a token: after its transaction. From "now" (empty token): after the newest
+   * transaction below the oldest one still running, skipping the tenant's transactions above it that have
+   * already committed. (Starting after the newest committed id instead would lose an older transaction
+   * still running now, since ids are assigned at start and committed in any order.)
+   */
+  async function startCursor(
+    tenantId: string,
+    snapToken: SnapToken,
+    signal: AbortSignal,
+  ): Promise<{ cursor: bigint; committed: ReadonlySet<bigint> }> {
+    if (snapToken !== '') return { cursor: decodeToken(snapToken).xid, committed: new Set() };
+    const r = await query<{ xid: string; eligible: boolean }>(
       db.writer,
-      'SELECT max(id)::text AS id FROM transactions WHERE tenant_id = $1',
+      'WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)' +
+        ' (SELECT t.id::text AS xid, true AS eligible FROM transactions t, s WHERE t.tenant_id = $1 AND t.id < s.xmin ORDER BY t.id DESC LIMIT 1)' +
+        ' UNION ALL (SELECT t.id::text AS xid, false AS eligible FROM transactions t, s WHERE t.tenant_id = $1 AND t.id >= s.xmin)',
       [tenantId],
       signal,
     );
-    return BigInt(r.rows[0]?.id ?? '0');
+    let cursor = 0n;
+    const committed = new Set<bigint>();
+    for (const row of r.rows) {
+      if (row.eligible) cursor = BigInt(row.xid);
+      else committed.add(BigInt(row.xid));
+    }
+    return { cursor, committed };
   }
 
   /** Eligible transaction ids of the tenant in (after, upTo], ascending, at most `limit`. */
@@ -239,8 +257,9 @@ export function createPostgresWatcher(db: Database, bufferSize: number): Postgre
     async *watch(tenantId, snapToken, signal): AsyncIterable<DataChanges> {
       if (signal.aborted) return;
       let cursor: bigint;
+      let committedBefore: ReadonlySet<bigint>;
       try {
-        cursor = await startCursor(tenantId, snapToken, signal);
+        ({ cursor, committed: committedBefore } = await startCursor(tenantId, snapToken, signal));
       } catch (e) {
         if (signal.aborted) return;
         throw toStoreError(e, signal);
@@ -267,6 +286,10 @@ export function createPostgresWatcher(db: Database, bufferSize: number): Postgre
             }
             if (ids.length === 0) break;
             for (const xid of ids) {
+              if (committedBefore.has(xid)) {
+                cursor = xid;
+                continue;
+              }
               let message: DataChanges;
               try {
                 message = await changesOf(tenantId, xid, signal);
@@ -284,7 +307,7 @@ export function createPostgresWatcher(db: Database, bufferSize: number): Postgre
             const next = sub.queue.shift();
             if (next !== undefined) {
               if (next.xid <= cursor) continue;
-              yield next.message;
+              if (!committedBefore.has(next.xid)) yield next.message;
               cursor = next.xid;
               continue;
             }
