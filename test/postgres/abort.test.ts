@@ -192,6 +192,38 @@ describe('postgres aborts', () => {
     }
   });
 
+  it('a statement whose backend is terminated (admin shutdown), and a closed store, answer UNAVAILABLE', async () => {
+    const s = await createPostgresStore({ uri: db.uri, maxOpenConnections: 2, maxRetries: 0 });
+    await s.ready();
+    await admin.query('BEGIN');
+    await admin.query('LOCK TABLE relation_tuples IN ACCESS EXCLUSIVE MODE');
+    try {
+      const read = settle(s.reader.readRelationships('t', {}, 'AAAAAAAAAAA=', { size: 1 }));
+      const observer = new pg.Client({ connectionString: db.uri });
+      await observer.connect();
+      try {
+        const waiting = async () =>
+          (
+            await observer.query<{ pid: number }>(
+              "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'permify-ts-writer'",
+            )
+          ).rows;
+        await until('the read to wait', async () => (await waiting()).length > 0);
+        for (const { pid } of await waiting()) await observer.query('SELECT pg_terminate_backend($1)', [pid]);
+      } finally {
+        await observer.end();
+      }
+      expect(await read).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+    } finally {
+      await admin.query('ROLLBACK');
+    }
+    await s.close();
+    await expect(s.reader.readRelationships('t', {}, 'AAAAAAAAAAA=', { size: 1 })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
+    await expect(s.writer.write('t', [{ writeTuples: [tuple('1')] }])).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
   it('database.statement_timeout bounds a statement (config key, flag and env)', async () => {
     expect(loadConfig({ env: {}, cwd: tmpdir() }).config.database.statement_timeout).toBe(30_000);
     expect(

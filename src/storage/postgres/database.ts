@@ -190,7 +190,7 @@ export function isConnectionError(e: unknown): boolean {
   if (err.code === '57P01' || err.code === '57P02' || err.code === '57P03') return true;
   if (err.code?.startsWith('08')) return true;
   const m = err.message ?? '';
-  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connection error|Client has encountered a connection error|Connection terminated unexpectedly|the database system is (starting up|shutting down)/i.test(
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connection error|Client has encountered a connection error|Connection terminated unexpectedly|the database system is (starting up|shutting down)|Cannot use a pool after calling end|Client was closed and is not queryable/i.test(
     m,
   );
 }
