@@ -259,6 +259,45 @@ export interface Watcher {
   watch(tenantId: string, snapToken: SnapToken, signal: AbortSignal): AsyncIterable<DataChanges>;
 }
 
+/** One batch of a bulk import. */
+export interface ImportBatch {
+  readonly tuples: readonly Tuple[];
+  readonly attributes: readonly Attribute[];
+}
+
+/** One page of a bulk export: tuples first (ascending insertion order), then attributes (same order). */
+export interface ExportPage {
+  readonly tuples: readonly Tuple[];
+  readonly attributes: readonly Attribute[];
+  /** Position after this page ("" when the export is complete); opaque, only valid for the same snap token. */
+  readonly cursor: string;
+}
+
+/**
+ * Bulk import and export (issue 15). Same MVCC semantics as {@link DataWriter.write}: a batch is ONE
+ * transaction with one snap token, and Watch reports it as one change set.
+ */
+export interface BulkStore {
+  /**
+   * Applies a batch as one transaction: a tuple identical to a live one is a no-op (so re-applying a batch
+   * changes nothing: imports are resumable), an attribute replaces the live value of its (entity,
+   * attribute) and the last of several in one batch wins. Does not validate against a schema (callers do).
+   */
+  importBatch(tenantId: string, batch: ImportBatch, signal?: AbortSignal): Promise<SnapToken>;
+  /**
+   * At most `size` live items at `snapToken` after `cursor` ("" = from the start); following the cursors
+   * yields every live tuple and attribute exactly once. Work per page is bounded by the page, not the data.
+   * @throws PermifyError ERROR_CODE_INVALID_CONTINUOUS_TOKEN for a malformed cursor.
+   */
+  exportPage(
+    tenantId: string,
+    snapToken: SnapToken,
+    cursor: string,
+    size: number,
+    signal?: AbortSignal,
+  ): Promise<ExportPage>;
+}
+
 /** Garbage collection of history older than a window. */
 export interface GarbageCollector {
   /** Removes history (expired rows, transaction records) older than `windowMs`; never live data. */
@@ -270,6 +309,7 @@ export interface Store {
   readonly kind: 'memory' | 'postgres';
   readonly reader: DataReader;
   readonly writer: DataWriter;
+  readonly bulk: BulkStore;
   readonly schemas: SchemaStore;
   readonly tenants: TenantStore;
   readonly bundles: BundleStore;

@@ -8,6 +8,7 @@
  * changes nothing still returns a fresh token (never `noop`), and deleting a tenant removes all its data.
  */
 import type { Store } from '../contract.js';
+import { createMemoryBulkStore } from './bulk.js';
 import { createMemoryBundleStore } from './bundle-store.js';
 import { createMemoryDataReader } from './data-reader.js';
 import { createMemoryDataWriter } from './data-writer.js';
@@ -83,10 +84,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     for (const data of state.tenantData.values()) collectTenant(data, t - gcWindowMs, AUTO_GC_MIN_GARBAGE_FRACTION);
   };
 
+  const writer = createMemoryDataWriter(state, afterCommit);
   const store: Store = {
     kind: 'memory',
     reader: createMemoryDataReader(state),
-    writer: createMemoryDataWriter(state, afterCommit),
+    writer,
+    bulk: createMemoryBulkStore(state, writer),
     schemas: createMemorySchemaStore(state),
     tenants: createMemoryTenantStore(state),
     bundles: createMemoryBundleStore(state),

@@ -12,6 +12,7 @@
 import { PermifyError } from '../../errors.js';
 import type { Store } from '../contract.js';
 import { createDatabase, query, silentLogger, type Database, type StoreLogger } from './database.js';
+import { createPostgresBulkStore } from './bulk.js';
 import { createPostgresBundleStore } from './bundle-store.js';
 import { createPostgresDataReader } from './data-reader.js';
 import { createPostgresDataWriter } from './data-writer.js';
@@ -137,6 +138,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     database: db,
     reader,
     writer: createPostgresDataWriter(db),
+    bulk: createPostgresBulkStore(db, reader),
     schemas: createPostgresSchemaStore(db),
     tenants: createPostgresTenantStore(db),
     bundles: createPostgresBundleStore(db),
