@@ -172,6 +172,37 @@ export interface PermifyErrorDetails {
   readonly column?: number;
   /** Name of the violated limit, for limit errors. */
   readonly limit?: string;
+  // What the server knows about a "not found" or invalid input (sent as google.rpc.ErrorInfo metadata, logged
+  // at debug): Permify answers several different cases with one bare code, e.g. ERROR_CODE_SCHEMA_NOT_FOUND.
+  readonly tenantId?: string;
+  readonly schemaVersion?: string;
+  readonly entityType?: string;
+  /** A permission, relation, attribute or rule name that the entity type does not define. */
+  readonly permission?: string;
+  readonly relation?: string;
+  /** The request field an invalid value came in (`metadata.snap_token`, `continuous_token`). */
+  readonly field?: string;
+}
+
+/** google.rpc.ErrorInfo of an error: reason = its wire code, metadata = its details as strings (none: undefined). */
+export interface ErrorInfo {
+  readonly reason: string;
+  readonly domain: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+// line/column/limit are already part of their errors' messages; these are not.
+const errorInfoKeys = ['tenantId', 'schemaVersion', 'entityType', 'permission', 'relation', 'field'] as const;
+
+/** The {@link ErrorInfo} the transports attach to an error that carries details (snake_case keys, as on the wire). */
+export function errorInfoOf(err: PermifyError): ErrorInfo | undefined {
+  const metadata: Record<string, string> = {};
+  for (const k of errorInfoKeys) {
+    const v = err.details[k];
+    if (v !== undefined) metadata[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  }
+  if (Object.keys(metadata).length === 0) return undefined;
+  return { reason: err.wireCode, domain: 'permify.co', metadata };
 }
 
 /**

@@ -349,7 +349,9 @@ export async function directAttribute(st: EvalState, entity: Entity, name: strin
 }
 
 export function ruleNotFound(name: string): PermifyError {
-  return new PermifyError('ERROR_CODE_SCHEMA_NOT_FOUND', `rule definition not found: ${name}`);
+  return new PermifyError('ERROR_CODE_SCHEMA_NOT_FOUND', `rule definition not found: ${name}`, {
+    details: { permission: name },
+  });
 }
 
 /**

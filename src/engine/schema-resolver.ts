@@ -71,7 +71,9 @@ export function createSchemaResolver(schemas: SchemaStore, options: SchemaResolv
   async function load(tenantId: string, version: string): Promise<{ schema: Schema; sourceBytes: number }> {
     const records = await schemas.readSchema(tenantId, version);
     if (records === undefined || records.length === 0) {
-      throw new PermifyError('ERROR_CODE_SCHEMA_NOT_FOUND', 'ERROR_CODE_SCHEMA_NOT_FOUND');
+      throw new PermifyError('ERROR_CODE_SCHEMA_NOT_FOUND', 'ERROR_CODE_SCHEMA_NOT_FOUND', {
+        details: { tenantId, schemaVersion: version },
+      });
     }
     const text = records.map((r) => r.definition).join('\n');
     try {
@@ -87,7 +89,10 @@ export function createSchemaResolver(schemas: SchemaStore, options: SchemaResolv
       let v = version ?? '';
       if (v === '') {
         const head = await schemas.headVersion(tenantId, signal);
-        if (head === undefined) throw new PermifyError('ERROR_CODE_SCHEMA_NOT_FOUND', 'ERROR_CODE_SCHEMA_NOT_FOUND');
+        // No schema written for the tenant (or no such tenant: both look the same to the schema store).
+        if (head === undefined) {
+          throw new PermifyError('ERROR_CODE_SCHEMA_NOT_FOUND', 'ERROR_CODE_SCHEMA_NOT_FOUND', { details: { tenantId } });
+        }
         v = head;
       }
       const key = `${tenantId}\u0000${v}`;

@@ -200,7 +200,9 @@ export function subjectText(s: Subject): string {
 }
 
 export function entityNotFound(type: string): PermifyError {
-  return new PermifyError('ERROR_CODE_SCHEMA_NOT_FOUND', `entity definition not found: ${type}`);
+  return new PermifyError('ERROR_CODE_SCHEMA_NOT_FOUND', `entity definition not found: ${type}`, {
+    details: { entityType: type },
+  });
 }
 
 /** Deterministic text of a JSON value with object keys sorted (cache keys, token hashes). */

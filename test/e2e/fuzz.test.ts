@@ -43,7 +43,9 @@ function assertWellFormed(status: number, json: unknown, text: string, context: 
   else expect(status, `${context}: ${text}`).toBeLessThan(500);
   if (status === 200) return;
   if (typeof json === 'object' && json !== null && 'error' in json) json = (json as { error: unknown }).error;
-  expect(json, `${context}: ${text}`).toMatchObject({ code: expect.any(Number), message: expect.any(String), details: [] });
+  expect(json, `${context}: ${text}`).toMatchObject({ code: expect.any(Number), message: expect.any(String), details: expect.any(Array) });
+  // details is empty or one google.rpc.ErrorInfo (what was not found, which field was invalid).
+  for (const d of (json as { details: { '@type'?: string }[] }).details) expect(d['@type']).toBe('type.googleapis.com/google.rpc.ErrorInfo');
   const code = (json as { code: number }).code;
   expect([2, 13]).not.toContain(code);
 }

@@ -267,7 +267,19 @@ describe('REST errors', () => {
       subject: { type: 'user', id: 'bob' },
     });
     expect(res.status).toBe(404);
-    expect(res.json).toEqual({ code: 5, message: 'ERROR_CODE_SCHEMA_NOT_FOUND', details: [] });
+    // Permify's code and message; the details say which tenant has no schema (issue 12).
+    expect(res.json).toEqual({
+      code: 5,
+      message: 'ERROR_CODE_SCHEMA_NOT_FOUND',
+      details: [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'ERROR_CODE_SCHEMA_NOT_FOUND',
+          domain: 'permify.co',
+          metadata: { tenant_id: 'empty' },
+        },
+      ],
+    });
   });
 
   it('path parameter overrides the body, empty body is an empty message', async () => {

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
-import { PermifyError, toPermifyError } from '../../errors.js';
+import { errorInfoOf, PermifyError, toPermifyError } from '../../errors.js';
 import { file_base_v1_service } from '../gen/base/v1/service_pb.js';
 import {
   file_grpc_health_v1_health,
@@ -27,6 +27,7 @@ import { services, type HandlerContext, type HandlerLogger, type Handlers } from
 import { validateMessage } from '../handlers/deps.js';
 import type { HealthReporter, ServingStatus } from './health.js';
 import { addReflection } from './reflection.js';
+import { encodeStatusDetails } from './status-details.js';
 import { acquireController, releaseController } from '../abort-pool.js';
 
 export interface BeforeCallInfo {
@@ -79,7 +80,13 @@ function toStatus(e: unknown, logger: HandlerLogger, rpc: string): Partial<grpc.
   if (err.code === 'ERROR_CODE_INTERNAL' || err.grpcStatus === grpc.status.INTERNAL) {
     logger.error({ rpc, code: err.code, err: err.cause ?? err }, 'rpc failed');
   }
-  return { code: err.grpcStatus as number as grpc.status, details: err.message, metadata: new grpc.Metadata() };
+  const metadata = new grpc.Metadata();
+  const info = errorInfoOf(err);
+  if (info !== undefined) {
+    logger.debug({ rpc, code: err.code, ...info.metadata }, 'rpc error details');
+    metadata.set('grpc-status-details-bin', Buffer.from(encodeStatusDetails(err.grpcStatus, err.message, info)));
+  }
+  return { code: err.grpcStatus as number as grpc.status, details: err.message, metadata };
 }
 
 function decode<T extends DescMessage>(schema: T, bytes: Buffer): ReturnType<typeof fromBinary<T>> {

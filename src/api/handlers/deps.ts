@@ -75,7 +75,7 @@ const validated = new WeakSet<object>();
  * (`L:C: ...`) and internal messages keep their text.
  */
 export function toWireError(e: unknown): PermifyError {
-  const err = toPermifyError(e);
+  const err = withTokenField(toPermifyError(e));
   if (
     err.code in errorCodeNumbers &&
     err.code !== 'ERROR_CODE_VALIDATION' &&
@@ -86,6 +86,23 @@ export function toWireError(e: unknown): PermifyError {
     return new PermifyError(err.code, err.code, { cause: err, details: err.details });
   }
   return err;
+}
+
+/**
+ * Names the request field of an invalid token in the error details. Every RPC calls its continuation token
+ * `continuous_token` and its snap token `metadata.snap_token`, and the stores that reject them do not know
+ * the request, so the field is added here.
+ */
+function withTokenField(err: PermifyError): PermifyError {
+  if (err.details.field !== undefined) return err;
+  const field =
+    err.code === 'ERROR_CODE_INVALID_CONTINUOUS_TOKEN'
+      ? 'continuous_token'
+      : /^invalid snap token/.test(err.message)
+        ? 'metadata.snap_token'
+        : undefined;
+  if (field === undefined) return err;
+  return new PermifyError(err.code, err.message, { cause: err.cause ?? err, details: { ...err.details, field } });
 }
 
 /** Wraps a unary handler: validation first, then only PermifyErrors escape. */

@@ -15,7 +15,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DescMessage, DescService, JsonValue, Message } from '@bufbuild/protobuf';
-import { GrpcStatus, PermifyError, httpStatusOfGrpc, toPermifyError, type GrpcStatusCode } from '../../errors.js';
+import { GrpcStatus, PermifyError, errorInfoOf, httpStatusOfGrpc, toPermifyError, type GrpcStatusCode } from '../../errors.js';
 import type { HandlerContext, HandlerLogger, Handlers } from '../handlers/types.js';
 import { validateMessage } from '../handlers/deps.js';
 import type { HealthReporter } from '../grpc/health.js';
@@ -64,8 +64,14 @@ const CORS_METHODS = ['GET', 'POST', 'HEAD', 'PATCH', 'DELETE', 'PUT'];
 type AnyUnary = (request: unknown, ctx: HandlerContext) => Promise<Message>;
 type AnyStreaming = (request: unknown, ctx: HandlerContext) => AsyncIterable<Message>;
 
-function errorBody(code: number, message: string): string {
-  return JSON.stringify({ code, message, details: [] });
+/** `details` holds a google.rpc.ErrorInfo (as grpc-gateway renders it) when the error carries details. */
+function errorDetails(err: PermifyError | undefined): unknown[] {
+  const info = err === undefined ? undefined : errorInfoOf(err);
+  return info === undefined ? [] : [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', ...info }];
+}
+
+function errorBody(code: number, message: string, err?: PermifyError): string {
+  return JSON.stringify({ code, message, details: errorDetails(err) });
 }
 
 /** Lower-case headers forwarded to handlers/admission as gRPC metadata would be (§1.6). */
@@ -293,7 +299,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/json' };
     if (grpc === GrpcStatus.UNAUTHENTICATED) headers['WWW-Authenticate'] = message;
     res.writeHead(status, headers);
-    res.end(errorBody(grpc, message));
+    res.end(errorBody(grpc, message, err instanceof PermifyError ? err : undefined));
   }
 
   function normalise(e: unknown, rpc: string, signal?: AbortSignal): PermifyError {
@@ -302,6 +308,8 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     const deadline = signal && err.code === 'ERROR_CODE_CANCELLED' ? deadlineError(signal) : undefined;
     if (deadline) err = toPermifyError(deadline);
     if (err.grpcStatus === GrpcStatus.INTERNAL) logger.error({ rpc, code: err.code, err: err.cause ?? err }, 'rpc failed');
+    const info = errorInfoOf(err);
+    if (info !== undefined) logger.debug({ rpc, code: err.code, ...info.metadata }, 'rpc error details');
     return err;
   }
 
@@ -397,7 +405,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
       } catch (e) {
         const err = normalise(e, rpc, controller.signal);
         if (err.code === 'RATE_LIMITED') opts.metrics?.rateLimited();
-        const line = JSON.stringify({ error: { code: err.grpcStatus, message: err.message, details: [] } }) + '\n';
+        const line = JSON.stringify({ error: { code: err.grpcStatus, message: err.message, details: errorDetails(err) } }) + '\n';
         if (!wrote) {
           const h: http.OutgoingHttpHeaders = { 'Content-Type': 'application/json' };
           if (err.grpcStatus === GrpcStatus.UNAUTHENTICATED) h['WWW-Authenticate'] = err.message;
