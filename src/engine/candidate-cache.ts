@@ -22,11 +22,17 @@ export interface CandidateCache {
 /** Heap bytes per candidate besides its characters (array slot, string header). */
 const perIdBytes = 32;
 
-/** Estimated heap bytes of a candidate list. */
-export function candidateBytes(ids: Iterable<string>): number {
-  let n = 256;
-  for (const id of ids) n += perIdBytes + id.length * 2;
-  return n;
+/** Estimated heap bytes of a candidate list (ids' lengths sampled: the list may hold millions). */
+export function candidateBytes(ids: readonly string[]): number {
+  const step = Math.max(1, Math.floor(ids.length / 256));
+  let sampled = 0;
+  let chars = 0;
+  for (let i = 0; i < ids.length; i += step) {
+    chars += (ids[i] as string).length;
+    sampled++;
+  }
+  const meanChars = sampled === 0 ? 0 : chars / sampled;
+  return Math.ceil(256 + ids.length * (perIdBytes + meanChars * 2));
 }
 
 export function candidateCacheKey(tenantId: string, requestHash: string, snapToken: string, version: string): string {

@@ -327,7 +327,10 @@ export function createEngine(options: EngineOptions): PermissionEngine {
         maxCandidates,
       });
       // Only the ids a page reaches get sorted (a first page of a huge candidate set costs a linear selection).
+      // Each step is linear in the candidates: the event loop gets a turn between them when one is due.
+      await st.budget.pause();
       const ids = [...candidateSet];
+      await st.budget.pause();
       candidates = new LazySortedIds(ids, pageSize + lookaheadSlack + concurrency);
       if (ids.length > pageSize && cacheable(st)) {
         candidateCache.set(cacheKey, st.tenantId, candidates, candidateBytes(ids));

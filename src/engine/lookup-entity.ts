@@ -121,6 +121,8 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
 
   while (frontier.size > 0) {
     checkSignal(st);
+    // Frontiers can hold many thousands of ids: give the event loop its turn when one is due (budget.ts).
+    await st.budget.pause();
     const next = new Map<string, Group>();
     type Job = { readonly group: Group; readonly entrance: Entrance; readonly ids: readonly string[] };
     const jobs: Job[] = [];
@@ -140,6 +142,7 @@ export async function collectCandidates(st: EvalState, req: CandidateSearch): Pr
       }
     }
     await mapBounded(jobs, st.concurrency, async ({ group, entrance: e, ids: groupIds }) => {
+      await st.budget.pause();
       switch (e.kind) {
         case 'relation': {
           const tuples = await readReverse(st, {

@@ -5,30 +5,15 @@
  * `L:C: message` text, where Permify answers INTERNAL.
  */
 import { create } from '@bufbuild/protobuf';
-import { PermifyError, isPermifyError, GrpcStatus } from '../../errors.js';
-import { compileSchema, printDefinitions } from '../../language/index.js';
-import type { Schema as CompiledSchema } from '../../schema/model.js';
+import { PermifyError, isPermifyError } from '../../errors.js';
 import { applyPartialWrite } from '../../schema/partial-write.js';
 import { versionIdTime } from '../../storage/version-id.js';
 import * as s from '../gen/base/v1/service_pb.js';
 import { SchemaDefinitionSchema } from '../gen/base/v1/base_pb.js';
 import { schemaToProto } from '../convert/schema.js';
 import { defaultMaxSchemaBytes, unary, type HandlerEnv } from './deps.js';
+import { compileDefinitions } from './schema-compile.js';
 import type { ServiceHandlers } from './types.js';
-
-/** Compiles with reference validation; any failure becomes an INVALID_ARGUMENT PermifyError. */
-function compileForWrite(text: string): CompiledSchema {
-  try {
-    return compileSchema(text, { validateReferences: true });
-  } catch (e) {
-    if (isPermifyError(e)) {
-      if (e.grpcStatus === GrpcStatus.INVALID_ARGUMENT) throw e;
-      throw new PermifyError('ERROR_CODE_SCHEMA_COMPILE', e.message, { cause: e, details: e.details });
-    }
-    const message = e instanceof Error ? e.message : String(e);
-    throw new PermifyError('ERROR_CODE_SCHEMA_COMPILE', message, { cause: e });
-  }
-}
 
 /** Go's default time text (`2006-01-02 15:04:05 +0000 UTC`), as Permify renders SchemaList.created_at. */
 export function goTimeText(d: Date): string {
@@ -68,8 +53,7 @@ export function createSchemaHandlers(env: HandlerEnv): ServiceHandlers<typeof s.
   return {
     Write: unary(async (r, ctx) => {
       checkSchemaSize(r.schema, maxSchemaBytes);
-      const compiled = compileForWrite(r.schema);
-      const definitions = printDefinitions(compiled);
+      const definitions = await compileDefinitions(r.schema, ctx.signal);
       if (definitions.length === 0) {
         throw new PermifyError('ERROR_CODE_SCHEMA_COMPILE', 'schema must contain at least one entity or rule');
       }
@@ -92,8 +76,8 @@ export function createSchemaHandlers(env: HandlerEnv): ServiceHandlers<typeof s.
         partials,
       );
       checkSchemaSize(text, maxSchemaBytes);
-      const compiled = compileForWrite(text);
-      const version = await env.store.schemas.writeSchema(r.tenantId, printDefinitions(compiled), ctx.signal);
+      const definitions = await compileDefinitions(text, ctx.signal);
+      const version = await env.store.schemas.writeSchema(r.tenantId, definitions, ctx.signal);
       return create(s.SchemaPartialWriteResponseSchema, { schemaVersion: version });
     }),
 
