@@ -152,6 +152,22 @@ describe('postgres faults', () => {
     } finally {
       await store.close();
     }
+    // Many conflict retries allowed, but an unreachable database is not a conflict: UNAVAILABLE after a few
+    // connection attempts, not after max_retries back-offs.
+    const patient = await createPostgresStore({
+      uri: `postgres://postgres@127.0.0.1:${port}/none`,
+      ...fastFail,
+      maxRetries: 50,
+    });
+    try {
+      const started = Date.now();
+      await expect(patient.writer.write('t1', [{ writeTuples: [tuple('1')] }])).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+      });
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await patient.close();
+    }
     await expect(store.ready()).rejects.toBeInstanceOf(PermifyError);
   });
 });

@@ -399,10 +399,13 @@ export function backoffMs(attempt: number): number {
   return base + Math.random() * base * 0.5;
 }
 
+const maxConnectFailures = 3;
+
 /**
  * Runs `fn` in a SERIALIZABLE transaction, retrying serialization failures, unique violations and
  * connection losses up to `maxRetries` times (so at most `maxRetries + 1` attempts), then
- * ERROR_CODE_ERROR_MAX_RETRIES. Other failures are not retried.
+ * ERROR_CODE_ERROR_MAX_RETRIES, or UNAVAILABLE when the last failure was the database being unreachable
+ * (at most three attempts to get a connection at all). Other failures are not retried.
  */
 export async function serializableWrite<T>(
   db: Database,
@@ -411,7 +414,11 @@ export async function serializableWrite<T>(
 ): Promise<T> {
   const attempts = Math.max(0, db.options.maxRetries) + 1;
   let lastError: unknown;
+  // Failing to get a connection at all means the database is down or unreachable, which more retries
+  // rarely cure: give up after a few (each waits up to connectionTimeoutMs) and answer UNAVAILABLE.
+  let connectFailures = 0;
   for (let attempt = 0; attempt < attempts; attempt += 1) {
+    if (connectFailures >= maxConnectFailures) break;
     throwIfAborted(signal);
     if (attempt > 0) await sleep(backoffMs(attempt), signal);
     let client: pg.PoolClient;
@@ -421,6 +428,7 @@ export async function serializableWrite<T>(
       const err = toStoreError(e, signal);
       if (err.code === 'UNAVAILABLE' && !signal?.aborted) {
         lastError = err.cause ?? e;
+        connectFailures += 1;
         continue;
       }
       throw err;
