@@ -188,6 +188,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       checkCacheMaxBytes: config.service.permission.cache.max_cost,
       candidateCacheMaxBytes: config.service.permission.candidate_cache.max_cost,
       maxPageSize: config.service.permission.max_page_size,
+      timeSliceMs: config.service.permission.time_slice,
       concurrency: config.service.permission.concurrency_limit,
       maxLookupCandidates: config.service.permission.max_lookup_candidates,
     });

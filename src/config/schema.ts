@@ -343,6 +343,7 @@ export const configSchema = z
             concurrency_limit: f.int(100, { flag: 'service-permission-concurrency-limit', env: 'PERMIFY_SERVICE_PERMISSION_CONCURRENCY_LIMIT', doc: 'parallel branches per check' }, 1),
             max_lookup_candidates: f.int(1_000_000, { flag: 'service-permission-max-lookup-candidates', env: 'PERMIFY_SERVICE_PERMISSION_MAX_LOOKUP_CANDIDATES', doc: 'candidates one lookup may consider' }, 1),
             max_page_size: f.int(10_000, { flag: 'service-permission-max-page-size', env: 'PERMIFY_SERVICE_PERMISSION_MAX_PAGE_SIZE', doc: 'largest LookupEntity/LookupSubject page_size (0 in a request means 1000)' }, 1),
+            time_slice: f.duration('10ms', { flag: 'service-permission-time-slice', env: 'PERMIFY_SERVICE_PERMISSION_TIME_SLICE', doc: 'longest run of one request before it lets the event loop take a turn' }),
             candidate_cache: z
               .object({
                 max_cost: f.size('32MiB', { flag: 'service-permission-candidate-cache-max-cost', env: 'PERMIFY_SERVICE_PERMISSION_CANDIDATE_CACHE_MAX_COST', doc: 'LookupEntity candidate sets kept for continuation pages, bytes (0 disables)' }),
@@ -444,6 +445,7 @@ export const configSchema = z
       issue('database.garbage_collection.interval', 'must be > 0 when garbage collection is enabled');
     }
     if (!(c.service.schema.max_size > 0)) issue('service.schema.max_size', 'must be > 0');
+    if (!(c.service.permission.time_slice >= 1)) issue('service.permission.time_slice', 'must be at least 1ms');
     if (!(c.service.schema.cache.max_cost > 0)) issue('service.schema.cache.max_cost', 'must be > 0');
     if (c.distributed.enabled) issue('distributed.enabled', 'distributed mode is not supported by permify-ts');
     for (const section of ['logger', 'tracer', 'meter'] as const) {

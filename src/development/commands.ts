@@ -11,7 +11,8 @@ import {
   type CoverageThresholds,
 } from './coverage.js';
 import { runValidation, type SandboxFactory, type ValidationNotation } from './validate.js';
-import { loadValidationFile, type LoadOptions } from './validation-file.js';
+import { loadValidationFile, type LoadedValidationFile, type LoadOptions } from './validation-file.js';
+import { locateInYaml, type YamlPath } from './yaml-location.js';
 
 export interface CommandIo {
   readonly out: (line: string) => void;
@@ -22,6 +23,24 @@ export interface ValidationToolkit {
   readonly createSandbox: SandboxFactory;
   readonly notation: ValidationNotation;
   readonly load?: LoadOptions;
+}
+
+/**
+ * `  at <file>:<line>:<column> (<what>)`: where in the validation file the failing item is, after upstream's
+ * `Error: ...` line (kept as is for scripts). A schema diagnostic (`L:C: ...`) is mapped into the file's
+ * inline schema; any other error to the relationship, attribute or scenario being processed.
+ */
+function locationLine(loaded: LoadedValidationFile | undefined, item: YamlPath, e: unknown): string | undefined {
+  if (loaded?.text === undefined) return undefined;
+  const diag = /^(\d+):(\d+): /.exec(messageOf(e));
+  if (diag && item[0] === 'schema') {
+    const at = locateInYaml(loaded.text, ['schema'], { line: Number(diag[1]), column: Number(diag[2]) });
+    return at && `  at ${loaded.origin}:${at.line}:${at.column} (schema line ${diag[1]})`;
+  }
+  const at = locateInYaml(loaded.text, item);
+  if (at === undefined) return undefined;
+  const what = typeof item[1] === 'number' ? `${String(item[0])}[${item[1]}]` : item.join('.');
+  return `  at ${loaded.origin}:${at.line}:${at.column} (${what})`;
 }
 
 function messageOf(e: unknown): string {
@@ -44,12 +63,15 @@ export async function validateCommand(
   let exitCode = 0;
   for (const location of locations) {
     if (many) io.out(`validating ${location}`);
+    let loaded: LoadedValidationFile | undefined;
+    let item: YamlPath = ['schema'];
     try {
-      const loaded = await loadValidationFile(location, toolkit.load);
+      loaded = await loadValidationFile(location, toolkit.load);
       const result = await runValidation(loaded, {
         out: io.out,
         createSandbox: toolkit.createSandbox,
         notation: toolkit.notation,
+        onItem: (path) => (item = path),
       });
       if (result.failures.length > 0) {
         exitCode = 1;
@@ -63,6 +85,8 @@ export async function validateCommand(
     } catch (e) {
       exitCode = 1;
       io.err(`Error: ${messageOf(e)}`);
+      const where = locationLine(loaded, item, e);
+      if (where !== undefined) io.err(where);
       summary.push(`  ${location}: ERROR (${messageOf(e)})`);
     }
     if (many) io.out('');

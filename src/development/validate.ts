@@ -57,6 +57,8 @@ export interface RunValidationOptions {
   /** Default: src/data/notation.ts. */
   readonly notation?: ValidationNotation;
   readonly signal?: AbortSignal;
+  /** Called with the file's YAML path of each item before it is processed (error locations). */
+  readonly onItem?: (path: readonly (string | number)[]) => void;
 }
 
 export interface ValidationResult {
@@ -130,7 +132,8 @@ export async function runValidation(
     out('  success');
 
     out('relationships are creating... 🚀');
-    for (const text of file.relationships) {
+    for (const [index, text] of file.relationships.entries()) {
+      options.onItem?.(['relationships', index]);
       let tuple: Tuple;
       try {
         tuple = notation.parseTuple(text);
@@ -150,7 +153,8 @@ export async function runValidation(
     }
 
     out('attributes are creating... 🚀');
-    for (const text of file.attributes) {
+    for (const [index, text] of file.attributes.entries()) {
+      options.onItem?.(['attributes', index]);
       let attribute: Attribute;
       try {
         attribute = notation.parseAttribute(text);
@@ -172,6 +176,7 @@ export async function runValidation(
     out('checking scenarios... 🚀');
     for (const [index, scenario] of file.scenarios.entries()) {
       out(`${index + 1}.scenario: ${scenario.name} - ${scenario.description}`);
+      options.onItem?.(['scenarios', index]);
       await runScenario(scenario, sandbox, options, failures, warnings);
     }
   } finally {

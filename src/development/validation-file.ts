@@ -290,6 +290,8 @@ export interface LoadedValidationFile {
   readonly schemaText: string;
   /** Where the file came from (path or URL), for messages. */
   readonly origin: string;
+  /** The YAML text, to point error messages at its lines. */
+  readonly text?: string;
 }
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
@@ -331,7 +333,7 @@ export async function loadValidationFile(location: string, options: LoadOptions 
   const { text, baseDir } = await readLocation(location, options);
   const file = decodeValidationFile(text);
   const schemaText = await resolveSchema(file.schema, { ...options, baseDir });
-  return { file, schemaText, origin: location };
+  return { file, schemaText, origin: location, text };
 }
 
 /** The text at `location` (http(s) URL, `file:` URL or path) and, for local files, their directory. */

@@ -210,7 +210,11 @@ describe('rule bodies taken verbatim (deliberate difference from Permify)', () =
 
   it('a CEL error inside a body is reported at its own line and column', async () => {
     const r = await validate(fixture('rule-body-error.yaml'));
-    expect(r.err).toEqual(['Error: 10:10: unknown variable: levle']);
+    // Upstream's line, then where that is in the YAML file (issue 12).
+    expect(r.err).toEqual([
+      'Error: 10:10: unknown variable: levle',
+      `  at ${fixture('rule-body-error.yaml')}:12:12 (schema line 10)`,
+    ]);
     expect(r.code).toBe(1);
   });
 });
@@ -219,18 +223,24 @@ describe('failing files', () => {
   it('a schema error is fatal: Error: <line>:<col>: <message>, exit 1', async () => {
     const r = await validate(fixture('schema-error.yaml'));
     expect(r.out).toEqual(['schema is creating... 🚀']);
-    expect(r.err).toEqual(['Error: 4:33: undefined relation reference']);
+    expect(r.err).toEqual([
+      'Error: 4:33: undefined relation reference',
+      `  at ${fixture('schema-error.yaml')}:5:35 (schema line 4)`,
+    ]);
     expect(r.code).toBe(1);
     const c = cli('validate', fixture('schema-error.yaml'));
     expect(c.code).toBe(1);
-    expect(c.stderr).toBe('Error: 4:33: undefined relation reference\n');
+    expect(c.stderr).toBe(
+      `Error: 4:33: undefined relation reference\n  at ${fixture('schema-error.yaml')}:5:35 (schema line 4)\n`,
+    );
   });
 
   it('a tuple failing schema validation is fatal after the tuples before it', async () => {
     const r = await validate(fixture('bad-tuple-type.yaml'));
     expect(r.out.slice(-2)).toEqual(['relationships are creating... 🚀', '  success: doc:1#viewer@user:1 ']);
-    expect(r.err).toHaveLength(1);
+    expect(r.err).toHaveLength(2);
     expect(r.err[0]).toMatch(/^Error: .*SUBJECT_TYPE_NOT_FOUND/);
+    expect(r.err[1]).toBe(`  at ${fixture('bad-tuple-type.yaml')}:12:5 (relationships[1])`);
     expect(r.code).toBe(1);
   });
 
