@@ -97,6 +97,8 @@ describe('check cache bounded by bytes', () => {
     expect(config.service.schema.cache.max_cost).toBe(64 * 1024 * 1024);
     expect(config.service.schema.max_size).toBe(1024 * 1024);
     expect(config.service.permission.max_page_size).toBe(10_000);
+    expect(config.service.permission.time_slice).toBe(10);
+    expect(() => load({ 'service.permission.time_slice': '0s' })).toThrow(/service\.permission\.time_slice/);
     expect(() => load({ 'service.schema.max_size': '0' })).toThrow(/service\.schema\.max_size/);
     expect(() => load({ 'service.schema.cache.max_cost': '0' })).toThrow(/service\.schema\.cache\.max_cost/);
     expect(() => load({ 'service.permission.max_page_size': 0 })).toThrow(/service\.permission\.max_page_size/);
