@@ -1,18 +1,25 @@
 /**
  * API benchmark: Check over gRPC (grpc-js client) and REST (node:http keep-alive agent) against permify-ts
- * with the memory store, and, in the same run and with the same single load generator, against two trivial
- * servers answering a fixed Check (a bare grpc-js server and a bare node:http JSON server). Every server runs
- * in its own child process so its CPU per check is measured with process.cpuUsage() there.
+ * with the memory store, and, in the same run and with the same single load generator, against trivial
+ * servers answering a fixed Check: a bare grpc-js server, a bare @connectrpc/connect-node server (gRPC over
+ * h2c, the candidate transport library) and a bare node:http JSON server. Every server runs in its own child
+ * process so its CPU per check is measured with process.cpuUsage() there.
  *
- * Prints, per target and concurrency (1, 16, 64): checks/s, server CPU µs per check, p50/p99 latency, and
- * our figures as fractions of the bare ceilings; then p50/p99 at half of our saturation rate (paced load).
+ * Checks are reported twice: `ours gRPC` cycles through the same 1000 checks, so once warm every answer comes
+ * from the check cache; `ours uncached` is a second server with the check cache off. Before the first slice
+ * every target is warmed up until its CPU per call is stable (two successive 1000-call batches within 10%),
+ * so JIT compilation and the first, uncached pass never land in a measured slice.
  *
- * Method: one load generator (this process) drives every target through the same client code; each server
- * runs alone in a child process and is warmed up before every slice. Throughput comes from a closed loop
- * split into `--rounds` slices in which the targets take turns (outside load on a shared machine is spread
- * over all of them). Saturation is the best closed-loop rate of ours; the latency target is measured with an
- * open-loop, paced generator at half of that rate, because closed-loop p99 at high concurrency measures
- * queueing in front of the server rather than the server's latency.
+ * Prints, per target and concurrency (1, 16, 64): checks/s, server CPU µs per check, p50/p99 latency; then
+ * our throughput and CPU per check as ratios to the bare servers of the same run; then p50/p99 at half of
+ * our saturation rate (paced load). On a loaded machine read the ratios and the CPU per check: throughput
+ * at 64 in flight is bounded by the single load generator.
+ *
+ * Method: one load generator (this process) drives every target through the same client code. Throughput
+ * comes from a closed loop split into `--rounds` slices in which the targets take turns (outside load on a
+ * shared machine is spread over all of them). Saturation is the best closed-loop rate of ours; the latency
+ * target is measured with an open-loop, paced generator at half of that rate, because closed-loop p99 at
+ * high concurrency measures queueing in front of the server rather than the server's latency.
  *
  *   node --import tsx bench/api.ts [--tuples 100000] [--seconds 3] [--seed 42] [--rounds 3]
  *        [--only <target substring>] [--conc 1,16,64] [--cpu-prof <dir for the server's .cpuprofile>]
@@ -23,6 +30,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -35,7 +43,7 @@ import {
 } from '../src/api/gen/base/v1/service_pb.js';
 import type { Attribute } from '../src/data/types.js';
 
-type Kind = 'ours' | 'bare-grpc' | 'bare-http';
+type Kind = 'ours' | 'ours-uncached' | 'bare-grpc' | 'bare-connect' | 'bare-http';
 interface Ports {
   grpc?: number;
   http?: number;
@@ -52,14 +60,20 @@ async function runChild(kind: Kind): Promise<void> {
   );
   const fixedJson = toJsonString(PermissionCheckResponseSchema, create(PermissionCheckResponseSchema, { can: CheckResult.ALLOWED, metadata: { checkCount: 1 } }), { useProtoFieldName: true });
   let ports: Ports;
-  if (kind === 'ours') {
+  if (kind === 'ours' || kind === 'ours-uncached') {
     const { loadConfig } = await import('../src/config/load.js');
     const { startServer } = await import('../src/server.js');
     const { createLogger } = await import('../src/observability/logger.js');
     const { config } = loadConfig({
       env: {},
       cwd: '/nonexistent',
-      flags: { 'server.grpc.port': 0, 'server.http.port': 0, 'server.rate_limit': 0 },
+      flags: {
+        'server.grpc.port': 0,
+        'server.http.port': 0,
+        'server.rate_limit': 0,
+        // 0 turns the check cache off: every Check walks the graph (sub-problem memo per request only).
+        ...(kind === 'ours-uncached' ? { 'service.permission.cache.number_of_counters': 0 } : {}),
+      },
     });
     const s = await startServer(config, { logger: createLogger({ level: 'warn', output: 'json', destination: process.stderr }) });
     ports = { grpc: s.ports.grpc, http: s.ports.http };
@@ -72,6 +86,14 @@ async function runChild(kind: Kind): Promise<void> {
     );
     const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
     ports = { grpc: port };
+  } else if (kind === 'bare-connect') {
+    // The same fixed answer through @connectrpc/connect-node on node:http2 (h2c): the ceiling of that library.
+    const { connectNodeAdapter } = await import('@connectrpc/connect-node');
+    const { Permission } = await import('../src/api/gen/base/v1/service_pb.js');
+    const answer = create(PermissionCheckResponseSchema, { can: CheckResult.ALLOWED, metadata: { checkCount: 1 } });
+    const server = http2.createServer(connectNodeAdapter({ routes: (router) => router.service(Permission, { check: () => answer }) }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    ports = { grpc: (server.address() as { port: number }).port };
   } else {
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -198,7 +220,8 @@ interface Sample {
 
 /** Closed loop: `concurrency` workers issue calls back to back for `ms`; raw sample for aggregation. */
 async function closedLoop(call: Caller, concurrency: number, ms: number, cpu: () => Promise<number>): Promise<Sample> {
-  for (let i = 0; i < 200; i++) await call(i); // warm-up
+  // A short re-warm after the other targets' turns (the full warm-up ran before the first slice).
+  for (let i = 0; i < 200; i++) await call(i);
   const lat: number[] = [];
   let n = 0;
   const cpu0 = await cpu();
@@ -285,6 +308,40 @@ async function post(port: number, path: string, body: unknown): Promise<void> {
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
 }
 
+async function load(httpPort: number, dataset: ReturnType<typeof generateGoogleDocsDataset>): Promise<void> {
+  await post(httpPort, '/v1/tenants/t1/schemas/write', { schema: dataset.schema });
+  for (let i = 0; i < dataset.tuples.length; i += 1000) {
+    await post(httpPort, '/v1/tenants/t1/data/write', { metadata: { schema_version: '' }, tuples: dataset.tuples.slice(i, i + 1000), attributes: [] });
+  }
+  for (let i = 0; i < dataset.attributes.length; i += 1000) {
+    await post(httpPort, '/v1/tenants/t1/data/write', { metadata: { schema_version: '' }, tuples: [], attributes: dataset.attributes.slice(i, i + 1000).map(attributeJson) });
+  }
+}
+
+/**
+ * Warms a target up until its server CPU per call is stable: batches of `batch` calls at concurrency 16 until
+ * two consecutive batches agree within 10% (at least 3 batches, at most `maxBatches`). JIT compilation, the
+ * first pass through the check cache and lazily built state all land here instead of in the first slice.
+ * Returns the CPU µs per call of the batches, for the report.
+ */
+async function warmUp(call: Caller, cpu: () => Promise<number>, batch = 1000, maxBatches = 20): Promise<number[]> {
+  const perCall: number[] = [];
+  let n = 0;
+  for (let b = 0; b < maxBatches; b++) {
+    const c0 = await cpu();
+    let left = batch;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (left-- > 0) await call(n++);
+      }),
+    );
+    perCall.push(((await cpu()) - c0) / batch);
+    const [prev, last] = perCall.slice(-2) as [number, number];
+    if (perCall.length >= 3 && Math.abs(last - prev) <= 0.1 * Math.max(last, prev)) break;
+  }
+  return perCall;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { tuples: { type: 'string', default: '100000' }, seconds: { type: 'string', default: '3' }, seed: { type: 'string', default: '42' }, child: { type: 'string' }, 'cpu-prof': { type: 'string' }, only: { type: 'string' }, conc: { type: 'string', default: '1,16,64' }, rounds: { type: 'string', default: '3' } },
@@ -294,23 +351,20 @@ async function main(): Promise<void> {
   const tuples = Number(values.tuples);
   const ms = Number(values.seconds) * 1000;
   const dataset = generateGoogleDocsDataset({ tuples, seed: Number(values.seed), sampleChecks: 1000 });
-
-  const ours = await startChild('ours', typeof values['cpu-prof'] === 'string' ? values['cpu-prof'] : undefined);
   const concurrencies = String(values.conc).split(',').map(Number);
   const only = typeof values.only === 'string' ? values.only : '';
+
+  const ours = await startChild('ours', typeof values['cpu-prof'] === 'string' ? values['cpu-prof'] : undefined);
+  const uncached = await startChild('ours-uncached');
   const bareGrpc = await startChild('bare-grpc');
+  const bareConnect = await startChild('bare-connect');
   const bareHttp = await startChild('bare-http');
   try {
     const httpPort = ours.ports.http as number;
     const t0 = performance.now();
-    await post(httpPort, '/v1/tenants/t1/schemas/write', { schema: dataset.schema });
-    for (let i = 0; i < dataset.tuples.length; i += 1000) {
-      await post(httpPort, '/v1/tenants/t1/data/write', { metadata: { schema_version: '' }, tuples: dataset.tuples.slice(i, i + 1000), attributes: [] });
-    }
-    for (let i = 0; i < dataset.attributes.length; i += 1000) {
-      await post(httpPort, '/v1/tenants/t1/data/write', { metadata: { schema_version: '' }, tuples: [], attributes: dataset.attributes.slice(i, i + 1000).map(attributeJson) });
-    }
-    process.stdout.write(`loaded ${dataset.tuples.length} tuples, ${dataset.attributes.length} attributes over REST in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    await load(httpPort, dataset);
+    await load(uncached.ports.http as number, dataset);
+    process.stdout.write(`loaded ${dataset.tuples.length} tuples, ${dataset.attributes.length} attributes over REST (twice) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 
     const checkJson = (c: GoogleDocsCheck) => ({ metadata: { depth: 20, snap_token: '', schema_version: '' }, entity: c.entity, permission: c.permission, subject: c.subject });
     const bodies = dataset.sampleChecks.map((c) => JSON.stringify(checkJson(c)));
@@ -318,19 +372,28 @@ async function main(): Promise<void> {
       Buffer.from(toBinary(PermissionCheckRequestSchema, create(PermissionCheckRequestSchema, { tenantId: 't1', metadata: { depth: 20 }, entity: c.entity, permission: c.permission, subject: c.subject }))),
     );
 
+    // `ours gRPC` cycles through the same 1000 checks, so after the warm-up every answer comes from the check
+    // cache; `ours uncached` is a second server with the cache off (every Check walks the graph).
     const targets = [
       { name: 'ours gRPC', caller: grpcCaller(ours.ports.grpc as number, grpcRequests), cpu: ours.cpu },
+      { name: 'ours uncached', caller: grpcCaller(uncached.ports.grpc as number, grpcRequests), cpu: uncached.cpu },
       { name: 'bare grpc-js', caller: grpcCaller(bareGrpc.ports.grpc as number, grpcRequests), cpu: bareGrpc.cpu },
+      { name: 'bare connect', caller: grpcCaller(bareConnect.ports.grpc as number, grpcRequests), cpu: bareConnect.cpu },
       { name: 'ours REST', caller: restCaller(httpPort, bodies), cpu: ours.cpu },
       { name: 'bare node:http', caller: restCaller(bareHttp.ports.http as number, bodies), cpu: bareHttp.cpu },
     ];
+    const active = targets.filter((t) => t.name.includes(only));
+    process.stdout.write('\nwarm-up (server CPU µs per call of successive 1000-call batches, until two agree within 10%):\n');
+    for (const t of active) {
+      const w = await warmUp(t.caller.call, t.cpu);
+      process.stdout.write(`  ${t.name.padEnd(15)} ${w.map((x) => x.toFixed(0)).join(' ')}\n`);
+    }
     const results = new Map<string, Series>();
     process.stdout.write(`\n${'target'.padEnd(16)} ${'conc'.padStart(4)} ${'checks/s'.padStart(10)} ${'cpu µs/chk'.padStart(11)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}\n`);
     // Each (target, concurrency) figure is the sum of `rounds` slices, the slices of the targets taking turns:
     // on a shared machine a burst of outside load then hits ours and the bare servers alike instead of
     // whichever target happened to be running.
     const rounds = Math.max(1, Number(values.rounds));
-    const active = targets.filter((t) => t.name.includes(only));
     for (const c of concurrencies) {
       const samples = new Map<string, Sample[]>();
       for (let round = 0; round < rounds; round++) {
@@ -348,19 +411,33 @@ async function main(): Promise<void> {
         );
       }
     }
-    process.stdout.write('\nfractions of the bare ceilings (throughput; target gRPC >= 0.70, REST >= 0.50):\n');
+    const ratio = (a: string, b: string, c: number, f: (s: Series) => number): string => {
+      const x = results.get(`${a}@${c}`);
+      const y = results.get(`${b}@${c}`);
+      return x && y ? (f(x) / f(y)).toFixed(2) : '  - ';
+    };
+    const rate = (s: Series): number => s.checksPerSec;
+    const cpuPer = (s: Series): number => s.cpuMicrosPerCheck;
+    process.stdout.write(
+      '\nratios to the bare servers of this run (throughput x; CPU per check x):\n' +
+        '  targets: gRPC cached >= 0.80x bare grpc-js at 64; REST >= 0.50x bare node:http\n',
+    );
     for (const c of concurrencies) {
-      const g = (results.get(`ours gRPC@${c}`)?.checksPerSec ?? 0) / (results.get(`bare grpc-js@${c}`)?.checksPerSec ?? 1);
-      const r = (results.get(`ours REST@${c}`)?.checksPerSec ?? 0) / (results.get(`bare node:http@${c}`)?.checksPerSec ?? 1);
-      process.stdout.write(`  concurrency ${String(c).padStart(2)}: gRPC ${g.toFixed(2)}x   REST ${r.toFixed(2)}x\n`);
+      process.stdout.write(
+        `  concurrency ${String(c).padStart(2)}: gRPC cached ${ratio('ours gRPC', 'bare grpc-js', c, rate)}x (cpu ${ratio('ours gRPC', 'bare grpc-js', c, cpuPer)}x), ` +
+          `uncached ${ratio('ours uncached', 'bare grpc-js', c, rate)}x (cpu ${ratio('ours uncached', 'bare grpc-js', c, cpuPer)}x); ` +
+          `bare connect ${ratio('bare connect', 'bare grpc-js', c, rate)}x (cpu ${ratio('bare connect', 'bare grpc-js', c, cpuPer)}x); ` +
+          `REST ${ratio('ours REST', 'bare node:http', c, rate)}x (cpu ${ratio('ours REST', 'bare node:http', c, cpuPer)}x)\n`,
+      );
     }
     process.stdout.write(
       '\nlatency at half of our saturation rate (paced, target p99 <= 2 ms); the bare server of the same transport\n' +
         'is driven at the same rate by the same generator, so what the machine and the generator add shows up in both:\n',
     );
+    const byName = (n: string) => targets.find((t) => t.name === n);
     const pacedPairs = [
-      { ours: targets[0], bare: targets[1], oursChild: ours, bareChild: bareGrpc },
-      { ours: targets[2], bare: targets[3], oursChild: ours, bareChild: bareHttp },
+      { ours: byName('ours gRPC'), bare: byName('bare grpc-js'), oursChild: ours, bareChild: bareGrpc },
+      { ours: byName('ours REST'), bare: byName('bare node:http'), oursChild: ours, bareChild: bareHttp },
     ];
     for (const pair of pacedPairs) {
       if (!pair.ours || !pair.bare || !pair.ours.name.includes(only)) continue;
@@ -381,7 +458,7 @@ async function main(): Promise<void> {
     }
     for (const t of targets) t.caller.close();
   } finally {
-    for (const c of [ours, bareGrpc, bareHttp]) c.child.send({ type: 'exit' });
+    for (const c of [ours, uncached, bareGrpc, bareConnect, bareHttp]) c.child.send({ type: 'exit' });
   }
 }
 
