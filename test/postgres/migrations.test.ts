@@ -9,6 +9,7 @@ import type { Tuple } from '../../src/data/types.js';
 import { registerMigrate } from '../../src/cli/commands/migrate.js';
 import { createPostgresStore, migrateDown, migrateUp, migrationStatus } from '../../src/storage/postgres/index.js';
 import { migrations } from '../../src/storage/postgres/migrations/index.js';
+import { runCli } from '../support/cli-run.js';
 import { createTestDatabase, stopSharedServer, type TestDatabase } from '../support/postgres.js';
 
 const dbs: TestDatabase[] = [];
@@ -182,6 +183,18 @@ describe('migrations', () => {
       delete process.env.PERMIFY_DATABASE_URI;
       spy.mockRestore();
     }
+  });
+
+  it('permify migrate prints progress per step on stderr ([n/N] applying/reverting ... done in)', async () => {
+    const { uri } = await freshDb();
+    const up = await runCli([registerMigrate], ['migrate', 'up', '--database-uri', uri]);
+    expect(up.code).toBe(0);
+    const n = migrations.length;
+    const first = migrations[0]!;
+    expect(up.err).toContain(`[1/${n}] applying ${first.version} ${first.name}...\n`);
+    expect(up.err).toMatch(new RegExp(`\\[${n}/${n}\\] ${migrations[n - 1]!.version} done in \\d+ ms\\n$`));
+    const down = await runCli([registerMigrate], ['migrate', 'down', '--steps', '2', '--database-uri', uri]);
+    expect(down.err).toContain(`[1/2] reverting ${migrations[n - 1]!.version}`);
   });
 
   it('an unreachable database is ERROR_CODE_MIGRATION', async () => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { isPostgresUri } from '../../config/schema.js';
 import { migrateDown, migrateUp, migrationStatus } from '../../storage/postgres/index.js';
+import type { MigrationStepEvent } from '../../storage/postgres/migrator.js';
 
 interface MigrateFlags {
   databaseUri?: string;
@@ -52,6 +53,16 @@ function printReverted(reverted: readonly string[]): void {
  * `permify migrate up|down|status|reset`: applies, reverts or lists the PostgreSQL migrations. Safe to run
  * from several processes at once (an advisory lock serialises them). Exit code 1 on failure.
  */
+/** Progress on stderr (stdout keeps the `applied <version>` / `reverted <version>` lines scripts read). */
+function progress(e: MigrationStepEvent): void {
+  const verb = e.direction === 'up' ? 'applying' : 'reverting';
+  process.stderr.write(
+    e.phase === 'start'
+      ? `[${e.step}/${e.of}] ${verb} ${e.version} ${e.name}...\n`
+      : `[${e.step}/${e.of}] ${e.version} done in ${e.durationMs} ms\n`,
+  );
+}
+
 export function registerMigrate(program: Command): void {
   const migrate = program.command('migrate').description('manage PostgreSQL database migrations');
 
@@ -64,7 +75,7 @@ export function registerMigrate(program: Command): void {
     const target = parseTarget(flags);
     const uri = resolveUri(flags);
     if (uri === undefined) return memoryNoop();
-    const applied = await migrateUp(uri, target === 0n ? {} : { upTo: target });
+    const applied = await migrateUp(uri, { ...(target === 0n ? {} : { upTo: target }), onStep: progress });
     process.stdout.write(
       applied.length === 0 ? 'no pending migrations\n' : applied.map((v) => `applied ${v}\n`).join(''),
     );
@@ -92,14 +103,14 @@ export function registerMigrate(program: Command): void {
       steps = rows.filter((r) => r.applied && BigInt(r.version) > target).length;
       if (steps === 0) return printReverted([]);
     }
-    printReverted(await migrateDown(uri, steps));
+    printReverted(await migrateDown(uri, steps, { onStep: progress }));
   });
 
   withDatabaseFlags(migrate.command('reset').description('revert every applied migration')).action(
     async (flags: MigrateFlags) => {
       const uri = resolveUri(flags);
       if (uri === undefined) return memoryNoop();
-      printReverted(await migrateDown(uri, Number.MAX_SAFE_INTEGER));
+      printReverted(await migrateDown(uri, Number.MAX_SAFE_INTEGER, { onStep: progress }));
     },
   );
 

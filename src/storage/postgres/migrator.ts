@@ -197,6 +197,41 @@ export interface MigrateOptions {
   readonly lockTimeoutMs?: number;
   /** `migrateUp` only: apply pending migrations up to and including this version (absent = all). */
   readonly upTo?: bigint;
+  /**
+   * Progress: called before each step starts and after it ends (index building on a large database can take
+   * minutes), with the step's position among the steps this call runs.
+   */
+  readonly onStep?: (event: MigrationStepEvent) => void;
+}
+
+export interface MigrationStepEvent {
+  readonly phase: 'start' | 'done';
+  readonly direction: 'up' | 'down';
+  readonly version: string;
+  readonly name: string;
+  /** 1-based position and count of the steps this call runs. */
+  readonly step: number;
+  readonly of: number;
+  /** `done` only. */
+  readonly durationMs?: number;
+}
+
+async function runSteps(
+  client: pg.ClientBase,
+  steps: readonly Migration[],
+  direction: 'up' | 'down',
+  onStep: MigrateOptions['onStep'],
+): Promise<string[]> {
+  const done: string[] = [];
+  for (const [i, m] of steps.entries()) {
+    const base = { direction, version: m.version, name: m.name, step: i + 1, of: steps.length };
+    onStep?.({ ...base, phase: 'start' });
+    const started = Date.now();
+    await runStep(client, m, direction);
+    onStep?.({ ...base, phase: 'done', durationMs: Date.now() - started });
+    done.push(m.version);
+  }
+  return done;
 }
 
 /** Applies every pending migration in order (up to `options.upTo`); returns the versions applied. */
@@ -205,14 +240,12 @@ export async function migrateUp(uri: string, options: MigrateOptions = {}): Prom
     return withLock(client, options.lockTimeoutMs ?? 120_000, async () => {
       await ensureTables(client);
       const applied = await appliedVersions(client, 'goose');
-      const done: string[] = [];
+      const pending: Migration[] = [];
       for (const m of migrations) {
         if (options.upTo !== undefined && BigInt(m.version) > options.upTo) break;
-        if (applied.has(m.version)) continue;
-        await runStep(client, m, 'up');
-        done.push(m.version);
+        if (!applied.has(m.version)) pending.push(m);
       }
-      return done;
+      return runSteps(client, pending, 'up', options.onStep);
     });
   });
 }
@@ -223,14 +256,11 @@ export async function migrateDown(uri: string, steps = 1, options: MigrateOption
     return withLock(client, options.lockTimeoutMs ?? 120_000, async () => {
       await ensureTables(client);
       const applied = await appliedVersions(client, 'goose');
-      const done: string[] = [];
-      for (const m of [...migrations].reverse()) {
-        if (done.length >= steps) break;
-        if (!applied.has(m.version)) continue;
-        await runStep(client, m, 'down');
-        done.push(m.version);
-      }
-      return done;
+      const reverting = [...migrations]
+        .reverse()
+        .filter((m) => applied.has(m.version))
+        .slice(0, steps);
+      return runSteps(client, reverting, 'down', options.onStep);
     });
   });
 }
