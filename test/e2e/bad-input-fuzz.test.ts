@@ -250,7 +250,7 @@ interface RestCase {
 }
 interface GrpcCase {
   readonly path: string;
-  readonly streaming: boolean;
+  readonly kind: string;
   readonly bytes: Uint8Array;
   readonly what: string;
   readonly encoded: boolean;
@@ -273,7 +273,7 @@ function buildCases(): void {
     s.methods.map((m) => ({
       path: `/${s.typeName}/${m.name}`,
       input: m.input as DescMessage,
-      streaming: m.methodKind === 'server_streaming',
+      kind: m.methodKind as string,
     })),
   );
   const encode = (m: (typeof methods)[number], json: Record<string, unknown>): Uint8Array =>
@@ -283,12 +283,12 @@ function buildCases(): void {
     if (m.path === '/base.v1.Tenancy/Delete') b['id'] = 'victim';
     const what = `${m.path} ${label}`;
     try {
-      return { path: m.path, streaming: m.streaming, bytes: encode(m, b), what, encoded: true };
+      return { path: m.path, kind: m.kind, bytes: encode(m, b), what, encoded: true };
     } catch {
       // A value of the wrong JSON type cannot be encoded: the plausible message with malformed bytes appended.
       const valid = encode(m, plausibleBody());
       const bytes = new Uint8Array([...valid, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]);
-      return { path: m.path, streaming: m.streaming, bytes, what, encoded: false };
+      return { path: m.path, kind: m.kind, bytes, what, encoded: false };
     }
   });
 }
@@ -412,27 +412,44 @@ describe('bad input over gRPC', () => {
   afterAll(() => ch.close());
 
   const identity = (b: Buffer): Buffer => b;
-  function call(path: string, streaming: boolean, bytes: Uint8Array): Promise<{ code: number; details: string }> {
+  /** One call of any kind; a client stream sends the message twice, then ends. */
+  function call(path: string, kind: string, bytes: Uint8Array): Promise<{ code: number; details: string }> {
     return new Promise((resolve) => {
       const buf = Buffer.from(bytes);
-      if (!streaming) {
-        ch.makeUnaryRequest(path, identity, identity, buf, { deadline: Date.now() + 10_000 }, (err) =>
-          resolve({ code: err?.code ?? 0, details: err?.details ?? '' }),
-        );
+      const done = (err: grpc.ServiceError | null): void =>
+        resolve({ code: err?.code ?? 0, details: err?.details ?? '' });
+      const deadline = { deadline: Date.now() + 10_000 };
+      if (kind === 'unary') {
+        ch.makeUnaryRequest(path, identity, identity, buf, deadline, done);
+        return;
+      }
+      if (kind === 'client_streaming') {
+        const stream = ch.makeClientStreamRequest(path, identity, identity, deadline, done);
+        stream.write(buf);
+        stream.write(buf);
+        stream.end();
         return;
       }
       // Watch never ends on its own: the short deadline ends it (DEADLINE_EXCEEDED is then expected).
-      const ms = path.endsWith('/Watch') ? 200 : 10_000;
-      const stream = ch.makeServerStreamRequest(path, identity, identity, buf, { deadline: Date.now() + ms });
+      const options = { deadline: Date.now() + (path.endsWith('/Watch') ? 200 : 10_000) };
+      const stream =
+        kind === 'bidi_streaming'
+          ? ch.makeBidiStreamRequest(path, identity, identity, options)
+          : ch.makeServerStreamRequest(path, identity, identity, buf, options);
+      if (kind === 'bidi_streaming') {
+        const duplex = stream as grpc.ClientDuplexStream<Buffer, Buffer>;
+        duplex.write(buf);
+        duplex.end();
+      }
       stream.on('data', () => {});
-      stream.on('error', (err: grpc.ServiceError) => resolve({ code: err.code, details: err.details }));
-      stream.on('end', () => resolve({ code: 0, details: '' }));
+      stream.on('error', (err: grpc.ServiceError) => done(err));
+      stream.on('end', () => done(null));
     });
   }
 
   it('mutated messages to every method: never INTERNAL or UNKNOWN', async () => {
-    for (const { path, streaming, bytes, what } of grpcCases) {
-      const res = await timed(what, () => call(path, streaming, bytes));
+    for (const { path, kind, bytes, what } of grpcCases) {
+      const res = await timed(what, () => call(path, kind, bytes));
       const bad = path.endsWith('/Watch') ? [2, 13] : [2, 4, 13];
       if (bad.includes(res.code) && !(res.code === 13 && celEvaluationError.test(res.details))) {
         failures.push(`${res.code} ${res.details.slice(0, 300)} for ${what}`);
