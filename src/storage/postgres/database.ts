@@ -322,10 +322,15 @@ export async function query<R extends pg.QueryResultRow>(
   }
   if (!(db instanceof pg.Pool)) return runAbortable<R>(db, config, signal);
   const client = await connect(db, signal);
+  let failed = false;
   try {
     return await runAbortable<R>(client, config, signal);
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
-    client.release(mustDiscard(client) ? true : undefined);
+    // As pg-pool's own pool.query does: a client whose query failed is not reused (it may be broken).
+    client.release(failed || mustDiscard(client) ? true : undefined);
   }
 }
 
