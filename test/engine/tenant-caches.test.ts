@@ -117,6 +117,12 @@ describe('tenant deletion purges caches (memory store)', () => {
     await expect(lookupPage(h, 'acme', version, token, first.continuousToken)).rejects.toMatchObject({
       code: 'ERROR_CODE_SCHEMA_NOT_FOUND',
     });
+    // The new incarnation's own schema with the old incarnation's snap token sees none of the old data.
+    const { schemaVersion: again } = await h['base.v1.Schema'].Write(
+      create(s.SchemaWriteRequestSchema, { tenantId: 'acme', schema }),
+      ctx(),
+    );
+    expect(await outcome(check(h, 'acme', again, token))).toBe('denied');
   });
 
   it('the memory store reports its deletions to subscribers', async () => {
@@ -145,9 +151,11 @@ describe('tenant deletion purges caches on every instance (PostgreSQL)', () => {
     const db = await createTestDatabase();
     drops.push(db.drop);
     const a = await createPostgresStore({ uri: db.uri, maxOpenConnections: 2 });
-    const b = await createPostgresStore({ uri: db.uri, maxOpenConnections: 2 });
+    await a.ready();
+    // The database is migrated by the first store.
+    const b = await createPostgresStore({ uri: db.uri, maxOpenConnections: 2, autoMigrate: false });
     try {
-      await Promise.all([a.ready(), b.ready()]);
+      await b.ready();
       const seenA: TenantEvent[] = [];
       const seenB: TenantEvent[] = [];
       const offA = a.tenants.subscribe((e) => seenA.push(e));
