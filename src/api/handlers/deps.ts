@@ -5,6 +5,7 @@ import { PermifyError, errorCodeNumbers, toPermifyError } from '../../errors.js'
 import type { PermissionEngine } from '../../engine/types.js';
 import type { SchemaResolver } from '../../engine/schema-resolver.js';
 import type { Store } from '../../storage/contract.js';
+import { unknownFieldsNote } from '../validation/unknown-fields.js';
 import { validateRequest, type ValidatedMessage } from '../validation/validate.js';
 import type { HandlerContext } from './types.js';
 
@@ -58,7 +59,13 @@ export function validateMessage(request: { readonly $typeName: string }): void {
   if (validated.has(request)) return;
   const name = request.$typeName.startsWith('base.v1.') ? request.$typeName.slice('base.v1.'.length) : '';
   if (name === '') return;
-  validateRequest(name as ValidatedMessage, request as never);
+  try {
+    validateRequest(name as ValidatedMessage, request as never);
+  } catch (e) {
+    const note = unknownFieldsNote(request);
+    if (note === '' || !(e instanceof PermifyError)) throw e;
+    throw new PermifyError(e.code, `${e.message}${note}`, { cause: e.cause ?? e, details: e.details });
+  }
   validated.add(request);
 }
 

@@ -19,6 +19,7 @@ import { file_google_protobuf_struct, file_google_protobuf_timestamp, file_googl
 import { PermifyError } from '../../errors.js';
 import { file_base_v1_base } from '../gen/base/v1/base_pb.js';
 import { file_base_v1_service } from '../gen/base/v1/service_pb.js';
+import { noteUnknownFields } from '../validation/unknown-fields.js';
 
 /** Types resolvable inside `google.protobuf.Any`. */
 export const jsonRegistry = createRegistry(
@@ -99,14 +100,36 @@ function checkQuotedNumbers(desc: DescMessage, json: JsonValue, depth = 0): void
   }
 }
 
-/** Decodes a request body (already parsed JSON) into `schema`; type mismatches are INVALID_ARGUMENT. */
+/** Dotted JSON paths of the keys `json` has that `desc` (and its nested messages) does not define. */
+function collectUnknownFields(desc: DescMessage, json: JsonValue, prefix: string, out: string[], depth = 0): void {
+  if (!isObject(json) || depth > 32 || desc.typeName.startsWith('google.protobuf.') || out.length >= 10) return;
+  for (const key in json) {
+    const field = inputField(desc, key);
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    if (field === undefined) out.push(path);
+    else if (field.fieldKind === 'message') collectUnknownFields(field.message, json[key] as JsonValue, path, out, depth + 1);
+    else if (field.fieldKind === 'list' && field.listKind === 'message' && Array.isArray(json[key])) {
+      (json[key] as JsonValue[]).forEach((item, i) => collectUnknownFields(field.message, item, `${path}[${i}]`, out, depth + 1));
+    }
+  }
+}
+
+/**
+ * Decodes a request body (already parsed JSON) into `schema`; type mismatches are INVALID_ARGUMENT. Unknown
+ * fields are ignored, as in Permify, and noted for the message of a validation failure.
+ */
 export function decodeJson<T extends DescMessage>(schema: T, json: JsonValue): ReturnType<typeof fromJson<T>> {
   checkQuotedNumbers(schema, json);
+  let message: ReturnType<typeof fromJson<T>>;
   try {
-    return fromJson(schema, json, { ignoreUnknownFields: true, registry: jsonRegistry });
+    message = fromJson(schema, json, { ignoreUnknownFields: true, registry: jsonRegistry });
   } catch (e) {
     throw new PermifyError('ERROR_CODE_VALIDATION', (e as Error).message, { cause: e });
   }
+  const unknown: string[] = [];
+  collectUnknownFields(schema, json, '', unknown);
+  noteUnknownFields(message as object, unknown);
+  return message;
 }
 
 /** Rewrites an Any object so that `@type` is its first key, where Go's protojson writes it. */
