@@ -22,7 +22,7 @@ import { decodeToken, encodeToken, hashRequest } from './continuous-token.js';
 import { expandTree } from './expand.js';
 import { compareIds, LazySortedIds, sortIds } from './ids.js';
 import { collectCandidates } from './lookup-entity.js';
-import { lookupSubjectSet } from './lookup-subject.js';
+import { allSubjectIds, lookupSubjectSet } from './lookup-subject.js';
 import { createPurgeLog } from './purge-log.js';
 import { createSchemaResolver, type SchemaResolver } from './schema-resolver.js';
 import { contextKey, createEvalState, entityNotFound, type EvalState, forkEvalState, subjectText } from './state.js';
@@ -539,14 +539,8 @@ export function createEngine(options: EngineOptions): PermissionEngine {
         const set = await lookupSubjectSet(st, req.entity, req.permission, req.subjectReference, undefined);
         let ids: string[];
         if (set.all) {
-          const every = await st.reader.queryUniqueSubjectIds(
-            req.tenantId,
-            req.subjectReference.type,
-            req.subjectReference.relation,
-            st.snapToken,
-            signal,
-          );
-          // Already ascending (storage contract); filtering keeps the order.
+          const every = await allSubjectIds(st, req.subjectReference);
+          // Ascending; filtering keeps the order.
           ids = every.filter((id) => !set.ids.has(id));
         } else ids = sortIds([...set.ids]);
         st.budget.charge(ids.length);

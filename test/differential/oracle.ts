@@ -21,6 +21,13 @@ export interface DifferentialInput {
   /** Page sizes for LookupEntity (unary and stream) and LookupSubject. */
   readonly entityPageSizes?: readonly number[];
   readonly subjectPageSizes?: readonly number[];
+  /** Page sizes for LookupEntityStream; default `entityPageSizes`. */
+  readonly streamPageSizes?: readonly number[];
+  /**
+   * Ask SubjectPermission once per (entity, subject) pair, with only_permission alternating between pairs,
+   * instead of with both values (shorter runs over many worlds).
+   */
+  readonly alternateOnlyPermission?: boolean;
 }
 
 export interface DifferentialReport {
@@ -48,25 +55,101 @@ function errorCode(e: unknown): string {
   return isPermifyError(e) ? e.code : e instanceof Error ? e.message : String(e);
 }
 
-/** Does `name`'s expression on `entityType` reach a rule call (through same-entity names)? */
-function reachesRuleCall(schema: Schema, entityType: string, name: string, seen = new Set<string>()): boolean {
-  const def = schema.entities.get(entityType);
-  const permission = def?.permissions.get(name);
-  if (def === undefined || permission === undefined || seen.has(name)) return false;
-  seen.add(name);
-  const walk = (c: Child): boolean => {
-    switch (c.kind) {
-      case 'rewrite':
-        return walk(c.children[0]) || walk(c.children[1]);
-      case 'call':
-        return true;
-      case 'computed-user-set':
-        return reachesRuleCall(schema, entityType, c.relation, seen);
-      default:
-        return false;
-    }
+/** Leaves of an expression that are not under the right operand of an exclusion. */
+function positiveLeaves(c: Child): Child[] {
+  if (c.kind !== 'rewrite') return [c];
+  if (c.operation === 'exclusion') return positiveLeaves(c.children[0]);
+  return [...positiveLeaves(c.children[0]), ...positiveLeaves(c.children[1])];
+}
+
+/**
+ * The nodes (`type:id#name`) from which LookupEntity's reverse search must find an entity, per subject: what can
+ * be reached, along the steps an ALLOWED Check can take (computed names, walks, userset and direct tuples, the
+ * positive operands only), upwards from the subject itself and from every attribute or rule leaf that holds
+ * through a stored or contextual value (a bare boolean leaf whose effective value is true; a rule call with a
+ * value for at least one argument). Spec §5.7.4's blind spot is exactly the rest: an entity allowed only where a
+ * rule holds on default values (or with no data at all) is not reachable, and only such misses are tolerated.
+ * Written from Check's semantics, independently of the engine's reverse graph.
+ */
+function lookupReachability(
+  schema: Schema,
+  ids: (type: string) => readonly string[],
+  tuples: readonly Tuple[],
+  attributes: readonly Attribute[],
+  contextAttributes: readonly Attribute[],
+): (subject: Subject) => ReadonlySet<string> {
+  const parents = new Map<string, string[]>();
+  const edge = (from: string, to: string): void => {
+    const list = parents.get(from);
+    if (list === undefined) parents.set(from, [to]);
+    else list.push(to);
   };
-  return walk(permission.child);
+  const node = (type: string, id: string, name: string): string => `${type}:${id}#${norm(name)}`;
+  const stored = new Map<string, Attribute['value']>();
+  for (const a of attributes) stored.set(`${entityKey(a.entity)}$${a.attribute}`, a.value);
+  const contextual = new Map<string, Attribute['value']>();
+  for (const a of contextAttributes) {
+    const k = `${entityKey(a.entity)}$${a.attribute}`;
+    if (!contextual.has(k)) contextual.set(k, a.value);
+  }
+  const sources: string[] = [];
+  for (const t of tuples)
+    edge(node(t.subject.type, t.subject.id, t.subject.relation), node(t.entity.type, t.entity.id, t.relation));
+  for (const [type, def] of schema.entities) {
+    for (const [name, permission] of def.permissions) {
+      for (const leaf of positiveLeaves(permission.child)) {
+        switch (leaf.kind) {
+          case 'computed-user-set':
+            for (const id of ids(type)) edge(node(type, id, leaf.relation), node(type, id, name));
+            break;
+          case 'tuple-to-user-set':
+            for (const t of tuples) {
+              if (t.entity.type === type && t.relation === leaf.tupleSet) {
+                edge(node(t.subject.type, t.subject.id, leaf.computed), node(type, t.entity.id, name));
+              }
+            }
+            break;
+          case 'computed-attribute':
+            for (const id of ids(type)) {
+              const k = `${type}:${id}$${leaf.name}`;
+              const v = contextual.get(k) ?? stored.get(k);
+              if (v?.value === true) sources.push(node(type, id, name));
+            }
+            break;
+          case 'call':
+            for (const id of ids(type)) {
+              if (
+                leaf.arguments.some((a) => stored.has(`${type}:${id}$${a}`) || contextual.has(`${type}:${id}$${a}`))
+              ) {
+                sources.push(node(type, id, name));
+              }
+            }
+            break;
+          case 'rewrite':
+            break;
+        }
+      }
+    }
+  }
+  const closure = (start: readonly string[], seen: Set<string>): Set<string> => {
+    const stack = [...start];
+    for (const s of start) seen.add(s);
+    while (stack.length > 0) {
+      const n = stack.pop() as string;
+      for (const p of parents.get(n) ?? []) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        stack.push(p);
+      }
+    }
+    return seen;
+  };
+  const fromAttributes = closure(sources, new Set());
+  return (subject) => {
+    const start = node(subject.type, subject.id, subject.relation);
+    if (fromAttributes.has(start)) return fromAttributes;
+    return closure([start], new Set(fromAttributes));
+  };
 }
 
 export async function runDifferential(input: DifferentialInput): Promise<DifferentialReport> {
@@ -91,7 +174,6 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
   };
   for (const type of schema.entities.keys()) addId(type, NO_DATA_ID);
   const hasObjectData = new Set<string>();
-  const hasAttribute = new Set<string>();
   const contextTuples = context?.tuples ?? [];
   for (const t of [...tuples, ...contextTuples]) {
     addId(t.entity.type, t.entity.id);
@@ -101,12 +183,11 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
   for (const a of attributes) {
     addId(a.entity.type, a.entity.id);
     hasObjectData.add(entityKey(a.entity));
-    hasAttribute.add(entityKey(a.entity));
   }
   for (const t of context?.tuples ?? []) hasObjectData.add(entityKey(t.entity));
   for (const a of context?.attributes ?? []) {
+    addId(a.entity.type, a.entity.id);
     hasObjectData.add(entityKey(a.entity));
-    hasAttribute.add(entityKey(a.entity));
   }
   const sortedIds = (type: string): string[] => [...(idsByType.get(type) ?? [])].sort(byteCompare);
   const plainSubjects: Subject[] = [];
@@ -196,8 +277,9 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
     const names = namesOf(type);
     for (const id of sortedIds(type)) {
       const entity = { type, id };
-      for (const subject of subjects) {
-        for (const onlyPermission of [false, true]) {
+      for (const [subjectIndex, subject] of subjects.entries()) {
+        const modes = input.alternateOnlyPermission === true ? [subjectIndex % 2 === 1] : [false, true];
+        for (const onlyPermission of modes) {
           const expectedNames = onlyPermission ? names.permissions : names.all;
           const outcomes = expectedNames.map((n) => [n, outcomeOf(entity, n, subject)] as const);
           const anyError = outcomes.find(([, o]) => o.startsWith('error:'));
@@ -228,6 +310,14 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
 
   // LookupEntity (unary and stream) for every type, name and subject.
   const entityPageSizes = input.entityPageSizes ?? [1, 2, 7, 100];
+  const streamPageSizes = input.streamPageSizes ?? entityPageSizes;
+  const reachable = lookupReachability(
+    schema,
+    sortedIds,
+    [...tuples, ...contextTuples],
+    attributes,
+    context?.attributes ?? [],
+  );
   for (const type of schema.entities.keys()) {
     for (const name of namesOf(type).all) {
       // A candidate whose check errors fails the whole lookup (spec §5.7.3 step 5), so (type, name) pairs with an
@@ -239,9 +329,11 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
       if (erroringWithData) continue;
       for (const subject of subjects) {
         const allowed = sortedIds(type).filter((id) => outcomeOf({ type, id }, name, subject) === 'allowed');
+        const found = reachable(subject);
         const label = `lookupEntity ${type}#${name} @${subjectKey(subject)}`;
-        for (const pageSize of entityPageSizes) {
+        for (const pageSize of new Set([...entityPageSizes, ...streamPageSizes])) {
           for (const mode of ['unary', 'stream'] as const) {
+            if (!(mode === 'unary' ? entityPageSizes : streamPageSizes).includes(pageSize)) continue;
             count(`lookupEntity.${mode}`);
             let got: string[];
             try {
@@ -283,11 +375,10 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
             const gotSet = new Set(got);
             for (const id of allowed) {
               if (gotSet.has(id)) continue;
-              const key = `${type}:${id}`;
-              // Upstream's candidate search (spec §5.7.4, bullet 1) never finds entities that have no data at
-              // all, nor entities reachable only through default attribute values of a rule; Check allows them,
-              // LookupEntity by design does not list them. We accept exactly those misses and report them.
-              if (!hasObjectData.has(key) || (!hasAttribute.has(key) && reachesRuleCall(schema, type, name))) {
+              // Spec §5.7.4, bullet 1: entities allowed only through rules that hold on default values (or with no
+              // data at all) are never candidates; Check allows them, LookupEntity by design does not list them.
+              // Exactly those misses (see lookupReachability) are accepted and reported.
+              if (!found.has(`${type}:${id}#${name}`)) {
                 if (pageSize === entityPageSizes[0] && mode === 'unary') tolerated.push(`${label}: ${id}`);
                 continue;
               }
@@ -299,7 +390,8 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
     }
   }
 
-  // LookupSubject: plain references must equal the oracle over the subjects stored tuples mention; userset
+  // LookupSubject: plain references must equal the oracle over the subjects stored tuples mention (with any
+  // subject relation: `group:x` is a plain `group` subject even when stored only as `group:x#member`); userset
   // references are compared as a subset (spec §5.8.2 quirk 4: a subject matching the reference is not expanded
   // further, so nested usersets of the same reference are not reported although Check allows them).
   // Subjects that only contextual tuples mention are compared as a subset too: an `ALL` answer (an attribute or
@@ -313,11 +405,12 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
     [contextTuples, false],
   ] as const) {
     for (const t of list) {
-      const k = `${t.subject.type}#${norm(t.subject.relation)}`;
-      let s = referenceIds.get(k);
-      if (s === undefined) referenceIds.set(k, (s = new Set()));
-      s.add(t.subject.id);
-      if (stored) storedReferenceIds.add(`${k}@${t.subject.id}`);
+      for (const k of new Set([`${t.subject.type}#${norm(t.subject.relation)}`, `${t.subject.type}#`])) {
+        let s = referenceIds.get(k);
+        if (s === undefined) referenceIds.set(k, (s = new Set()));
+        s.add(t.subject.id);
+        if (stored) storedReferenceIds.add(`${k}@${t.subject.id}`);
+      }
     }
   }
   for (const type of schema.entities.keys()) {
@@ -331,6 +424,15 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
           const expected = candidates.filter(
             (sid) => outcomeOf(entity, name, { type: refType, id: sid, relation: refRelation }) === 'allowed',
           );
+          const notAllowed = async (got: readonly string[], allowed: readonly string[]): Promise<string[]> => {
+            const out: string[] = [];
+            for (const g of got) {
+              if (allowed.includes(g)) continue;
+              const o = await checkDirect(entity, name, { type: refType, id: g, relation: refRelation });
+              if (o !== 'allowed') out.push(g);
+            }
+            return out;
+          };
           for (const pageSize of subjectPageSizes) {
             count('lookupSubject');
             const where = `lookupSubject ${entityKey(entity)}#${name} ref=${refKey} page=${pageSize}`;
@@ -353,15 +455,14 @@ export async function runDifferential(input: DifferentialInput): Promise<Differe
             if (refRelation === '') {
               const exact = (ids: readonly string[]): string[] =>
                 ids.filter((i) => storedReferenceIds.has(`${refKey}@${i}`));
-              const allowedSet = new Set(expected);
-              const extra = got.filter((g) => !allowedSet.has(g));
+              const extra = await notAllowed(got, expected);
               if (extra.length > 0) mismatches.push(`${where}: returned ${JSON.stringify(extra)} not allowed by check`);
               if (JSON.stringify(exact(got)) !== JSON.stringify(exact(expected))) {
                 mismatches.push(`${where}: expected ${JSON.stringify(expected)} got ${JSON.stringify(got)}`);
               }
             } else {
-              const allowedSet = new Set(expected);
-              const extra = got.filter((g) => !allowedSet.has(g));
+              // A userset subject outside the tuples' universe may be allowed (`T:x#r` on `T:x#r` itself).
+              const extra = await notAllowed(got, expected);
               if (extra.length > 0) mismatches.push(`${where}: returned ${JSON.stringify(extra)} not allowed by check`);
             }
           }

@@ -3,14 +3,21 @@
  *
  * Shape: `user` plus 2–4 entity types (`alpha`, `beta`, …). Relations of a type reference `user`, earlier
  * types (plain or as usersets of their relations) or the type itself (`parent`-style recursion and
- * `member @self#member`-style nesting). Permissions combine relations, earlier permissions, a boolean attribute,
- * a rule call and one-hop walks with `or` / `and` / `not`. Data is acyclic: every tuple's subject ranks strictly
- * below its object (type order, then id order), so Check always terminates well within the depth budget.
+ * `member @self#member`-style nesting); a `container` relation to an earlier type gives walks, and chains of
+ * containers give walks of several hops. Permissions combine relations, earlier permissions, walks, bare boolean
+ * attribute leaves and rule calls with `or` / `and` / `not`.
  *
- * Rules are false on default attribute values (`level > 2` with default 0): see the LookupEntity oracle in
- * `differential.test.ts` for why that matters.
+ * ABAC: a type may declare `flag boolean`, `level integer`, `score double`, `tag string` and `tags string[]`.
+ * Rules read one or two of them and some read `context.data.min`; several rules are TRUE on default values
+ * (`level < 2`, `tag != 'blue'`, `size(tags) < 2`, `!flag`, …), which is what exercises LookupEntity's documented
+ * blind spot (spec §5.7.4: defaults are invisible) — the oracle tells those misses apart from real ones. Stored
+ * attributes are drawn for some entities; in about a third of the models a few contextual attributes (of the
+ * right type, sometimes overriding a stored value) and contextual tuples are added.
+ *
+ * Data is acyclic: every tuple's subject ranks strictly below its object (type order, then id order), so Check
+ * always terminates well within the depth budget.
  */
-import type { Attribute, Subject, Tuple } from '../../src/data/types.js';
+import type { Attribute, AttributeValue, JsonValue, Subject, Tuple } from '../../src/data/types.js';
 
 export interface RandomModel {
   readonly schema: string;
@@ -18,6 +25,10 @@ export interface RandomModel {
   readonly attributes: readonly Attribute[];
   /** Contextual tuples (about a third of the models have some), drawn by the same acyclic rules. */
   readonly contextTuples: readonly Tuple[];
+  /** Contextual attributes (about a third of the models have some). */
+  readonly contextAttributes: readonly Attribute[];
+  /** `context.data` of every request (`{min: n}` when a rule reads it, else empty). */
+  readonly data: { readonly [k: string]: JsonValue };
 }
 
 type Prng = () => number;
@@ -40,6 +51,37 @@ const PERMISSION_NAMES = ['view', 'edit', 'manage'];
 const ENTITY_IDS = ['1', '2', '3', '10'];
 const USER_IDS = ['ann', 'bo', 'cy', 'dee', 'eve'];
 
+type AttributeName = 'flag' | 'level' | 'score' | 'tag' | 'tags';
+const ATTRIBUTE_TYPES: Record<AttributeName, string> = {
+  flag: 'boolean',
+  level: 'integer',
+  score: 'double',
+  tag: 'string',
+  tags: 'string[]',
+};
+
+interface RuleSpec {
+  readonly name: string;
+  /** Parameters = attribute names (rule arguments bind by name). */
+  readonly params: readonly AttributeName[];
+  readonly body: string;
+}
+
+/** The rule pool; `defaultTrue` rules hold on an entity that has no value at all. */
+const RULES: readonly RuleSpec[] = [
+  { name: 'high', params: ['level'], body: 'level > 2' },
+  { name: 'low', params: ['level'], body: 'level < 2' }, // defaultTrue
+  { name: 'at_least', params: ['level'], body: 'level >= context.data.min' }, // defaultTrue when min <= 0
+  { name: 'cheap', params: ['score'], body: 'score <= 1.5' }, // defaultTrue
+  { name: 'pricey', params: ['score'], body: 'score > 2.5' },
+  { name: 'red', params: ['tag'], body: "tag == 'red'" },
+  { name: 'not_blue', params: ['tag'], body: "tag != 'blue'" }, // defaultTrue
+  { name: 'has_x', params: ['tags'], body: "'x' in tags" },
+  { name: 'few', params: ['tags'], body: 'size(tags) < 2' }, // defaultTrue
+  { name: 'off', params: ['flag'], body: '!flag' }, // defaultTrue
+  { name: 'mixed', params: ['level', 'score'], body: 'level > 1 && score < 2.0' },
+];
+
 interface Ref {
   readonly type: string;
   readonly relation: string;
@@ -50,8 +92,23 @@ interface TypeModel {
   readonly ids: readonly string[];
   readonly relations: Map<string, Ref[]>;
   readonly permissions: string[];
-  hasFlag: boolean;
-  hasLevel: boolean;
+  readonly attributes: AttributeName[];
+}
+
+function attributeValue(name: AttributeName, random: Prng): AttributeValue {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  switch (name) {
+    case 'flag':
+      return { type: 'boolean', value: random() < 0.6 };
+    case 'level':
+      return { type: 'integer', value: Math.floor(random() * 6) };
+    case 'score':
+      return { type: 'double', value: pick([0, 1, 1.5, 2, 3.25]) };
+    case 'tag':
+      return { type: 'string', value: pick(['', 'red', 'blue', 'green']) };
+    case 'tags':
+      return { type: 'string[]', value: pick([[], ['x'], ['x', 'y'], ['y'], ['y', 'z', 'x']]) };
+  }
 }
 
 export function generateRandomModel(seed: number): RandomModel {
@@ -60,22 +117,20 @@ export function generateRandomModel(seed: number): RandomModel {
   const chance = (p: number): boolean => random() < p;
 
   const typeCount = 2 + Math.floor(random() * 3);
+  // In a hierarchy world every type has a recursive parent, walks into the type before it (a chain of several
+  // hops) and its first permission climbs both: `abac or … or container.view or parent.view`. That is the
+  // shape in which attribute holders sit above the entities they make allowed.
+  const hierarchy = chance(0.4);
   const types: TypeModel[] = [];
   const lines: string[] = ['entity user {}', ''];
-  let usesRule = false;
+  const usedRules = new Set<RuleSpec>();
 
   for (let i = 0; i < typeCount; i++) {
     const name = TYPE_NAMES[i] as string;
     const ids = ENTITY_IDS.slice(0, 2 + Math.floor(random() * 3));
-    const t: TypeModel = {
-      name,
-      index: i,
-      ids,
-      relations: new Map(),
-      permissions: [],
-      hasFlag: chance(0.4),
-      hasLevel: chance(0.3),
-    };
+    const attributes = (Object.keys(ATTRIBUTE_TYPES) as AttributeName[]).filter(() => chance(0.3));
+    if (hierarchy && attributes.length === 0) attributes.push(pick(['flag', 'level', 'tag'] as const));
+    const t: TypeModel = { name, index: i, ids, relations: new Map(), permissions: [], attributes };
     const relationCount = 1 + Math.floor(random() * 3);
     for (let r = 0; r < relationCount; r++) {
       const rel = RELATION_NAMES[r] as string;
@@ -91,11 +146,12 @@ export function generateRandomModel(seed: number): RandomModel {
       if (refs.length === 0) refs.push({ type: 'user', relation: '' });
       t.relations.set(rel, refs);
     }
-    if (i > 0 && chance(0.4)) t.relations.set('parent', [{ type: name, relation: '' }]);
-    // A walk-only relation to one earlier type, so walks have a single target type.
+    if (hierarchy || chance(0.45)) t.relations.set('parent', [{ type: name, relation: '' }]);
+    // A walk-only relation to one earlier type, so walks have a single target type; chains of them give walks
+    // of several hops.
     let walkTarget: TypeModel | undefined;
-    if (i > 0 && chance(0.7)) {
-      walkTarget = types[Math.floor(random() * i)] as TypeModel;
+    if (i > 0 && (hierarchy || chance(0.8))) {
+      walkTarget = types[hierarchy ? i - 1 : Math.floor(random() * i)] as TypeModel;
       t.relations.set('container', [{ type: walkTarget.name, relation: '' }]);
     }
 
@@ -105,27 +161,34 @@ export function generateRandomModel(seed: number): RandomModel {
         `    relation ${rel} ${refs.map((r) => (r.relation === '' ? `@${r.type}` : `@${r.type}#${r.relation}`)).join(' ')}`,
       );
     }
-    if (t.hasFlag) body.push('    attribute flag boolean');
-    if (t.hasLevel) body.push('    attribute level integer');
+    for (const a of attributes) body.push(`    attribute ${a} ${ATTRIBUTE_TYPES[a]}`);
+    const callable = RULES.filter((r) => r.params.every((p) => attributes.includes(p)));
 
     const permissionCount = 1 + Math.floor(random() * 3);
     const plainRelations = [...t.relations.keys()].filter((r) => r !== 'parent' && r !== 'container');
     for (let p = 0; p < permissionCount; p++) {
       const pname = PERMISSION_NAMES[p] as string;
+      const abacOptions: Array<() => string> = [];
+      if (attributes.includes('flag')) abacOptions.push(() => 'flag');
+      if (callable.length > 0) {
+        abacOptions.push(() => {
+          const rule = pick(callable);
+          usedRules.add(rule);
+          return `${rule.name}(${rule.params.join(', ')})`;
+        });
+      }
+      const abacLeaf = abacOptions.length === 0 ? undefined : (): string => pick(abacOptions)();
       const leaf = (): string => {
         const options: Array<() => string> = [() => pick(plainRelations)];
         if (t.permissions.length > 0) options.push(() => pick(t.permissions));
-        if (t.hasFlag) options.push(() => 'flag');
-        if (t.hasLevel)
-          options.push(() => {
-            usesRule = true;
-            return 'high(level)';
-          });
+        if (abacLeaf !== undefined) options.push(abacLeaf, abacLeaf);
         if (walkTarget !== undefined) {
           const target = walkTarget;
           const names = [...target.relations.keys(), ...target.permissions];
           options.push(() => `container.${pick(names)}`);
+          if (target.permissions.length > 0) options.push(() => `container.${pick(target.permissions)}`);
         }
+        if (t.relations.has('parent') && t.permissions.length > 0) options.push(() => `parent.${pick(t.permissions)}`);
         return pick(options)();
       };
       const expr = (depth: number): string => {
@@ -134,24 +197,62 @@ export function generateRandomModel(seed: number): RandomModel {
         return `(${expr(depth - 1)} ${op} ${expr(depth - 1)})`;
       };
       let e = expr(2);
-      if (t.relations.has('parent') && p === 0) e = `${e} or parent.${pname}`;
+      // Walks into the container's first (often recursive) permission, the shape of `page.view = folder.view`.
+      if (walkTarget !== undefined && p === 0 && (hierarchy || chance(0.5)))
+        e = `${e} or container.${walkTarget.permissions[0]}`;
+      if (t.relations.has('parent') && (p === 0 || chance(0.3))) {
+        // The recursive-parent shape (`public or parent.view`) that walks from attribute holders must climb.
+        if (abacLeaf !== undefined && (hierarchy || chance(0.6))) e = `${abacLeaf()} or ${e}`;
+        e = `${e} or parent.${pname}`;
+      }
       body.push(`    permission ${pname} = ${e}`);
       t.permissions.push(pname);
     }
     lines.push(`entity ${name} {`, ...body, '}', '');
     types.push(t);
   }
-  if (usesRule) lines.push('rule high(level integer) {', '    level > 2', '}', '');
+  for (const rule of RULES) {
+    if (!usedRules.has(rule)) continue;
+    const params = rule.params.map((p) => `${p} ${ATTRIBUTE_TYPES[p]}`).join(', ');
+    lines.push(`rule ${rule.name}(${params}) {`, `    ${rule.body}`, '}', '');
+  }
+  const readsData = [...usedRules].some((r) => r.body.includes('context.data'));
 
   // Data.
   const tuples: Tuple[] = [];
   const seen = new Set<string>();
   const byName = new Map(types.map((t) => [t.name, t]));
-  const tupleCount = 10 + Math.floor(random() * 25);
+  // Parent chains and containers first (the hierarchies walks climb), then random tuples of every relation.
+  for (const t of types) {
+    t.ids.forEach((id, k) => {
+      if (k > 0 && t.relations.has('parent') && chance(0.6)) {
+        tuples.push({
+          entity: { type: t.name, id },
+          relation: 'parent',
+          subject: { type: t.name, id: t.ids[Math.floor(random() * k)] as string, relation: '' },
+        });
+      }
+      const container = t.relations.get('container')?.[0];
+      if (container !== undefined && chance(hierarchy ? 0.8 : 0.5)) {
+        const target = byName.get(container.type) as TypeModel;
+        tuples.push({
+          entity: { type: t.name, id },
+          relation: 'container',
+          subject: { type: target.name, id: pick(target.ids), relation: '' },
+        });
+      }
+    });
+  }
+  for (const tuple of tuples) {
+    seen.add(`${tuple.entity.type}:${tuple.entity.id}#${tuple.relation}@${tuple.subject.type}:${tuple.subject.id}#`);
+  }
+  const tupleCount = tuples.length + 8 + Math.floor(random() * 20);
   for (let n = 0; n < tupleCount * 3 && tuples.length < tupleCount; n++) {
     const t = pick(types);
     const objectIndex = Math.floor(random() * t.ids.length);
-    const rel = pick([...t.relations.keys()]);
+    // Walk relations get about half of the tuples: chains of parents and containers are what walks climb.
+    const walkRelations = [...t.relations.keys()].filter((r) => r === 'parent' || r === 'container');
+    const rel = walkRelations.length > 0 && chance(0.5) ? pick(walkRelations) : pick([...t.relations.keys()]);
     const ref = pick(t.relations.get(rel) as Ref[]);
     let subject: Subject;
     if (ref.type === 'user') {
@@ -171,27 +272,36 @@ export function generateRandomModel(seed: number): RandomModel {
   }
   const attributes: Attribute[] = [];
   for (const t of types) {
-    for (const id of t.ids) {
-      if (t.hasFlag && chance(0.5))
-        attributes.push({
-          entity: { type: t.name, id },
-          attribute: 'flag',
-          value: { type: 'boolean', value: chance(0.6) },
-        });
-      if (t.hasLevel && chance(0.5))
-        attributes.push({
-          entity: { type: t.name, id },
-          attribute: 'level',
-          value: { type: 'integer', value: Math.floor(random() * 6) },
-        });
-    }
+    t.ids.forEach((id, k) => {
+      // Hierarchy worlds put values mostly on the roots, above the entities they reach.
+      const p = hierarchy ? (k === 0 ? 0.8 : 0.25) : 0.45;
+      for (const a of t.attributes) {
+        if (chance(p))
+          attributes.push({ entity: { type: t.name, id }, attribute: a, value: attributeValue(a, random) });
+      }
+    });
   }
-  // Move a few tuples into the request context in about a third of the models.
+  // Move a few tuples into the request context, and add contextual attributes, in about a third of the models.
   const contextTuples: Tuple[] = [];
   if (chance(0.35)) {
     for (let i = tuples.length - 1; i >= 0 && contextTuples.length < 4; i--) {
       if (chance(0.3)) contextTuples.push(...tuples.splice(i, 1));
     }
   }
-  return { schema: lines.join('\n'), tuples, attributes, contextTuples };
+  const contextAttributes: Attribute[] = [];
+  const withAttributes = types.filter((t) => t.attributes.length > 0);
+  if (withAttributes.length > 0 && chance(0.35)) {
+    const n = 1 + Math.floor(random() * 4);
+    for (let i = 0; i < n; i++) {
+      const t = pick(withAttributes);
+      const a = pick(t.attributes);
+      contextAttributes.push({
+        entity: { type: t.name, id: pick(t.ids) },
+        attribute: a,
+        value: attributeValue(a, random),
+      });
+    }
+  }
+  const data: { [k: string]: JsonValue } = readsData ? { min: pick([-1, 0, 2, 4]) } : {};
+  return { schema: lines.join('\n'), tuples, attributes, contextTuples, contextAttributes, data };
 }
