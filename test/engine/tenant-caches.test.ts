@@ -5,6 +5,7 @@
  * incarnation's schema versions or snap tokens.
  */
 import { create } from '@bufbuild/protobuf';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHandlers, type Handlers } from '../../src/api/handlers/index.js';
 import * as s from '../../src/api/gen/base/v1/service_pb.js';
@@ -174,6 +175,38 @@ describe('tenant deletion purges caches on every instance (PostgreSQL)', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('a lost LISTEN connection reports `missed`, reconnects, and later deletions are delivered again', async () => {
+    const db = await createTestDatabase();
+    drops.push(db.drop);
+    const store = await createPostgresStore({ uri: db.uri, maxOpenConnections: 2 });
+    try {
+      await store.ready();
+      const seen: TenantEvent[] = [];
+      const off = store.tenants.subscribe((e) => seen.push(e));
+      await waitFor(async () => seen.length === 1, 5000);
+      expect(seen).toEqual([{ kind: 'missed' }]);
+      // Kill the listening backend, as a failover or an idle-connection reaper would.
+      const admin = new pg.Client({ connectionString: db.uri });
+      await admin.connect();
+      try {
+        await admin.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'permify-ts-tenant-events'",
+        );
+      } finally {
+        await admin.end();
+      }
+      // `missed` when the connection is lost, again once LISTEN is back (after the 1 s reconnect delay).
+      await waitFor(async () => seen.filter((e) => e.kind === 'missed').length >= 3, 5000);
+      await store.tenants.createTenant('later', 'later');
+      await store.tenants.deleteTenant('later');
+      await waitFor(async () => seen.some((e) => e.kind === 'deleted'), 5000);
+      expect(seen.filter((e) => e.kind === 'deleted')).toEqual([{ kind: 'deleted', tenantId: 'later' }]);
+      off();
+    } finally {
+      await store.close();
     }
   });
 
