@@ -97,7 +97,7 @@ describe.each(['memory', 'postgres'] as const)('tenant isolation (%s store)', (e
       certChain: null,
       insecure: true,
     });
-    for (const t of [A, B]) {
+    for (const t of [A, B] as const) {
       await client.tenancy.create({ id: t, name: t });
       versions[t] = (
         await client.schema.write({ tenantId: t, schema: schemaOf(t === A ? 'only_a' : 'only_b') })
