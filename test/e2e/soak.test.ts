@@ -300,7 +300,7 @@ describe('soak', () => {
         `end ${mb(end)} MB, growth ${mb(growth)} MB; store ${JSON.stringify(state)}; errors ${errors.length}`,
     );
     expect(errors.slice(0, 5)).toEqual([]);
-    expect(total).toBeGreaterThan(1_000);
+    expect(total).toBeGreaterThan(500);
     expect(watched).toBeGreaterThan(0);
     expect(growth, `heap grew by ${mb(growth)} MB after warm-up`).toBeLessThan(MAX_GROWTH_BYTES);
     // Only the soak tenant holds state; no Watch stream is left waiting.
