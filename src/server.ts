@@ -230,6 +230,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         maxBodyBytes: h.max_body_size,
         corsAllowedOrigins: h.cors_allowed_origins,
         corsAllowedHeaders: h.cors_allowed_headers,
+        ...(h.playground ? { playground: {} } : {}),
         ...(h.tls.enabled ? { tls: { cert: readPem(h.tls.cert, 'server.http.tls.cert'), key: readPem(h.tls.key, 'server.http.tls.key') } } : {}),
       });
       httpPort = await gateway.listen(config.server.host, h.port);

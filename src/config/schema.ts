@@ -268,6 +268,7 @@ export const configSchema = z
             cors_allowed_origins: f.list(['*'], { flag: 'http-cors-allowed-origins', env: 'PERMIFY_HTTP_CORS_ALLOWED_ORIGINS', doc: 'CORS origins (* = any)' }),
             cors_allowed_headers: f.list(['*'], { flag: 'http-cors-allowed-headers', env: 'PERMIFY_HTTP_CORS_ALLOWED_HEADERS', doc: 'CORS request headers (* = any)' }),
             max_body_size: f.size('4MiB', { flag: 'http-max-body-size', env: 'PERMIFY_HTTP_MAX_BODY_SIZE', doc: 'largest accepted REST request body' }),
+            playground: f.bool(true, { flag: 'http-playground', env: 'PERMIFY_HTTP_PLAYGROUND', doc: 'serve the browser playground at /playground (static files; the API it calls keeps its authentication)' }),
           })
           .prefault({}),
       })

@@ -24,6 +24,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { createRouter, deriveRoutes, type RestRoute } from './routes.js';
 import { decodeJson, encodeJson } from './json.js';
 import { acquireController, releaseController } from '../abort-pool.js';
+import { createPlaygroundRoute, type PlaygroundRouteOptions } from './static.js';
 
 export interface RestGatewayOptions {
   readonly handlers: Handlers;
@@ -42,6 +43,8 @@ export interface RestGatewayOptions {
   readonly maxBodyBytes?: number;
   readonly corsAllowedOrigins?: readonly string[];
   readonly corsAllowedHeaders?: readonly string[];
+  /** Serve the browser playground's static files under `/playground/` (`server.http.playground`). */
+  readonly playground?: PlaygroundRouteOptions;
 }
 
 export interface RestGateway {
@@ -224,6 +227,7 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
 export function createRestGateway(opts: RestGatewayOptions): RestGateway {
   const routes = deriveRoutes(opts.services);
   const route = createRouter(routes);
+  const playground = opts.playground ? createPlaygroundRoute(opts.playground) : undefined;
   const logger = opts.logger;
   const maxBodyBytes = opts.maxBodyBytes ?? 4 * 1024 * 1024;
   const origins = opts.corsAllowedOrigins ?? ['*'];
@@ -487,6 +491,10 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
           await opts.beforeCall?.({ service: METRICS_SERVICE, method: 'Get', headers: metadataOf(req) });
           res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
           res.end(opts.metrics.render());
+          return;
+        }
+        if (playground && (await playground(req, res, url.pathname))) {
+          rpc = 'playground';
           return;
         }
         const m = route(req.method ?? 'GET', url.pathname);
