@@ -10,15 +10,21 @@
  * `npm test` runs 30 random worlds (fixed seed; page sizes and modes are drawn per world, see below).
  * Soak run: `PERMIFY_DIFFERENTIAL_WORLDS=2000 npx vitest run test/differential` (any count; optionally
  * `PERMIFY_DIFFERENTIAL_SEED=<n>` for other worlds); a failure prints the seed, schema and data of the world.
+ * The first worlds of the same sequence also run on PostgreSQL (one database, a tenant per world): 2 in
+ * `npm test`, `PERMIFY_DIFFERENTIAL_PG_WORLDS=<n>` for more (PERMIFY_TEST_DATABASE_URI, or an embedded server).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAttribute, parseTuple, tupleToString } from '../../src/data/notation.js';
 import type { Attribute, JsonValue, Tuple } from '../../src/data/types.js';
 import { createMemorySandbox } from '../../src/development/toolkit.js';
 import { loadValidationFile } from '../../src/development/validation-file.js';
+import { createEngine } from '../../src/engine/index.js';
+import { compileSchema } from '../../src/language/index.js';
+import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { runDifferential, type DifferentialReport } from './oracle.js';
 import { generateRandomModel } from './random-model.js';
 
@@ -214,6 +220,51 @@ describe('differential: random schemas and data', () => {
         // apart from real misses by the oracle).
         expect(tolerated).toBeGreaterThan(0);
         expect(checks).toBeGreaterThan(WORLDS * 100);
+      }
+    },
+  );
+});
+
+const PG_WORLDS = Number(process.env['PERMIFY_DIFFERENTIAL_PG_WORLDS'] ?? 2);
+
+describe('differential: random schemas and data on PostgreSQL', () => {
+  let db: TestDatabase;
+  let store: PostgresStore;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = await createPostgresStore({ uri: db.uri, maxOpenConnections: 8 });
+  }, 60_000);
+  afterAll(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+
+  it(
+    `every API agrees with exhaustive Check (${PG_WORLDS} worlds, seed ${SEED})`,
+    { timeout: Math.max(60_000, PG_WORLDS * 10_000) },
+    async () => {
+      const seeds = fc.sample(fc.integer({ min: 0, max: 0x7fffffff }), { seed: SEED, numRuns: PG_WORLDS });
+      for (const [i, seed] of seeds.entries()) {
+        const model = generateRandomModel(seed);
+        const tenantId = `w${i}`;
+        await store.tenants.createTenant(tenantId, tenantId);
+        await store.schemas.writeSchema(tenantId, [{ name: 'schema', definition: model.schema }]);
+        await store.writer.write(tenantId, [{ writeTuples: model.tuples, writeAttributes: model.attributes }]);
+        const small = [1, 2, 3, 7][seed % 4] as number;
+        const report = await runDifferential({
+          engine: createEngine({ reader: store.reader, schemas: store.schemas, checkCacheSize: 0 }),
+          tenantId,
+          schema: compileSchema(model.schema, { validateReferences: true }),
+          tuples: model.tuples,
+          attributes: model.attributes,
+          context: { tuples: model.contextTuples, attributes: model.contextAttributes, data: model.data },
+          entityPageSizes: [small],
+          subjectPageSizes: [seed % 2 === 0 ? small : 100],
+          streamPageSizes: [100],
+          alternateOnlyPermission: true,
+        });
+        expect(report.erroringQueries, `seed ${seed}\n${model.schema}`).toEqual([]);
+        expect(report.mismatches, `seed ${seed}\n${model.schema}`).toEqual([]);
       }
     },
   );
