@@ -665,12 +665,12 @@ entity doc {
     ['doc:1#viewer@group:only#member', 'group:x#member@user:u1', 'doc:1#viewer@user:u2'],
     ['doc:2$pub|boolean:true'],
   );
-  // Not asserted here (reported instead): for a plain reference such as `group`, the spec and upstream apply no
-  // subject-relation filter, so `only` (stored only as `group:only#member`) would be listed; this engine and the
-  // differential oracle count plain subjects only.
+  // A plain reference such as `group` lists `only` too (stored only as `group:only#member`; Check allows the plain
+  // group:only on an ALL answer): see test/engine/lookup-subject-reference.test.ts.
   it('userset references, contextual exclusions and contextual-only subjects', async () => {
     expect(await f.lookupSubject('doc:2', 'view', 'group#member')).toEqual(['only']);
     expect(await f.lookupSubject('doc:2', 'view', 'user')).toEqual(['u1', 'u2']);
+    expect(await f.lookupSubject('doc:2', 'view', 'group')).toEqual(['only']);
     const context = { tuples: ['doc:2#viewer@user:u1', 'doc:2#viewer@user:ctx'] };
     expect(await f.lookupSubject('doc:2', 'nv', 'user', { context })).toEqual(['u2']);
     expect(await f.lookupSubject('doc:2', 'view', 'user', { context: { tuples: ['doc:2#viewer@user:ctx'] } })).toEqual([
