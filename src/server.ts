@@ -15,14 +15,14 @@ import { inertConfigKeys } from './config/inert-keys.js';
 import { createEngine } from './engine/index.js';
 import { createSchemaResolver } from './engine/schema-resolver.js';
 import { createHandlers, services, type Handlers } from './api/handlers/index.js';
-import { createGrpcServer, createHealthReporter, monitorReadiness, type GrpcServer, type ReadinessMonitor } from './api/grpc/index.js';
+import { createGrpcServer, createHealthReporter, grpcMethodTable, monitorReadiness, type GrpcServer, type ReadinessMonitor } from './api/grpc/index.js';
 import { createRestGateway, type RestGateway } from './api/rest/index.js';
-import { createAdmission } from './api/middleware/admission.js';
+import { createPipeline } from './api/pipeline/invoke.js';
+import { admission, logging, metricsInterceptor, validation } from './api/pipeline/interceptors.js';
 import { createAuthenticator, type Authenticator } from './api/middleware/auth.js';
 import { createRateLimiter } from './api/middleware/rate-limit.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, listenMetrics, type Metrics, type MetricsListener } from './observability/metrics.js';
-import { instrumentHandlers } from './observability/instrument.js';
 import { PermifyError } from './errors.js';
 import type { Store } from './storage/contract.js';
 import { createMemoryStore } from './storage/memory/index.js';
@@ -152,15 +152,14 @@ export async function startServer(config: Config, options: StartServerOptions = 
           });
   }
   const rateLimiter = createRateLimiter({ rate: config.server.rate_limit, burst: config.server.rate_limit_burst });
-  const admit = createAdmission({ rateLimiter, ...(authenticator ? { authenticator } : {}) });
-  const beforeCall = async (call: { service: string; method: string; headers: Record<string, string> }): Promise<void> => {
-    try {
-      await admit(call);
-    } catch (e) {
-      if (e instanceof PermifyError && e.code === 'RATE_LIMITED') metrics.rateLimited();
-      throw e;
-    }
-  };
+  // One call pipeline for every transport: validation (unary), token bucket, authentication (the principal
+  // reaches the handler), then metrics and logging of every call, refused ones included.
+  const interceptors = [
+    validation(),
+    admission({ rateLimiter, ...(authenticator ? { authenticator } : {}) }),
+    metricsInterceptor(metrics),
+    logging(logger),
+  ];
 
   let store: Store | undefined;
   let grpcServer: GrpcServer | undefined;
@@ -204,10 +203,11 @@ export async function startServer(config: Config, options: StartServerOptions = 
       limits: { maxDataPerWrite: config.database.max_data_per_write, maxSchemaBytes: config.service.schema.max_size },
       watchEnabled: config.service.watch.enabled,
     });
+    const pipeline = createPipeline(grpcMethodTable(handlers, health), interceptors);
     const g = config.server.grpc;
     grpcServer = createGrpcServer({
-      handlers: instrumentHandlers(handlers, metrics, logger.child({ transport: 'grpc' })),
-      beforeCall,
+      handlers,
+      pipeline,
       health,
       logger: logger.child({ transport: 'grpc' }),
       ...(g.tls.enabled ? { tls: { cert: readPem(g.tls.cert, 'server.grpc.tls.cert'), key: readPem(g.tls.key, 'server.grpc.tls.key') } } : {}),
@@ -218,10 +218,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const h = config.server.http;
     if (h.enabled) {
       gateway = createRestGateway({
-        handlers,
+        pipeline,
         services: Object.values(services),
         health,
-        beforeCall,
         logger: logger.child({ transport: 'rest' }),
         metrics,
         // On the HTTP port /metrics goes through admission (authentication when enabled) like any RPC; a

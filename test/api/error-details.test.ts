@@ -91,7 +91,7 @@ function decodeStatusDetails(bytes: Uint8Array): { code: number; message: string
     else if (field === 2) out.message = status.string();
     else {
       const any = new BinaryReader(status.bytes());
-      let value = new Uint8Array();
+      let value: Uint8Array = new Uint8Array();
       while (any.pos < any.len) {
         const [f] = any.tag();
         if (f === 2) value = any.bytes();

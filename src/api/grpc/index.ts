@@ -1,4 +1,11 @@
-export { createGrpcServer, type BeforeCallInfo, type GrpcServer, type GrpcServerOptions } from './server.js';
+export {
+  createGrpcServer,
+  grpcMethodTable,
+  healthHandlers,
+  type BeforeCallInfo,
+  type GrpcServer,
+  type GrpcServerOptions,
+} from './server.js';
 export {
   createHealthReporter,
   type HealthReporter,

@@ -1,25 +1,24 @@
 /**
- * The REST/JSON gateway (api-and-operations §1.3-§1.7) on node:http(s). It calls the same transport-free
- * handlers as the gRPC server, in-process, through the same pipeline: decode JSON -> path parameters ->
- * validate -> admission (rate limit, auth) -> handler -> encode. (Permify proxies over loopback gRPC; the
- * observable behaviour is the same and one hop cheaper.)
+ * The REST/JSON gateway (api-and-operations §1.3-§1.7) on node:http(s). It runs the same transport-free
+ * handlers as the gRPC server, in-process, through the same call pipeline (src/api/pipeline): read body ->
+ * [pipeline: decode JSON + path parameters -> validate -> rate limit -> authentication -> handler; metrics,
+ * logging] -> encode. (Permify proxies over loopback gRPC; the observable behaviour is the same and one hop
+ * cheaper.)
  *
  * Errors answer `{"code": <gRPC code>, "message": ..., "details": []}` with the §4.2 HTTP status; anything
  * that is not a PermifyError becomes INTERNAL and is logged, never sent. Malformed JSON is 400, an unknown
  * path 404, a known path with the wrong method 501, a body above `maxBodyBytes` 413. Server-streaming RPCs
  * answer newline-delimited `{"result": ...}` lines (§1.5).
  */
-import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DescMessage, DescService, JsonValue, Message } from '@bufbuild/protobuf';
 import { GrpcStatus, PermifyError, errorInfoOf, httpStatusOfGrpc, toPermifyError, type GrpcStatusCode } from '../../errors.js';
-import type { HandlerContext, HandlerLogger, Handlers } from '../handlers/types.js';
-import { validateMessage } from '../handlers/deps.js';
+import type { HandlerLogger } from '../handlers/types.js';
 import type { HealthReporter } from '../grpc/health.js';
-import type { AdmissionCall } from '../middleware/admission.js';
+import { Call, type MethodEntry, type Pipeline } from '../pipeline/invoke.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { createRouter, deriveRoutes, type RestRoute } from './routes.js';
 import { decodeJson, encodeJson } from './json.js';
@@ -27,14 +26,17 @@ import { acquireController, releaseController } from '../abort-pool.js';
 import { createPlaygroundRoute, type PlaygroundRouteOptions } from './static.js';
 
 export interface RestGatewayOptions {
-  readonly handlers: Handlers;
+  /**
+   * The call pipeline shared with the gRPC server (validation, rate limit, authentication, metrics, logging
+   * around the handlers): the gateway only maps HTTP to calls and back.
+   */
+  readonly pipeline: Pipeline;
   readonly services: readonly DescService[];
   readonly health: HealthReporter;
-  readonly beforeCall?: (call: AdmissionCall) => Promise<void> | void;
   readonly logger: HandlerLogger;
   readonly metrics?: Metrics;
   /**
-   * Answer `GET /metrics` with `metrics` (default true when `metrics` is given). It passes `beforeCall` like
+   * Answer `GET /metrics` with `metrics` (default true when `metrics` is given). It passes admission like
    * an RPC, so it needs a token when authentication is on.
    */
   readonly metricsRoute?: boolean;
@@ -61,11 +63,46 @@ export interface RestGateway {
 
 /** The name `/metrics` goes by in admission (rate limiting, authentication) and its errors. */
 const METRICS_SERVICE = 'permify.Metrics';
+const METRICS_ENTRY = { service: METRICS_SERVICE, method: 'Get', rpc: `${METRICS_SERVICE}/Get`, streaming: false, handler: async () => undefined };
 
 const CORS_METHODS = ['GET', 'POST', 'HEAD', 'PATCH', 'DELETE', 'PUT'];
 
-type AnyUnary = (request: unknown, ctx: HandlerContext) => Promise<Message>;
-type AnyStreaming = (request: unknown, ctx: HandlerContext) => AsyncIterable<Message>;
+/** A REST request in the pipeline: headers read in place from the request, the signal of the request. */
+class RestCall extends Call {
+  constructor(
+    entry: MethodEntry,
+    logger: HandlerLogger,
+    private readonly req: http.IncomingMessage,
+    private readonly controller: AbortController,
+  ) {
+    super(entry, 'rest', logger);
+  }
+
+  /** As gRPC metadata (§1.6): `Grpc-Metadata-<name>`, and `Authorization` / `X-Request-Id` as they are. */
+  header(name: string): string | undefined {
+    const prefixed = this.req.headers[`grpc-metadata-${name}`];
+    if (typeof prefixed === 'string') return prefixed;
+    if (name !== 'authorization' && name !== 'x-request-id') return undefined;
+    const v = this.req.headers[name];
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  headers(): Record<string, string> {
+    return metadataOf(this.req);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  override deadlineExceeded(): boolean {
+    return deadlineError(this.controller.signal) !== undefined;
+  }
+}
+
+/** Admission-only entries of the routes that are not RPCs of the table. */
+const noop = async (): Promise<undefined> => undefined;
+const HEALTH_ENTRY: MethodEntry = { service: 'grpc.health.v1.Health', method: 'Check', rpc: 'grpc.health.v1.Health/Check', streaming: false, handler: noop };
 
 /** `details` holds a google.rpc.ErrorInfo (as grpc-gateway renders it) when the error carries details. */
 function errorDetails(err: PermifyError | undefined): unknown[] {
@@ -225,6 +262,7 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
 }
 
 export function createRestGateway(opts: RestGatewayOptions): RestGateway {
+  const pipeline = opts.pipeline;
   const routes = deriveRoutes(opts.services);
   const route = createRouter(routes);
   const playground = opts.playground ? createPlaygroundRoute(opts.playground) : undefined;
@@ -306,19 +344,25 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     res.end(errorBody(grpc, message, err instanceof PermifyError ? err : undefined));
   }
 
-  function normalise(e: unknown, rpc: string, signal?: AbortSignal): PermifyError {
+  /** `log` false: the pipeline already logged the failure (INTERNAL causes are logged once). */
+  function normalise(e: unknown, rpc: string, signal?: AbortSignal, log = true): PermifyError {
     let err = toPermifyError(e);
     // Handlers report every abort as CANCELLED; one caused by a passed Grpc-Timeout is DEADLINE_EXCEEDED.
     const deadline = signal && err.code === 'ERROR_CODE_CANCELLED' ? deadlineError(signal) : undefined;
     if (deadline) err = toPermifyError(deadline);
-    if (err.grpcStatus === GrpcStatus.INTERNAL) logger.error({ rpc, code: err.code, err: err.cause ?? err }, 'rpc failed');
+    if (log && err.grpcStatus === GrpcStatus.INTERNAL) logger.error({ rpc, code: err.code, err: err.cause ?? err }, 'rpc failed');
     const info = errorInfoOf(err);
     if (info !== undefined) logger.debug({ rpc, code: err.code, ...info.metadata }, 'rpc error details');
     return err;
   }
 
-  async function handleHealth(req: http.IncomingMessage, res: http.ServerResponse, url: { searchParams: URLSearchParams }): Promise<void> {
-    await opts.beforeCall?.({ service: 'grpc.health.v1.Health', method: 'Check', headers: metadataOf(req) });
+  async function handleHealth(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: { searchParams: URLSearchParams },
+    controller: AbortController,
+  ): Promise<void> {
+    await pipeline.admit(new RestCall(HEALTH_ENTRY, logger, req, controller));
     const status = opts.health.status(url.searchParams.get('service') ?? '');
     if (status === 'SERVING') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -336,51 +380,56 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     r: RestRoute,
     params: Readonly<Record<string, string>>,
     controller: AbortController,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const rpc = `${r.service.typeName}/${r.method.name}`;
-    const headers = metadataOf(req);
-    const handler = (opts.handlers as unknown as Record<string, Record<string, unknown>>)[r.service.typeName]?.[r.method.name];
-    if (typeof handler !== 'function') throw new PermifyError('ERROR_CODE_NOT_IMPLEMENTED');
+    const entry = pipeline.methods.get(rpc);
+    if (entry === undefined) throw new PermifyError('ERROR_CODE_NOT_IMPLEMENTED');
+    const handler = entry.handler;
+    const call = new RestCall(entry, logger, req, controller);
     const hasDeadline = applyGrpcTimeout(req, res, controller);
-    let json: JsonValue = {};
-    if (r.body !== '') {
-      const raw = await readBody(req, maxBodyBytes);
-      let text: string;
-      try {
-        text = strictUtf8.decode(raw).trim();
-      } catch {
-        // JSON text must be UTF-8 (Go's decoder refuses other bytes; gRPC refuses them as a malformed message).
-        throw new PermifyError('ERROR_CODE_VALIDATION', 'invalid JSON body: invalid UTF-8');
-      }
-      if (text !== '') {
+    // Reading the body is framing (a body above the limit is refused here); parsing it is decoding, inside the
+    // pipeline, so that a malformed request is a refused call like any other.
+    const raw = r.body !== '' ? await readBody(req, maxBodyBytes) : undefined;
+    if (raw === undefined) req.resume();
+    const decode = (): unknown => {
+      let json: JsonValue = {};
+      if (raw !== undefined) {
+        let text: string;
         try {
-          json = JSON.parse(text) as JsonValue;
-        } catch (e) {
-          throw new PermifyError('ERROR_CODE_VALIDATION', `invalid JSON body: ${(e as Error).message}`);
+          text = strictUtf8.decode(raw).trim();
+        } catch {
+          // JSON text must be UTF-8 (Go's decoder refuses other bytes; gRPC refuses them as a malformed message).
+          throw new PermifyError('ERROR_CODE_VALIDATION', 'invalid JSON body: invalid UTF-8');
+        }
+        if (text !== '') {
+          try {
+            json = JSON.parse(text) as JsonValue;
+          } catch (e) {
+            throw new PermifyError('ERROR_CODE_VALIDATION', `invalid JSON body: ${(e as Error).message}`);
+          }
+        }
+        if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+          throw new PermifyError('ERROR_CODE_VALIDATION', `invalid JSON body: expected an object for ${r.method.input.typeName}`);
         }
       }
-      if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-        throw new PermifyError('ERROR_CODE_VALIDATION', `invalid JSON body: expected an object for ${r.method.input.typeName}`);
+      const obj = { ...(json as Record<string, JsonValue>) };
+      // Path parameters overwrite same-named body fields (by proto name; drop the JSON-name spelling too).
+      for (const k in params) {
+        const jsonName = jsonNameOf(r.method.input, k);
+        if (jsonName !== undefined && jsonName !== k) delete obj[jsonName];
+        obj[k] = params[k] as string;
       }
-    } else {
-      req.resume();
-    }
-    const obj = { ...(json as Record<string, JsonValue>) };
-    // Path parameters overwrite same-named body fields (by proto name; drop the JSON-name spelling too).
-    for (const k in params) {
-      const jsonName = jsonNameOf(r.method.input, k);
-      if (jsonName !== undefined && jsonName !== k) delete obj[jsonName];
-      obj[k] = params[k] as string;
-    }
-    const request = decodeJson(r.method.input, obj);
-    const ctx: HandlerContext = { signal: controller.signal, requestId: headers['x-request-id'] || randomUUID(), logger };
+      return decodeJson(r.method.input, obj);
+    };
     if (r.method.methodKind === 'server_streaming') {
+      // As in grpc-gateway, a stream's body is decoded before the call starts (a malformed body is 400 even
+      // when the call would not be admitted); its admission failures are failures of the stream.
+      const request = decode();
       let wrote = false;
       try {
         // Admission failures (auth, rate limit) are failures of the stream like any other: Permify's gateway
         // only sees them when reading the first message, so they answer the `{"error": ...}` line too.
-        await opts.beforeCall?.({ service: r.service.typeName, method: r.method.name, headers });
-        for await (const item of (handler as AnyStreaming)(request, ctx)) {
+        for await (const item of pipeline.stream(call, () => request)) {
           if (controller.signal.aborted) {
             // A passed Grpc-Timeout ends the stream with an error line; a client that went away just stops it.
             const reason: unknown = controller.signal.reason;
@@ -391,7 +440,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
             res.writeHead(200, { 'Content-Type': 'application/json' });
             wrote = true;
           }
-          const ok = res.write(JSON.stringify({ result: encodeJson(r.method.output, item) }) + '\n');
+          const ok = res.write(JSON.stringify({ result: encodeJson(r.method.output, item as Message) }) + '\n');
           if (!ok) {
             await new Promise<void>((resolve) => {
               const done = (): void => {
@@ -407,8 +456,8 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
         if (!wrote) res.writeHead(200, { 'Content-Type': 'application/json' });
         res.end();
       } catch (e) {
-        const err = normalise(e, rpc, controller.signal);
-        if (err.code === 'RATE_LIMITED') opts.metrics?.rateLimited();
+        // Normalised, logged and counted by the pipeline (a passed Grpc-Timeout thrown above is mapped here).
+        const err = normalise(e, rpc, controller.signal, false);
         const line = JSON.stringify({ error: { code: err.grpcStatus, message: err.message, details: errorDetails(err) } }) + '\n';
         if (!wrote) {
           const h: http.OutgoingHttpHeaders = { 'Content-Type': 'application/json' };
@@ -417,15 +466,20 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
         }
         res.end(line);
       }
-      return;
+      return true;
     }
-    validateMessage(request as { $typeName: string });
-    await opts.beforeCall?.({ service: r.service.typeName, method: r.method.name, headers });
-    const pending = (handler as AnyUnary)(request, ctx);
-    const response = await (hasDeadline ? untilDeadline(pending, controller.signal) : pending);
-    const body = JSON.stringify(encodeJson(r.method.output, response));
+    let response: unknown;
+    try {
+      const pending = pipeline.unary(call, decode);
+      response = await (hasDeadline ? untilDeadline(pending, controller.signal) : pending);
+    } catch (e) {
+      sendError(res, normalise(e, rpc, controller.signal, false));
+      return true;
+    }
+    const body = JSON.stringify(encodeJson(r.method.output, response as Message));
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
+    return true;
   }
 
   const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -452,6 +506,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
       else controller.abort(new DOMException('client went away', 'AbortError'));
     });
     let rpc = 'unknown';
+    let metered = false;
     void (async () => {
       try {
         const target = requestTarget(req.url ?? '/');
@@ -483,12 +538,12 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
             return;
           }
           rpc = 'grpc.health.v1.Health/Check';
-          await handleHealth(req, res, { searchParams: new URLSearchParams(target.query) });
+          await handleHealth(req, res, { searchParams: new URLSearchParams(target.query) }, controller);
           return;
         }
         if (url.pathname === '/metrics' && req.method === 'GET' && opts.metrics && opts.metricsRoute !== false) {
           req.resume();
-          await opts.beforeCall?.({ service: METRICS_SERVICE, method: 'Get', headers: metadataOf(req) });
+          await pipeline.admit(new RestCall(METRICS_ENTRY, logger, req, controller));
           res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
           res.end(opts.metrics.render());
           return;
@@ -519,7 +574,7 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
           return;
         }
         rpc = `${m.route.service.typeName}/${m.route.method.name}`;
-        await handleRpc(req, res, m.route, m.params, controller);
+        metered = await handleRpc(req, res, m.route, m.params, controller);
       } catch (e) {
         if (e instanceof BodyTooLarge) {
           sendError(res, {
@@ -533,7 +588,8 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
         if (err.code === 'RATE_LIMITED') opts.metrics?.rateLimited();
         sendError(res, err);
       } finally {
-        opts.metrics?.observe('rest', rpc, String(res.statusCode), (performance.now() - started) / 1000);
+        // Calls of the pipeline are counted there; the gateway counts the rest (routes, framing failures).
+        if (!metered) opts.metrics?.observe('rest', rpc, String(res.statusCode), (performance.now() - started) / 1000);
         logger.debug({ transport: 'rest', rpc, status: res.statusCode, ms: performance.now() - started }, 'request finished');
       }
     })();
