@@ -6,8 +6,9 @@
  * - Concurrency: storage reads of the request in flight at once are bounded by `concurrency`. Reads are the
  *   leaves of every evaluation (they never wait for other reads), so one semaphore over them bounds the
  *   request however deeply its combinations nest, and cannot deadlock.
- * - Time: a request that has run for a time slice without giving the event loop a turn parks all of its
- *   reads on one `setImmediate` (every branch waits for the same turn, so the microtask queue really drains)
+ * - Time: once the process has run for a time slice without giving the event loop a turn, every request
+ *   parks its reads on one shared `setImmediate` (all branches of all requests wait for the same turn, so the
+ *   microtask queue really drains; a slice per request would let concurrent requests starve the loop in turn)
  *   and long synchronous loops call {@link WorkBudget.pause}. Other requests, health probes and I/O keep
  *   being served while a large request runs; a memory store answers reads without I/O, so without this a
  *   large request would hold the event loop until it finished.
@@ -52,22 +53,42 @@ export function candidateLimitError(limit: number): PermifyError {
   );
 }
 
+/**
+ * Process-wide slice state. `sliceStart`: when the current run of the event loop began (as far as budgets can
+ * tell); `markerPending`: an immediate scheduled by the first check of a run, which clears it once the loop
+ * has had a turn, so the next check knows a new run began; `turn`: the pending shared turn, if any.
+ */
+let sliceStart = 0;
+let markerPending = false;
+let turn: Promise<void> | undefined;
+
+function clearMarker(): void {
+  markerPending = false;
+}
+
+function pauseFor(timeSliceMs: number): Promise<void> | undefined {
+  if (turn !== undefined) return turn;
+  const now = performance.now();
+  if (!markerPending) {
+    // The loop had a turn since the last check (or this is the first): a new run starts now.
+    markerPending = true;
+    sliceStart = now;
+    setImmediate(clearMarker);
+    return undefined;
+  }
+  if (now - sliceStart < timeSliceMs) return undefined;
+  turn = nextTurn().then(() => {
+    turn = undefined;
+  });
+  return turn;
+}
+
 export function createWorkBudget(options: WorkBudgetOptions): WorkBudget {
   let active = 0;
   const waiting: (() => void)[] = [];
-  let sliceStart = performance.now();
-  let turn: Promise<void> | undefined;
   let candidates = 0;
 
-  const pause = (): Promise<void> | undefined => {
-    if (turn !== undefined) return turn;
-    if (performance.now() - sliceStart < options.timeSliceMs) return undefined;
-    turn = nextTurn().then(() => {
-      turn = undefined;
-      sliceStart = performance.now();
-    });
-    return turn;
-  };
+  const pause = (): Promise<void> | undefined => pauseFor(options.timeSliceMs);
 
   const release = (): void => {
     const next = waiting.shift();
@@ -84,14 +105,16 @@ export function createWorkBudget(options: WorkBudgetOptions): WorkBudget {
     return new Promise<void>((resolve) => waiting.push(resolve));
   };
 
-  async function slowRead<T>(pending: Promise<void> | undefined, run: () => Promise<T>): Promise<T> {
-    const p = pause();
-    if (p !== undefined) await p;
+  async function slowRead<T>(
+    pending: Promise<void> | undefined,
+    due: Promise<void> | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    if (due !== undefined) await due;
     if (pending !== undefined) await pending;
-    else if (turn !== undefined) {
-      // A pause began while this read waited for nothing: still take the turn, permit held.
-      await turn;
-    }
+    // A turn that began while this read waited for its permit is taken too (permit held: reads stay bounded).
+    const again = pause();
+    if (again !== undefined) await again;
     try {
       return await run();
     } finally {
@@ -103,7 +126,8 @@ export function createWorkBudget(options: WorkBudgetOptions): WorkBudget {
     options,
     read<T>(run: () => Promise<T>): Promise<T> {
       const pending = acquire();
-      if (pending === undefined && turn === undefined && performance.now() - sliceStart < options.timeSliceMs) {
+      const due = pause();
+      if (pending === undefined && due === undefined) {
         let p: Promise<T>;
         try {
           p = run();
@@ -122,7 +146,7 @@ export function createWorkBudget(options: WorkBudgetOptions): WorkBudget {
           },
         );
       }
-      return slowRead(pending, run);
+      return slowRead(pending, due, run);
     },
     pause,
     charge(n) {
