@@ -94,6 +94,32 @@ describe('a database Permify v1.7.3 migrated', () => {
     expect(await permifyGoosePlan(uri)).toEqual({ missing: [], pending: [] });
   });
 
+  it('a store says what it migrated, or, with autoMigrate off, which migrations are pending', async () => {
+    const logged: { level: string; obj: object; msg?: string }[] = [];
+    const logger = {
+      info: (obj: object, msg?: string) => logged.push({ level: 'info', obj, msg }),
+      warn: (obj: object, msg?: string) => logged.push({ level: 'warn', obj, msg }),
+      error: (obj: object, msg?: string) => logged.push({ level: 'error', obj, msg }),
+    };
+    const uri = await freshDb();
+    await applyPermifyMigrations(uri);
+    const manual = await createPostgresStore({ uri, maxOpenConnections: 1, autoMigrate: false, logger });
+    await manual.ready();
+    await manual.close();
+    expect(logged).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        obj: { pending: ownVersions },
+        msg: expect.stringContaining('permify migrate up'),
+      }),
+    ]);
+    logged.length = 0;
+    const auto = await createPostgresStore({ uri, maxOpenConnections: 1, logger });
+    await auto.ready();
+    await auto.close();
+    expect(logged).toEqual([{ level: 'info', obj: { applied: ownVersions }, msg: 'applied database migrations' }]);
+  });
+
   it('partly migrated by an older Permify: its missing steps go to goose`s table, in order', async () => {
     const uri = await freshDb();
     await applyPermifyMigrations(uri, { upTo: '20231122120124' });

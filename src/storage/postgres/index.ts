@@ -17,7 +17,7 @@ import { createPostgresBundleStore } from './bundle-store.js';
 import { createPostgresDataReader } from './data-reader.js';
 import { createPostgresDataWriter } from './data-writer.js';
 import { createPostgresGarbageCollector, type PostgresGarbageCollector } from './gc.js';
-import { migrateUp } from './migrator.js';
+import { migrateUp, migrationStatus } from './migrator.js';
 import { createPostgresSchemaStore } from './schema-store.js';
 import { createPostgresTenantStore } from './tenant-store.js';
 import { createPostgresWatcher, type PostgresWatcher } from './watch.js';
@@ -111,8 +111,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   readyPromise.catch(() => undefined);
 
   async function startUp(): Promise<void> {
-    if (options.autoMigrate ?? true) await migrateUp(writerUri);
-    else await query(db.writer, 'SELECT 1', []);
+    if (options.autoMigrate ?? true) {
+      const applied = await migrateUp(writerUri);
+      if (applied.length > 0) logger.info({ applied }, 'applied database migrations');
+    } else {
+      await query(db.writer, 'SELECT 1', []);
+      // A database migrated by Permify (or by an older release) lacks our steps; say so instead of failing later.
+      const pending = (await migrationStatus(writerUri)).filter((m) => !m.applied).map((m) => m.version);
+      if (pending.length > 0) {
+        logger.warn({ pending }, 'database has pending migrations and database.auto_migrate is off: run `permify migrate up`');
+      }
+    }
     migrated = true;
     if (options.gc?.enabled) gc.start(options.gc.intervalMs, options.gc.windowMs, options.gc.timeoutMs);
     resolveReady();
