@@ -7,10 +7,25 @@ import { PermifyError } from '../../errors.js';
 import type { SnapToken } from '../contract.js';
 import type { MemoryState } from './tables.js';
 
+/**
+ * Tokens already encoded, by transaction id. Every read resolves its tenant's head token first, and heads move
+ * only on writes, so the same few ids are encoded over and over: each is encoded (Buffer, base64) once and
+ * then held as a string. Bounded: cleared when full (entries are cheap to rebuild).
+ */
+const encodedTokens = new Map<number, SnapToken>();
+const MAX_ENCODED_TOKENS = 4096;
+const scratch = Buffer.alloc(8);
+
 export function encodeSnapToken(tx: number): SnapToken {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64LE(BigInt(tx));
-  return bytes.toString('base64');
+  const cached = encodedTokens.get(tx);
+  if (cached !== undefined) return cached;
+  // Little-endian 64-bit from a safe integer without BigInt: low 32 bits, then the high ones.
+  scratch.writeUInt32LE(tx % 2 ** 32, 0);
+  scratch.writeUInt32LE(Math.floor(tx / 2 ** 32), 4);
+  const token = scratch.toString('base64');
+  if (encodedTokens.size >= MAX_ENCODED_TOKENS) encodedTokens.clear();
+  encodedTokens.set(tx, token);
+  return token;
 }
 
 /**
