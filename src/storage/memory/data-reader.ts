@@ -111,6 +111,17 @@ export function attributeFilterHasCriterion(f: AttributeFilter): boolean {
   return Boolean(f.entity?.type || (f.entity?.ids?.length ?? 0) > 0 || (f.attributes?.length ?? 0) > 0);
 }
 
+/**
+ * Whether a row created at `c` and expired at `e` is visible to a reader at `tx`. `hidden` lists
+ * transaction numbers at or below `tx` that the reader must not see (the read model's tokens whose
+ * snapshots skip a transaction applied before others they see); without it the test is the scalar
+ * `c <= tx < e` of the memory store.
+ */
+export function rowVisible(c: number, e: number, tx: number, hidden: ReadonlySet<number> | undefined): boolean {
+  if (hidden === undefined) return c <= tx && e > tx;
+  return c <= tx && !hidden.has(c) && (e > tx || hidden.has(e));
+}
+
 function pushChain(index: ChainIndex, key: ArrayLike<number>, out: number[]): void {
   const next = index.next;
   for (let row = index.first(key); row >= 0; row = next[row] as number) out.push(row);
@@ -120,7 +131,13 @@ function pushChain(index: ChainIndex, key: ArrayLike<number>, out: number[]): vo
  * Rows of the tuple table visible at `tx` and matching the filter, ascending (= insertion order).
  * `entityIdFrom` keeps only rows whose entity id is >= it.
  */
-export function matchTupleRows(data: TenantData, filter: TupleFilter, tx: number, entityIdFrom?: string): number[] {
+export function matchTupleRows(
+  data: TenantData,
+  filter: TupleFilter,
+  tx: number,
+  entityIdFrom?: string,
+  hidden?: ReadonlySet<number>,
+): number[] {
   const s = data.strings;
   const t: TupleTable = data.tuples;
   const et = one(data.entityTypeCache, filter.entity?.type);
@@ -168,7 +185,7 @@ export function matchTupleRows(data: TenantData, filter: TupleFilter, tx: number
   const sidSet = sids === null ? null : new Set(sids);
   const out: number[] = [];
   for (const row of candidates) {
-    if ((cCreated[row] as number) > tx || (cExpired[row] as number) <= tx) continue;
+    if (!rowVisible(cCreated[row] as number, cExpired[row] as number, tx, hidden)) continue;
     if (et >= 0 && cET[row] !== et) continue;
     if (eidSet !== null && !eidSet.has(cEID[row] as number)) continue;
     if (rel >= 0 && cREL[row] !== rel) continue;
@@ -195,6 +212,7 @@ export function queryEntityRelation(
   filter: TupleFilter,
   tx: number,
   entityIdFrom?: string,
+  hidden?: ReadonlySet<number>,
 ): Tuple[] | undefined {
   const e = filter.entity;
   if (e === undefined) return undefined;
@@ -245,7 +263,7 @@ export function queryEntityRelation(
     if (srel >= 0 && rowSREL !== srel) continue;
     const rowST = cST[row] as number;
     if (st >= 0 && rowST !== st) continue;
-    if ((cCreated[row] as number) > tx || (cExpired[row] as number) <= tx) continue;
+    if (!rowVisible(cCreated[row] as number, cExpired[row] as number, tx, hidden)) continue;
     out.push({
       entity: { type: entityType, id: entityId },
       relation: relationName,
@@ -261,6 +279,7 @@ export function matchAttributeRows(
   filter: AttributeFilter,
   tx: number,
   entityIdFrom?: string,
+  hidden?: ReadonlySet<number>,
 ): number[] {
   const s = data.strings;
   const a: AttributeTable = data.attributes;
@@ -297,7 +316,7 @@ export function matchAttributeRows(
   const attrSet = attrs === null ? null : new Set(attrs);
   const out: number[] = [];
   for (const row of candidates) {
-    if ((cCreated[row] as number) > tx || (cExpired[row] as number) <= tx) continue;
+    if (!rowVisible(cCreated[row] as number, cExpired[row] as number, tx, hidden)) continue;
     if (et >= 0 && cET[row] !== et) continue;
     if (eidSet !== null && !eidSet.has(cEID[row] as number)) continue;
     if (attrSet !== null && !attrSet.has(cATTR[row] as number)) continue;
@@ -305,6 +324,52 @@ export function matchAttributeRows(
     out.push(row);
   }
   return out;
+}
+
+/** The value of one attribute of one entity visible at `tx`, if any. */
+export function singleAttribute(
+  data: TenantData,
+  entity: Entity,
+  attribute: string,
+  tx: number,
+  hidden?: ReadonlySet<number>,
+): Attribute | undefined {
+  const s = data.strings;
+  const key = [s.lookup(entity.type), s.lookup(entity.id), s.lookup(attribute)];
+  if (key.some((k) => k < 0)) return undefined;
+  const a = data.attributes;
+  const created = a.txCol(A_CREATED);
+  const expired = a.txCol(A_EXPIRED);
+  const next = a.unique.next;
+  for (let row = a.unique.first(key); row >= 0; row = next[row] as number) {
+    if (rowVisible(created[row] as number, expired[row] as number, tx, hidden)) return attributeAt(data, row);
+  }
+  return undefined;
+}
+
+/** Distinct subject ids (ascending) of tuples with this subject type and exact subject relation visible at `tx`. */
+export function uniqueSubjectIds(
+  data: TenantData,
+  subjectType: string,
+  subjectRelation: string,
+  tx: number,
+  hidden?: ReadonlySet<number>,
+): string[] {
+  const s = data.strings;
+  const st = s.lookup(subjectType);
+  const srel = s.lookup(subjectRelation);
+  if (st < 0 || srel < 0) return [];
+  const t = data.tuples;
+  const created = t.txCol(T_CREATED);
+  const expired = t.txCol(T_EXPIRED);
+  const sid = t.col(T_SID);
+  const next = t.bySubjectRelation.next;
+  const seen = new Set<number>();
+  for (let row = t.bySubjectRelation.first([st, srel]); row >= 0; row = next[row] as number) {
+    if (rowVisible(created[row] as number, expired[row] as number, tx, hidden)) seen.add(sid[row] as number);
+  }
+  // Ids are ASCII by the API's pattern, so UTF-16 order equals byte order.
+  return [...seen].map((id) => s.get(id)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 }
 
 /** Materialises a tuple row. */
@@ -409,17 +474,7 @@ export function createMemoryDataReader(state: MemoryState): DataReader {
       const tx = decodeSnapToken(state, snapToken);
       const data = dataOf(tenantId);
       if (data === undefined) return undefined;
-      const s = data.strings;
-      const key = [s.lookup(entity.type), s.lookup(entity.id), s.lookup(attribute)];
-      if (key.some((k) => k < 0)) return undefined;
-      const a = data.attributes;
-      const created = a.txCol(A_CREATED);
-      const expired = a.txCol(A_EXPIRED);
-      const next = a.unique.next;
-      for (let row = a.unique.first(key); row >= 0; row = next[row] as number) {
-        if ((created[row] as number) <= tx && (expired[row] as number) > tx) return attributeAt(data, row);
-      }
-      return undefined;
+      return singleAttribute(data, entity, attribute, tx);
     },
 
     async queryAttributes(tenantId, filter, snapToken, options) {
@@ -447,21 +502,7 @@ export function createMemoryDataReader(state: MemoryState): DataReader {
       const tx = decodeSnapToken(state, snapToken);
       const data = dataOf(tenantId);
       if (data === undefined) return [];
-      const s = data.strings;
-      const st = s.lookup(subjectType);
-      const srel = s.lookup(subjectRelation);
-      if (st < 0 || srel < 0) return [];
-      const t = data.tuples;
-      const created = t.txCol(T_CREATED);
-      const expired = t.txCol(T_EXPIRED);
-      const sid = t.col(T_SID);
-      const next = t.bySubjectRelation.next;
-      const seen = new Set<number>();
-      for (let row = t.bySubjectRelation.first([st, srel]); row >= 0; row = next[row] as number) {
-        if ((created[row] as number) <= tx && (expired[row] as number) > tx) seen.add(sid[row] as number);
-      }
-      // Ids are ASCII by the API's pattern, so UTF-16 order equals byte order.
-      return [...seen].map((id) => s.get(id)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+      return uniqueSubjectIds(data, subjectType, subjectRelation, tx);
     },
   };
 }

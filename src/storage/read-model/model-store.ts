@@ -1,0 +1,233 @@
+/**
+ * A PostgreSQL store with the read model in front of its readers (a decorator composed in `server.ts`; the
+ * engine sees the same `DataReader`/`SchemaStore` contract). Reads of a loaded tenant at a token the model
+ * covers are answered from memory; everything else (tenants still loading or over the budget, tokens older
+ * than the model's base, tokens the model has not reached within `waitTimeoutMs`, paginated reads whose
+ * continuation tokens are PostgreSQL row ids) goes to the PostgreSQL reader, which answers them exactly.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Attribute, Tuple } from '../../data/types.js';
+import type {
+  AttributeFilter,
+  DataReader,
+  SchemaDefinitionRecord,
+  SchemaStore,
+  Store,
+  TupleFilter,
+} from '../contract.js';
+import {
+  attributeAt,
+  matchAttributeRows,
+  matchTupleRows,
+  queryEntityRelation,
+  singleAttribute,
+  tupleAt,
+  uniqueSubjectIds,
+} from '../memory/data-reader.js';
+import { A_ID, T_ID } from '../memory/tables.js';
+import type { PostgresStore } from '../postgres/index.js';
+import { checkAttributeFilter, checkTupleFilter } from '../postgres/validate.js';
+import { normaliseRelation } from '../postgres/values.js';
+import { EMPTY_VIEW, ReadModel, type ModelTenant, type ModelView, type ReadModelOptions } from './read-model.js';
+
+export interface ReadModelStore extends Store {
+  readonly kind: 'postgres';
+  readonly readModel: ReadModel;
+  /** The store the model decorates (direct PostgreSQL reads). */
+  readonly direct: PostgresStore;
+}
+
+export const READ_MODEL_DEFAULTS = {
+  maxTuples: 10_000_000,
+  maxBytes: 4 * 1024 * 1024 * 1024,
+  waitTimeoutMs: 10,
+  pollIntervalMs: 50,
+  staleAfterMs: 5_000,
+} as const;
+
+function normaliseTupleFilter(f: TupleFilter): TupleFilter {
+  const rel = f.subject?.relation;
+  if (rel !== '...') return f;
+  return { ...f, subject: { ...f.subject, relation: normaliseRelation(rel) } };
+}
+
+function sortById(rows: number[], ids: Int32Array): number[] {
+  return rows.sort((a, b) => (ids[a] as number) - (ids[b] as number));
+}
+
+export function createReadModelReader(model: ReadModel, direct: DataReader): DataReader {
+  /** The loaded tenant and the token's view, or undefined to fall through. */
+  async function resolve(
+    tenantId: string,
+    token: string,
+    signal?: AbortSignal,
+  ): Promise<{ t: ModelTenant | undefined; v: ModelView } | undefined> {
+    const v = await model.view(tenantId, token, signal);
+    if (v === undefined) {
+      model.stats.fallbacks += 1;
+      return undefined;
+    }
+    if (v === EMPTY_VIEW) return { t: undefined, v };
+    const t = model.loadedTenant(tenantId);
+    if (t === undefined) {
+      model.stats.fallbacks += 1;
+      return undefined;
+    }
+    model.stats.modelReads += 1;
+    return { t, v };
+  }
+
+  function tuples(t: ModelTenant, filter: TupleFilter, v: ModelView, from: string | undefined): Tuple[] {
+    const d = t.data;
+    if (!t.disordered) {
+      const fast = queryEntityRelation(d, filter, v.tx, from, v.hidden);
+      if (fast !== undefined) return fast;
+      return matchTupleRows(d, filter, v.tx, from, v.hidden).map((row) => tupleAt(d, row));
+    }
+    const rows = matchTupleRows(d, filter, v.tx, from, v.hidden);
+    return sortById(rows, d.tuples.col(T_ID)).map((row) => tupleAt(d, row));
+  }
+
+  function attributes(t: ModelTenant, filter: AttributeFilter, v: ModelView, from: string | undefined): Attribute[] {
+    const d = t.data;
+    const rows = matchAttributeRows(d, filter, v.tx, from, v.hidden);
+    if (t.disordered) sortById(rows, d.attributes.col(A_ID));
+    return rows.map((row) => attributeAt(d, row));
+  }
+
+  return {
+    async headSnapToken(tenantId, signal) {
+      const t = model.tenant(tenantId);
+      if (t !== undefined && model.fresh) return t.headToken;
+      return direct.headSnapToken(tenantId, signal);
+    },
+
+    async queryRelationships(tenantId, filter, snapToken, options) {
+      checkTupleFilter(filter);
+      const r = await resolve(tenantId, snapToken, options?.signal);
+      if (r === undefined) return direct.queryRelationships(tenantId, filter, snapToken, options);
+      if (r.t === undefined) return [];
+      return tuples(r.t, normaliseTupleFilter(filter), r.v, options?.entityIdFrom);
+    },
+
+    readRelationships(tenantId, filter, snapToken, page, signal) {
+      return direct.readRelationships(tenantId, filter, snapToken, page, signal);
+    },
+
+    async querySingleAttribute(tenantId, entity, attribute, snapToken, signal) {
+      const r = await resolve(tenantId, snapToken, signal);
+      if (r === undefined) return direct.querySingleAttribute(tenantId, entity, attribute, snapToken, signal);
+      if (r.t === undefined) return undefined;
+      return singleAttribute(r.t.data, entity, attribute, r.v.tx, r.v.hidden);
+    },
+
+    async queryAttributes(tenantId, filter, snapToken, options) {
+      checkAttributeFilter(filter);
+      const r = await resolve(tenantId, snapToken, options?.signal);
+      if (r === undefined) return direct.queryAttributes(tenantId, filter, snapToken, options);
+      if (r.t === undefined) return [];
+      return attributes(r.t, filter, r.v, options?.entityIdFrom);
+    },
+
+    readAttributes(tenantId, filter, snapToken, page, signal) {
+      return direct.readAttributes(tenantId, filter, snapToken, page, signal);
+    },
+
+    async queryUniqueSubjectIds(tenantId, subjectType, subjectRelation, snapToken, signal) {
+      const r = await resolve(tenantId, snapToken, signal);
+      if (r === undefined) {
+        return direct.queryUniqueSubjectIds(tenantId, subjectType, subjectRelation, snapToken, signal);
+      }
+      if (r.t === undefined) return [];
+      return uniqueSubjectIds(r.t.data, subjectType, normaliseRelation(subjectRelation), r.v.tx, r.v.hidden);
+    },
+  };
+}
+
+/**
+ * Schema reads: the head version comes from the model (refreshed by every tailing cycle and by this
+ * process's own schema writes); versions are immutable, so their statements are cached.
+ */
+export function createReadModelSchemaStore(model: ReadModel, direct: SchemaStore): SchemaStore {
+  const versions = new LRUCache<string, readonly SchemaDefinitionRecord[]>({ max: 1_000 });
+  return {
+    async writeSchema(tenantId, definitions, signal) {
+      const version = await direct.writeSchema(tenantId, definitions, signal);
+      model.noteSchemaVersion(tenantId, version);
+      return version;
+    },
+    async readSchema(tenantId, version, signal) {
+      const key = `${tenantId}\u0000${version}`;
+      const hit = versions.get(key);
+      if (hit !== undefined) return hit;
+      const found = await direct.readSchema(tenantId, version, signal);
+      if (found !== undefined) versions.set(key, found);
+      return found;
+    },
+    async headVersion(tenantId, signal) {
+      const t = model.tenant(tenantId);
+      if (t !== undefined && model.fresh) return t.schemaHead;
+      return direct.headVersion(tenantId, signal);
+    },
+    listVersions(tenantId, page, signal) {
+      return direct.listVersions(tenantId, page, signal);
+    },
+  };
+}
+
+/** Wraps `direct` with a read model and starts tailing. */
+export function createReadModelStore(
+  direct: PostgresStore,
+  options: Partial<ReadModelOptions> & Pick<ReadModelOptions, 'logger'>,
+): ReadModelStore {
+  const model = new ReadModel(direct.database, { ...READ_MODEL_DEFAULTS, ...options });
+  model.start();
+  const unsubscribe = direct.tenants.subscribe((event) => {
+    if (event.kind === 'deleted') model.drop(event.tenantId);
+    else model.dropAll();
+  });
+  return {
+    kind: 'postgres',
+    readModel: model,
+    direct,
+    reader: createReadModelReader(model, direct.reader),
+    writer: {
+      async write(tenantId, steps, signal) {
+        const token = await direct.writer.write(tenantId, steps, signal);
+        model.kick();
+        return token;
+      },
+    },
+    bulk: {
+      async importBatch(tenantId, batch, signal) {
+        const token = await direct.bulk.importBatch(tenantId, batch, signal);
+        model.kick();
+        return token;
+      },
+      exportPage: (tenantId, snapToken, cursor, size, signal) =>
+        direct.bulk.exportPage(tenantId, snapToken, cursor, size, signal),
+    },
+    schemas: createReadModelSchemaStore(model, direct.schemas),
+    tenants: {
+      createTenant: (id, name, signal) => direct.tenants.createTenant(id, name, signal),
+      async deleteTenant(id, signal) {
+        await direct.tenants.deleteTenant(id, signal);
+        model.drop(id);
+      },
+      listTenants: (page, signal) => direct.tenants.listTenants(page, signal),
+      subscribe: (listener) => direct.tenants.subscribe(listener),
+    },
+    bundles: direct.bundles,
+    watcher: direct.watcher,
+    gc: direct.gc,
+    /** Ready once the database is and the model has caught up (one tailing cycle done). */
+    async isReady(signal) {
+      return model.fresh && (await direct.isReady(signal));
+    },
+    async close() {
+      unsubscribe();
+      await model.close();
+      await direct.close();
+    },
+  };
+}

@@ -1,0 +1,740 @@
+/**
+ * The read model: per server process, the memory store's MVCC tables (src/storage/memory/tables.ts) kept
+ * current from PostgreSQL, so that reads are answered without SQL.
+ *
+ * Loading: on first use of a tenant its live rows are read in one REPEATABLE READ transaction (one snapshot
+ * C0); the tenant's position P is C0.
+ * Tailing: one poller for the whole process. Each cycle is one REPEATABLE READ transaction at snapshot C;
+ * for every loaded tenant it reads the transactions of the `transactions` table visible in C and not in
+ * the tenant's P (so none is applied twice, whatever failed before), the rows they created or expired, and
+ * applies them in order; then P := C. A failed cycle changes nothing and is retried. Cycles run on a timer
+ * (the safety net), when our own writes commit, and when a read names a token the model does not cover yet.
+ *
+ * Rows carry local transaction numbers ("seq"): base rows (the load) 1, then one per applied transaction.
+ * A read at token T is answered only when every transaction T sees is applied (T within P) and T sees
+ * everything the base saw; its view is "seq <= tx, except the hidden ones" (a transaction applied before
+ * another that T sees, but invisible at T). Other tokens fall through to PostgreSQL.
+ */
+import type pg from 'pg';
+import { A_EXPIRED, A_ID, LIVE, T_EXPIRED, T_ID, TenantData } from '../memory/tables.js';
+import { connect, liveSentinel, mustDiscard, type Database, type StoreLogger } from '../postgres/database.js';
+import {
+  decodeToken,
+  encodeToken,
+  legacyToken,
+  parsePgSnapshot,
+  visibleAtToken,
+  type DecodedToken,
+  type PgSnapshot,
+} from '../postgres/snap-token.js';
+import { decodeAttributeValue } from '../postgres/values.js';
+import { restrictSnapshot, snapshotWithinToken, tokenWithin } from './snapshots.js';
+
+export interface ReadModelOptions {
+  /** Rows (tuples + attributes, history included) the model may hold in this process. */
+  readonly maxTuples: number;
+  /** Estimated bytes the model may hold in this process. */
+  readonly maxBytes: number;
+  /** How long a read at a token the model has not reached yet waits before falling through. */
+  readonly waitTimeoutMs: number;
+  /** Poll interval of the tailing loop when nothing wakes it. */
+  readonly pollIntervalMs: number;
+  /** The model counts as behind (head reads fall through) when no cycle succeeded for this long. */
+  readonly staleAfterMs: number;
+  readonly logger: StoreLogger;
+}
+
+/** A read position: rows with `created <= tx` (not hidden) and not expired by such a transaction. */
+export interface ModelView {
+  readonly tx: number;
+  readonly hidden: ReadonlySet<number> | undefined;
+}
+
+/** The view of the token naming no transaction ("AAAAAAAAAAA="): nothing is visible. */
+export const EMPTY_VIEW: ModelView = Object.freeze({ tx: 0, hidden: undefined });
+
+interface Batch {
+  readonly firstSeq: number;
+  /** Transaction ids by seq (`xids[i]` has seq `firstSeq + i`). */
+  readonly xids: readonly bigint[];
+  /** The position after the batch, restricted to the tenant's newest transaction. */
+  readonly pos: PgSnapshot;
+}
+
+/** Most batches kept for computing views of older tokens; older ones are folded into the base. */
+const MAX_BATCHES = 512;
+const MAX_VIEWS = 4096;
+/** Every tenant costs at least this many rows of the budget (unknown tenant ids must not be free). */
+const TENANT_MIN_ROWS = 64;
+/** Rough bytes per string beyond its characters (Map entry, array slot, header). */
+const STRING_OVERHEAD_BYTES = 60;
+const LOAD_FETCH_ROWS = 20_000;
+/** A tenant is reloaded once it holds more expired rows than this and than live rows. */
+const RELOAD_MIN_EXPIRED_ROWS = 100_000;
+
+export class ModelTenant {
+  readonly data = new TenantData();
+  /** Last seq assigned (1 = the base). */
+  seq = 1;
+  /** Position: the snapshot of the last cycle that applied this tenant (full, not restricted). */
+  pos: PgSnapshot;
+  /** The load's snapshot restricted to the tenant, or the position of the newest batch folded into it. */
+  base: PgSnapshot;
+  baseSeq = 1;
+  /** The base holds no transaction of the tenant: every token sees all of it. */
+  baseEmpty: boolean;
+  /** `tenants.created_at` at load ('' = no such row): a change means the tenant was deleted (and re-created). */
+  createdAt = '';
+  /** Rows whose expiry was applied (history); the tenant is reloaded when they outnumber the live ones. */
+  expiredRows = 0;
+  readonly batches: Batch[] = [];
+  /** The tenant's newest transaction visible at `pos` (0 = none). */
+  headXid: bigint;
+  headToken: string;
+  readonly views = new Map<string, ModelView>();
+  schemaHead: string | undefined;
+  /** True once rows were appended out of PostgreSQL id order (results are then sorted by id). */
+  disordered = false;
+  maxTupleId = 0;
+  maxAttributeId = 0;
+  rows = 0;
+  loadedAtMs = Date.now();
+  loadMs = 0;
+
+  constructor(pos: PgSnapshot, headXid: bigint, schemaHead: string | undefined) {
+    this.pos = pos;
+    this.headXid = headXid;
+    this.base = headXid === 0n ? pos : restrictSnapshot(pos, headXid);
+    this.headToken = headXid === 0n ? legacyToken(0n) : encodeToken({ xid: headXid, snapshot: this.base });
+    this.schemaHead = schemaHead;
+    this.baseEmpty = headXid === 0n;
+    this.views.set(this.headToken, { tx: 1, hidden: undefined });
+  }
+
+  /** Estimated bytes held (typed arrays, indexes, strings, attribute values). */
+  get bytes(): number {
+    let n = this.data.tuples.byteSize;
+    for (const c of this.data.attributes.rows.cols) n += c.byteLength;
+    n += this.data.attributes.length * 48;
+    for (const s of this.data.strings.strings) n += s.length * 2 + STRING_OVERHEAD_BYTES;
+    return n;
+  }
+
+  /**
+   * The view of a token that {@link tokenWithin} the position, or undefined when the token sees less
+   * than the base (older than what the model holds).
+   */
+  view(token: string, decoded: DecodedToken): ModelView | undefined {
+    const cached = this.views.get(token);
+    if (cached !== undefined) return cached;
+    let kLo = -1;
+    const candidates: [number, boolean][] = [];
+    for (let b = this.batches.length - 1; b >= 0; b -= 1) {
+      const batch = this.batches[b] as Batch;
+      if (snapshotWithinToken(batch.pos, decoded)) {
+        kLo = batch.firstSeq + batch.xids.length - 1;
+        break;
+      }
+      for (let i = 0; i < batch.xids.length; i += 1) {
+        candidates.push([batch.firstSeq + i, visibleAtToken(batch.xids[i] as bigint, decoded)]);
+      }
+    }
+    if (kLo < 0) {
+      if (!this.baseEmpty && !snapshotWithinToken(this.base, decoded)) return undefined;
+      kLo = this.baseSeq;
+    }
+    let tx = kLo;
+    for (const [seq, visible] of candidates) if (visible && seq > tx) tx = seq;
+    let hidden: Set<number> | undefined;
+    for (const [seq, visible] of candidates) {
+      if (!visible && seq < tx) (hidden ??= new Set()).add(seq);
+    }
+    const v: ModelView = { tx, hidden };
+    if (this.views.size >= MAX_VIEWS) this.views.clear();
+    this.views.set(token, v);
+    return v;
+  }
+}
+
+/** Per-tenant state for metrics and /healthz. */
+export interface ReadModelTenantState {
+  readonly tenantId: string;
+  readonly loaded: boolean;
+  readonly rows: number;
+  readonly bytes: number;
+  /** The tenant's head snap token in the model. */
+  readonly position: string;
+  /** Milliseconds since the last successful cycle. */
+  readonly lagMs: number;
+}
+
+export interface ReadModelState {
+  readonly enabled: true;
+  /** True once the first cycle succeeded and the model is not behind. */
+  readonly caughtUp: boolean;
+  readonly rows: number;
+  readonly bytes: number;
+  readonly maxTuples: number;
+  readonly maxBytes: number;
+  readonly lastCycleAgoMs: number;
+  readonly cycles: number;
+  readonly failedCycles: number;
+  readonly appliedTransactions: number;
+  readonly fallbacks: number;
+  readonly modelReads: number;
+  readonly tenants: readonly ReadModelTenantState[];
+  readonly overBudget: readonly string[];
+}
+
+interface FetchedTuple {
+  tenant: string;
+  id: number;
+  row: string[];
+  created: bigint;
+  expired: bigint;
+}
+
+const live = BigInt(liveSentinel);
+
+export class ReadModel {
+  private readonly tenants = new Map<string, ModelTenant>();
+  private readonly loading = new Map<string, Promise<void>>();
+  /** Tenants refused by the budget, with the time to try again. */
+  private readonly overBudget = new Map<string, number>();
+  /** Bumped whenever a tenant is dropped: an in-flight load or cycle result for it is discarded. */
+  private readonly epochs = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private cycling: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  private lastCycleOkMs = 0;
+  private cycleWaiters: (() => void)[] = [];
+  readonly stats = { cycles: 0, failedCycles: 0, appliedTransactions: 0, fallbacks: 0, modelReads: 0 };
+
+  constructor(
+    private readonly db: Database,
+    readonly options: ReadModelOptions,
+  ) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.cycling?.catch(() => undefined);
+    await Promise.allSettled([...this.loading.values()]);
+    this.tenants.clear();
+  }
+
+  /** True when the model is tailing normally (head reads may use it). */
+  get fresh(): boolean {
+    return this.lastCycleOkMs > 0 && Date.now() - this.lastCycleOkMs <= this.options.staleAfterMs;
+  }
+
+  /** The loaded tenant, or undefined (starting its load when the budget allows). */
+  tenant(tenantId: string): ModelTenant | undefined {
+    const t = this.tenants.get(tenantId);
+    if (t !== undefined) return t;
+    if (!this.closed && !this.loading.has(tenantId)) {
+      const retryAt = this.overBudget.get(tenantId);
+      if (retryAt === undefined || Date.now() >= retryAt) this.startLoad(tenantId);
+    }
+    return undefined;
+  }
+
+  /** The loaded tenant, without starting a load. */
+  loadedTenant(tenantId: string): ModelTenant | undefined {
+    return this.tenants.get(tenantId);
+  }
+
+  /** Resolves when the tenant's load settles (tests, bench). */
+  async whenLoaded(tenantId: string): Promise<boolean> {
+    this.tenant(tenantId);
+    await this.loading.get(tenantId)?.catch(() => undefined);
+    return this.tenants.has(tenantId);
+  }
+
+  /**
+   * The view of `token` for a loaded tenant: at once when the model covers it, else after waiting up to
+   * `waitTimeoutMs` for cycles to reach it; undefined = fall through to PostgreSQL.
+   */
+  async view(tenantId: string, token: string, signal?: AbortSignal): Promise<ModelView | undefined> {
+    let t = this.tenant(tenantId);
+    if (t === undefined) return undefined;
+    const hit = t.views.get(token);
+    if (hit !== undefined) return hit;
+    let decoded: DecodedToken;
+    try {
+      decoded = decodeToken(token);
+    } catch {
+      return undefined; // the direct reader reports the error
+    }
+    if (decoded.snapshot === undefined) return decoded.xid === 0n ? EMPTY_VIEW : undefined;
+    if (tokenWithin(decoded, t.pos)) return t.view(token, decoded);
+    const deadline = Date.now() + this.options.waitTimeoutMs;
+    while (!this.closed && Date.now() < deadline && !(signal?.aborted ?? false)) {
+      await this.nextCycle(deadline - Date.now());
+      t = this.tenants.get(tenantId);
+      if (t === undefined) return undefined;
+      if (tokenWithin(decoded, t.pos)) return t.view(token, decoded);
+    }
+    return undefined;
+  }
+
+  /** Drops a tenant (deleted, or its state is in doubt); it is loaded again on next use. */
+  drop(tenantId: string): void {
+    this.epochs.set(tenantId, (this.epochs.get(tenantId) ?? 0) + 1);
+    this.tenants.delete(tenantId);
+    this.overBudget.delete(tenantId);
+  }
+
+  dropAll(): void {
+    for (const id of [...this.tenants.keys(), ...this.loading.keys()]) this.drop(id);
+  }
+
+  /** Asks for a cycle soon (our own write committed, or a reader waits for a newer token). */
+  kick(): void {
+    if (this.closed) return;
+    if (this.cycling !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  /** Records a schema version this process wrote (the next cycle would find it too). */
+  noteSchemaVersion(tenantId: string, version: string): void {
+    const t = this.tenants.get(tenantId);
+    if (t !== undefined && (t.schemaHead === undefined || version > t.schemaHead)) t.schemaHead = version;
+  }
+
+  state(): ReadModelState {
+    const now = Date.now();
+    const tenants: ReadModelTenantState[] = [];
+    let rows = 0;
+    let bytes = 0;
+    for (const [tenantId, t] of this.tenants) {
+      const b = t.bytes;
+      rows += t.rows;
+      bytes += b;
+      tenants.push({
+        tenantId,
+        loaded: true,
+        rows: t.rows,
+        bytes: b,
+        position: t.headToken,
+        lagMs: this.lastCycleOkMs > 0 ? now - this.lastCycleOkMs : -1,
+      });
+    }
+    for (const tenantId of this.loading.keys()) {
+      tenants.push({ tenantId, loaded: false, rows: 0, bytes: 0, position: '', lagMs: -1 });
+    }
+    return {
+      enabled: true,
+      caughtUp: this.fresh,
+      rows,
+      bytes,
+      maxTuples: this.options.maxTuples,
+      maxBytes: this.options.maxBytes,
+      lastCycleAgoMs: this.lastCycleOkMs > 0 ? now - this.lastCycleOkMs : -1,
+      ...this.stats,
+      tenants,
+      overBudget: [...this.overBudget.keys()],
+    };
+  }
+
+  private usedRows(except?: string): number {
+    let n = 0;
+    for (const [id, t] of this.tenants) if (id !== except) n += Math.max(TENANT_MIN_ROWS, t.rows);
+    return n;
+  }
+
+  private usedBytes(except?: string): number {
+    let n = 0;
+    for (const [id, t] of this.tenants) if (id !== except) n += t.bytes;
+    return n;
+  }
+
+  private refuse(tenantId: string, why: string): void {
+    this.drop(tenantId);
+    this.overBudget.set(tenantId, Date.now() + 60_000);
+    this.options.logger.warn({ tenantId, why }, 'read model: tenant over budget; served by direct reads');
+  }
+
+  private nextCycle(maxWaitMs: number): Promise<void> {
+    this.kick();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, maxWaitMs));
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.cycleWaiters.push(done);
+    });
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.runCycle();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private runCycle(): void {
+    if (this.cycling !== undefined || this.closed) return;
+    this.again = false;
+    this.cycling = this.cycle()
+      .then(
+        () => {
+          this.lastCycleOkMs = Date.now();
+          this.stats.cycles += 1;
+        },
+        (e: unknown) => {
+          this.stats.failedCycles += 1;
+          this.options.logger.warn({ err: (e as Error).message }, 'read model: tailing cycle failed; retrying');
+        },
+      )
+      .finally(() => {
+        this.cycling = undefined;
+        const waiters = this.cycleWaiters;
+        this.cycleWaiters = [];
+        for (const w of waiters) w();
+        this.schedule(this.again ? 0 : this.options.pollIntervalMs);
+      });
+  }
+
+  /** One REPEATABLE READ transaction on the writer (the primary: a replica could lag behind tokens). */
+  private async withSnapshot<T>(fn: (c: pg.PoolClient, snapshot: PgSnapshot) => Promise<T>): Promise<T> {
+    const client = await connect(this.db.writer);
+    let broken = false;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const r = await client.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s');
+      const snapshot = parsePgSnapshot((r.rows[0] as { s: string }).s);
+      const out = await fn(client, snapshot);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      broken = true;
+      throw e;
+    } finally {
+      client.release(broken || mustDiscard(client) ? true : undefined);
+    }
+  }
+
+  private startLoad(tenantId: string): void {
+    const epoch = this.epochs.get(tenantId) ?? 0;
+    const started = Date.now();
+    const p = this.load(tenantId, epoch)
+      .then((t) => {
+        if (t === undefined || (this.epochs.get(tenantId) ?? 0) !== epoch || this.closed) return;
+        t.loadMs = Date.now() - started;
+        this.tenants.set(tenantId, t);
+        this.overBudget.delete(tenantId);
+      })
+      .catch((e: unknown) => {
+        this.options.logger.warn({ tenantId, err: (e as Error).message }, 'read model: load failed');
+        // Try again on a later read, not at once.
+        this.overBudget.set(tenantId, Date.now() + 1_000);
+      })
+      .finally(() => this.loading.delete(tenantId));
+    this.loading.set(tenantId, p);
+  }
+
+  private async load(tenantId: string, epoch: number): Promise<ModelTenant | undefined> {
+    const rowBudget = this.options.maxTuples - this.usedRows(tenantId);
+    const byteBudget = this.options.maxBytes - this.usedBytes(tenantId);
+    return this.withSnapshot(async (c, snapshot) => {
+      const head = await c.query<{ x: string | null; v: string | null; c: string | null }>(
+        'SELECT (SELECT max(id)::text FROM transactions WHERE tenant_id = $1) AS x,' +
+          ' (SELECT max(version) FROM schema_definitions WHERE tenant_id = $1) AS v,' +
+          ' (SELECT created_at::text FROM tenants WHERE id = $1) AS c',
+        [tenantId],
+      );
+      const h = head.rows[0] as { x: string | null; v: string | null; c: string | null };
+      const t = new ModelTenant(snapshot, h.x === null ? 0n : BigInt(h.x), h.v ?? undefined);
+      t.createdAt = h.c ?? '';
+      const d = t.data;
+      const s = d.strings;
+      await c.query(
+        'DECLARE model_tuples NO SCROLL CURSOR FOR SELECT id, entity_type, entity_id, relation, subject_type,' +
+          ` subject_id, subject_relation FROM relation_tuples WHERE tenant_id = $1 AND expired_tx_id = '${liveSentinel}'::xid8 ORDER BY id`,
+        [tenantId],
+      );
+      for (;;) {
+        const r = await c.query<unknown[]>({ text: `FETCH ${LOAD_FETCH_ROWS} FROM model_tuples`, rowMode: 'array' });
+        for (const row of r.rows as string[][]) {
+          const id = Number(row[0]);
+          if (id > 0x7fffffff) throw new Error('row id beyond int32');
+          d.tuples.insert(
+            s.intern(row[1] as string),
+            s.intern(row[2] as string),
+            s.intern(row[3] as string),
+            s.intern(row[4] as string),
+            s.intern(row[5] as string),
+            s.intern(row[6] as string),
+            id,
+            1,
+            LIVE,
+          );
+          t.maxTupleId = id;
+        }
+        t.rows = d.tuples.length;
+        if (t.rows > rowBudget) {
+          this.refuse(tenantId, `more than ${this.options.maxTuples} rows (database.read_model.max_tuples)`);
+          return undefined;
+        }
+        if ((this.epochs.get(tenantId) ?? 0) !== epoch || this.closed) return undefined;
+        if (r.rows.length < LOAD_FETCH_ROWS) break;
+      }
+      await c.query('CLOSE model_tuples');
+      const a = await c.query<unknown[]>({
+        text:
+          'SELECT id, entity_type, entity_id, attribute, value FROM attributes WHERE tenant_id = $1' +
+          ` AND expired_tx_id = '${liveSentinel}'::xid8 ORDER BY id`,
+        values: [tenantId],
+        rowMode: 'array',
+      });
+      for (const row of a.rows as unknown[][]) {
+        const id = Number(row[0]);
+        if (id > 0x7fffffff) throw new Error('row id beyond int32');
+        d.attributes.insert(
+          s.intern(row[1] as string),
+          s.intern(row[2] as string),
+          s.intern(row[3] as string),
+          decodeAttributeValue(row[4]),
+          id,
+          1,
+          LIVE,
+        );
+        t.maxAttributeId = id;
+      }
+      t.rows = d.tuples.length + d.attributes.length;
+      if (t.rows > rowBudget) {
+        this.refuse(tenantId, `more than ${this.options.maxTuples} rows (database.read_model.max_tuples)`);
+        return undefined;
+      }
+      if (t.bytes > byteBudget) {
+        this.refuse(tenantId, `more than ${this.options.maxBytes} bytes (database.read_model.max_bytes)`);
+        return undefined;
+      }
+      return t;
+    });
+  }
+
+  private async cycle(): Promise<void> {
+    const tenants = [...this.tenants.entries()];
+    const epochs = new Map(tenants.map(([id]) => [id, this.epochs.get(id) ?? 0]));
+    const result = await this.withSnapshot(async (c, snapshot) => {
+      if (tenants.length === 0) return { snapshot, txs: [], tuples: [], attributes: [], schemas: [] };
+      const ids = tenants.map(([id]) => id);
+      const txr = await c.query<{ tenant_id: string; id: string }>(
+        'SELECT t.tenant_id, t.id::text AS id FROM unnest($1::text[], $2::text[]) AS p(tenant, snap)' +
+          ' JOIN transactions t ON t.tenant_id = p.tenant AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot)' +
+          ' AND NOT pg_visible_in_snapshot(t.id, p.snap::pg_snapshot) ORDER BY t.id',
+        [ids, tenants.map(([, t]) => `${t.pos.xmin}:${t.pos.xmax}:${t.pos.xip.join(',')}`)],
+      );
+      const schemas = await c.query<{ tenant_id: string; v: string | null; c: string | null }>(
+        'SELECT p.tenant AS tenant_id, (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
+          ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c FROM unnest($1::text[]) AS p(tenant)',
+        [ids],
+      );
+      if (txr.rows.length === 0) return { snapshot, txs: [], tuples: [], attributes: [], schemas: schemas.rows };
+      const txTenants = [...new Set(txr.rows.map((r) => r.tenant_id))];
+      const xids = txr.rows.map((r) => r.id);
+      const tr = await c.query<unknown[]>({
+        text:
+          'SELECT tenant_id, id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation,' +
+          ' created_tx_id::text, expired_tx_id::text FROM relation_tuples WHERE tenant_id = ANY($1::text[])' +
+          ' AND (created_tx_id = ANY($2::xid8[]) OR expired_tx_id = ANY($2::xid8[])) ORDER BY id',
+        values: [txTenants, xids],
+        rowMode: 'array',
+      });
+      const ar = await c.query<unknown[]>({
+        text:
+          'SELECT tenant_id, id, entity_type, entity_id, attribute, value, created_tx_id::text, expired_tx_id::text' +
+          ' FROM attributes WHERE tenant_id = ANY($1::text[])' +
+          ' AND (created_tx_id = ANY($2::xid8[]) OR expired_tx_id = ANY($2::xid8[])) ORDER BY id',
+        values: [txTenants, xids],
+        rowMode: 'array',
+      });
+      return { snapshot, txs: txr.rows, tuples: tr.rows, attributes: ar.rows, schemas: schemas.rows };
+    });
+
+    // Everything below is synchronous: readers never see a half-applied cycle.
+    const schemaHeads = new Map(result.schemas.map((r) => [r.tenant_id, r.v ?? undefined]));
+    const createdAts = new Map(result.schemas.map((r) => [r.tenant_id, r.c ?? '']));
+    const txsByTenant = new Map<string, bigint[]>();
+    for (const r of result.txs) {
+      let list = txsByTenant.get(r.tenant_id);
+      if (list === undefined) txsByTenant.set(r.tenant_id, (list = []));
+      list.push(BigInt(r.id));
+    }
+    const tuplesByTenant = new Map<string, FetchedTuple[]>();
+    for (const raw of result.tuples as unknown[][]) {
+      const tenant = raw[0] as string;
+      let list = tuplesByTenant.get(tenant);
+      if (list === undefined) tuplesByTenant.set(tenant, (list = []));
+      list.push({
+        tenant,
+        id: Number(raw[1]),
+        row: raw.slice(2, 8) as string[],
+        created: BigInt(raw[8] as string),
+        expired: BigInt(raw[9] as string),
+      });
+    }
+    const attributesByTenant = new Map<string, unknown[][]>();
+    for (const raw of result.attributes as unknown[][]) {
+      const tenant = raw[0] as string;
+      let list = attributesByTenant.get(tenant);
+      if (list === undefined) attributesByTenant.set(tenant, (list = []));
+      list.push(raw);
+    }
+    for (const [tenantId, t] of tenants) {
+      if (this.tenants.get(tenantId) !== t || (this.epochs.get(tenantId) ?? 0) !== epochs.get(tenantId)) continue;
+      if ((createdAts.get(tenantId) ?? '') !== t.createdAt) {
+        // Deleted (and maybe re-created) on some instance: what the model holds is another incarnation's.
+        this.drop(tenantId);
+        continue;
+      }
+      const xids = txsByTenant.get(tenantId) ?? [];
+      try {
+        this.apply(
+          t,
+          result.snapshot,
+          xids,
+          tuplesByTenant.get(tenantId) ?? [],
+          attributesByTenant.get(tenantId) ?? [],
+        );
+      } catch (e) {
+        // The model no longer matches the database (should not happen): forget it, reload on next use.
+        this.options.logger.error({ tenantId, err: (e as Error).message }, 'read model: apply failed; reloading');
+        this.drop(tenantId);
+        continue;
+      }
+      t.schemaHead = schemaHeads.get(tenantId);
+      if (this.usedRows() > this.options.maxTuples) {
+        this.refuse(tenantId, `more than ${this.options.maxTuples} rows (database.read_model.max_tuples)`);
+      } else if (t.expiredRows > Math.max(RELOAD_MIN_EXPIRED_ROWS, t.rows - t.expiredRows)) {
+        // History the model keeps for older tokens outgrew the live rows: load the tenant afresh (reads fall
+        // through to PostgreSQL meanwhile).
+        this.drop(tenantId);
+      }
+    }
+  }
+
+  private apply(t: ModelTenant, c: PgSnapshot, xids: bigint[], tuples: FetchedTuple[], attributes: unknown[][]): void {
+    if (xids.length === 0) {
+      t.pos = c;
+      return;
+    }
+    xids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const seqOf = new Map<bigint, number>();
+    const firstSeq = t.seq + 1;
+    for (const x of xids) seqOf.set(x, ++t.seq);
+    const d = t.data;
+    const s = d.strings;
+    const tt = d.tuples;
+    const tExpired = (): Float64Array => tt.txCol(T_EXPIRED);
+    // Created rows first (ascending id), then expirations of older rows.
+    for (const f of tuples) {
+      const cs = seqOf.get(f.created);
+      if (cs === undefined) continue;
+      if (f.id > 0x7fffffff) throw new Error('row id beyond int32');
+      const r = f.row;
+      const es = f.expired === live ? LIVE : seqOf.get(f.expired);
+      if (es === undefined) throw new Error('row expired by a transaction outside the batch');
+      tt.insert(
+        s.intern(r[0] as string),
+        s.intern(r[1] as string),
+        s.intern(r[2] as string),
+        s.intern(r[3] as string),
+        s.intern(r[4] as string),
+        s.intern(r[5] as string),
+        f.id,
+        cs,
+        es,
+      );
+      if (es !== LIVE) t.expiredRows += 1;
+      if (f.id < t.maxTupleId) t.disordered = true;
+      else t.maxTupleId = f.id;
+    }
+    const key = new Int32Array(6);
+    for (const f of tuples) {
+      if (seqOf.has(f.created)) continue;
+      const es = seqOf.get(f.expired);
+      if (es === undefined) continue;
+      const r = f.row;
+      for (let i = 0; i < 6; i += 1) key[i] = s.lookup(r[i] as string);
+      let row = key.includes(-1) ? -1 : tt.unique.first(key);
+      const ids = tt.col(T_ID);
+      const next = tt.unique.next;
+      while (row >= 0 && ids[row] !== f.id) row = next[row] as number;
+      if (row < 0 || tExpired()[row] !== LIVE) throw new Error('expired row not found in the model');
+      tExpired()[row] = es;
+      t.expiredRows += 1;
+    }
+    const at = d.attributes;
+    for (const raw of attributes) {
+      const cs = seqOf.get(BigInt(raw[6] as string));
+      if (cs === undefined) continue;
+      const id = Number(raw[1]);
+      if (id > 0x7fffffff) throw new Error('row id beyond int32');
+      const exp = BigInt(raw[7] as string);
+      const es = exp === live ? LIVE : seqOf.get(exp);
+      if (es === undefined) throw new Error('row expired by a transaction outside the batch');
+      at.insert(
+        s.intern(raw[2] as string),
+        s.intern(raw[3] as string),
+        s.intern(raw[4] as string),
+        decodeAttributeValue(raw[5]),
+        id,
+        cs,
+        es,
+      );
+      if (es !== LIVE) t.expiredRows += 1;
+      if (id < t.maxAttributeId) t.disordered = true;
+      else t.maxAttributeId = id;
+    }
+    const akey = new Int32Array(3);
+    for (const raw of attributes) {
+      if (seqOf.has(BigInt(raw[6] as string))) continue;
+      const es = seqOf.get(BigInt(raw[7] as string));
+      if (es === undefined) continue;
+      const id = Number(raw[1]);
+      akey[0] = s.lookup(raw[2] as string);
+      akey[1] = s.lookup(raw[3] as string);
+      akey[2] = s.lookup(raw[4] as string);
+      let row = akey.includes(-1) ? -1 : at.unique.first(akey);
+      const ids = at.col(A_ID);
+      const next = at.unique.next;
+      while (row >= 0 && ids[row] !== id) row = next[row] as number;
+      if (row < 0 || at.txCol(A_EXPIRED)[row] !== LIVE) throw new Error('expired attribute not found in the model');
+      at.txCol(A_EXPIRED)[row] = es;
+      t.expiredRows += 1;
+    }
+    t.rows = tt.length + at.length;
+    const newest = xids[xids.length - 1] as bigint;
+    if (newest > t.headXid) t.headXid = newest;
+    t.pos = c;
+    const pos = restrictSnapshot(c, t.headXid);
+    t.batches.push({ firstSeq, xids, pos });
+    if (t.batches.length > MAX_BATCHES) {
+      // Fold the older half into the base: tokens older than the new base fall through to PostgreSQL.
+      const folded = t.batches.splice(0, MAX_BATCHES / 2);
+      const last = folded[folded.length - 1] as Batch;
+      t.base = last.pos;
+      t.baseSeq = last.firstSeq + last.xids.length - 1;
+      t.baseEmpty = false;
+      t.views.clear();
+    }
+    t.headToken = encodeToken({ xid: t.headXid, snapshot: pos });
+    t.views.set(t.headToken, { tx: t.seq, hidden: undefined });
+    this.stats.appliedTransactions += xids.length;
+  }
+}
