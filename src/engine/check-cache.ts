@@ -7,7 +7,8 @@
  * that budget: a result that completed without error is the true answer, but a shallower request might have
  * had to fail with DEPTH_NOT_ENOUGH, and serving it the answer would make results depend on cache history.
  *
- * Bounded by entries and by estimated bytes (keys embed the request, so their size varies widely). Deleting a
+ * Bounded by entries and by estimated bytes (keys embed the request, so their size varies widely; a key longer
+ * than {@link maxCheckCacheKeyChars} is not cached at all). Deleting a
  * tenant purges its entries: its old versions and snap tokens must not answer after the tenant is re-created.
  */
 import { LRUCache } from 'lru-cache';
@@ -27,6 +28,13 @@ export interface CheckCache {
 
 /** Estimated heap bytes of one entry besides its key (LRU slots, map entry, the number). */
 const entryOverheadBytes = 96;
+
+/**
+ * Longest key the cache keeps (UTF-16 units). Keys embed the request's context, and a request with a large
+ * context (many contextual tuples/attributes, big `data`) is rarely repeated verbatim: its answer is not
+ * cached, instead of one entry pinning kilobytes and pushing hundreds of small ones out.
+ */
+export const maxCheckCacheKeyChars = 2048;
 
 /** Estimated heap bytes of an entry keyed `key` (two bytes per UTF-16 unit: the worst case). */
 export function checkCacheEntryBytes(key: string): number {
@@ -64,11 +72,13 @@ export function createCheckCache(maxEntries: number, maxBytes: number): CheckCac
   });
   return {
     get(key, depth) {
+      if (key.length > maxCheckCacheKeyChars) return undefined;
       const v = lru.get(key);
       if (v === undefined || v >> 1 > depth) return undefined;
       return (v & 1) === 1 ? 'allowed' : 'denied';
     },
     set(key, depth, result) {
+      if (key.length > maxCheckCacheKeyChars) return;
       const prev = lru.peek(key);
       // Keep the entry usable by the shallowest requests.
       if (prev !== undefined && prev >> 1 <= depth) return;
