@@ -293,6 +293,10 @@ export async function permify(options: PermifyOptions = {}): Promise<Permify> {
     },
   };
 
+  // A PostgreSQL store resolves before its database is reachable and migrated; wait for that here so that
+  // the first call does not fail (stores without `ready` are ready when created).
+  const ready = (store as { ready?: () => Promise<void> }).ready;
+  if (typeof ready === 'function') await ready.call(store);
   if (options.schema !== undefined) {
     const tenantId = defaultTenant;
     const wanted = printDefinitions(compileSchema(options.schema));
