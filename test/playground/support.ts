@@ -3,7 +3,7 @@
  * sources (building it with Vite when missing or older than a source file), and start the real server with
  * the playground on.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
@@ -31,11 +31,34 @@ function builtAt(): number {
   }
 }
 
-/** Builds the playground unless `dist/playground` is newer than every file under `playground/`. */
+const LOCK = path.join(ROOT, 'dist', '.playground-build.lock');
+/** A lock older than this was left by a killed run. */
+const STALE_LOCK_MS = 120_000;
+
+/**
+ * Builds the playground unless `dist/playground` is newer than every file under `playground/`. Suites run in
+ * parallel processes: one builds under a lock directory while the others wait for it, then re-check.
+ */
 export async function ensurePlaygroundBuilt(): Promise<void> {
-  if (builtAt() >= newestMtime(PLAYGROUND_SRC)) return;
-  const { build } = await import('vite');
-  await build({ configFile: path.join(PLAYGROUND_SRC, 'vite.config.ts'), logLevel: 'error' });
+  for (;;) {
+    if (builtAt() >= newestMtime(PLAYGROUND_SRC)) return;
+    mkdirSync(path.dirname(LOCK), { recursive: true });
+    try {
+      mkdirSync(LOCK);
+    } catch {
+      const age = Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > STALE_LOCK_MS) rmSync(LOCK, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    try {
+      const { build } = await import('vite');
+      await build({ configFile: path.join(PLAYGROUND_SRC, 'vite.config.ts'), logLevel: 'error' });
+      return;
+    } finally {
+      rmSync(LOCK, { recursive: true, force: true });
+    }
+  }
 }
 
 export async function startPlaygroundServer(flags: Record<string, unknown> = {}): Promise<RunningServer> {
