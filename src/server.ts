@@ -17,6 +17,7 @@ import { createSchemaResolver } from './engine/schema-resolver.js';
 import { createHandlers, services, type Handlers } from './api/handlers/index.js';
 import { createGrpcServer, createHealthReporter, grpcMethodTable, monitorReadiness, type GrpcServer, type ReadinessMonitor } from './api/grpc/index.js';
 import { createRestGateway, type RestGateway } from './api/rest/index.js';
+import { createConnectHandler } from './api/connect/handler.js';
 import { createPipeline } from './api/pipeline/invoke.js';
 import { admission, logging, metricsInterceptor, validation } from './api/pipeline/interceptors.js';
 import { createAuthenticator, type Authenticator } from './api/middleware/auth.js';
@@ -230,6 +231,13 @@ export async function startServer(config: Config, options: StartServerOptions = 
         corsAllowedOrigins: h.cors_allowed_origins,
         corsAllowedHeaders: h.cors_allowed_headers,
         ...(h.playground ? { playground: {} } : {}),
+        // Connect and gRPC-Web for browsers under /connect/, through the same pipeline.
+        connect: createConnectHandler({
+          pipeline,
+          services: Object.values(services),
+          logger: logger.child({ transport: 'connect' }),
+          maxBodyBytes: h.max_body_size,
+        }),
         ...(h.tls.enabled ? { tls: { cert: readPem(h.tls.cert, 'server.http.tls.cert'), key: readPem(h.tls.key, 'server.http.tls.key') } } : {}),
       });
       httpPort = await gateway.listen(config.server.host, h.port);

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
  * - `permify_rate_limited_total`: calls refused by the token bucket.
  */
 export interface Metrics {
-  observe(transport: 'grpc' | 'rest', rpc: string, code: string, seconds: number): void;
+  observe(transport: 'grpc' | 'rest' | 'connect', rpc: string, code: string, seconds: number): void;
   rateLimited(): void;
   /** Prometheus text exposition format 0.0.4. */
   render(): string;

@@ -11,7 +11,17 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedOutput, readmeBlock } from './readme.js';
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
+/** execFile that reports the command's output when it fails (tsc and npm print their errors on stdout). */
+async function run(file: string, args: readonly string[], options: { cwd?: string } = {}): Promise<{ stdout: string }> {
+  try {
+    const r = await exec(file, args, options);
+    return { stdout: String(r.stdout) };
+  } catch (e) {
+    const x = e as Error & { stdout?: unknown; stderr?: unknown };
+    throw new Error(`${x.message}\n${String(x.stdout ?? '')}${String(x.stderr ?? '')}`.trim(), { cause: e });
+  }
+}
 const root = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'permify-pack-'));
 const app = join(work, 'app');

@@ -47,6 +47,11 @@ export interface RestGatewayOptions {
   readonly corsAllowedHeaders?: readonly string[];
   /** Serve the browser playground's static files under `/playground/` (`server.http.playground`). */
   readonly playground?: PlaygroundRouteOptions;
+  /**
+   * Connect and gRPC-Web requests under `/connect/` (see src/api/connect/handler.ts): returns true when it
+   * took the request. Its calls run through the same pipeline and are counted there.
+   */
+  readonly connect?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 export interface RestGateway {
@@ -530,6 +535,11 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
           return;
         }
         const url = { pathname: target.path };
+        if (opts.connect?.(req, res)) {
+          rpc = 'connect';
+          metered = true;
+          return;
+        }
         if (url.pathname === '/healthz') {
           if (req.method !== 'GET') {
             // A known path with another method, as for the RPC routes.
