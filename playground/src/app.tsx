@@ -250,19 +250,18 @@ export function App() {
         if (remove?.tuple || remove?.attribute) {
           const t = remove.tuple;
           const a = remove.attribute;
+          // Data.Delete requires both filters; an empty one (no criterion) deletes nothing.
           const r = await api.call<{ snap_token: string }>(tenantPath(tenant, 'data/delete'), {
-            ...(t
+            tuple_filter: t
               ? {
-                  tuple_filter: {
-                    entity: { type: t.entity.type, ids: [t.entity.id] },
-                    relation: t.relation,
-                    subject: { type: t.subject.type, ids: [t.subject.id], relation: t.subject.relation },
-                  },
+                  entity: { type: t.entity.type, ids: [t.entity.id] },
+                  relation: t.relation,
+                  subject: { type: t.subject.type, ids: [t.subject.id], relation: t.subject.relation },
                 }
-              : {}),
-            ...(a
-              ? { attribute_filter: { entity: { type: a.entity.type, ids: [a.entity.id] }, attributes: [a.attribute] } }
-              : {}),
+              : {},
+            attribute_filter: a
+              ? { entity: { type: a.entity.type, ids: [a.entity.id] }, attributes: [a.attribute] }
+              : {},
           });
           snap = r.snap_token;
         }
@@ -541,15 +540,32 @@ function AttributesTable(props: { attributes: Attribute[]; write: WriteData; onE
         </tbody>
       </table>
       <div class="row">
-        <input placeholder="document:1" value={entity} onInput={(e) => setEntity(e.currentTarget.value)} />
-        <input placeholder="attribute" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        <input
+          data-testid="new-attribute-entity"
+          placeholder="document:1"
+          value={entity}
+          onInput={(e) => setEntity(e.currentTarget.value)}
+        />
+        <input
+          data-testid="new-attribute-name"
+          placeholder="attribute"
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+        />
         <select value={type} onChange={(e) => setType(e.currentTarget.value as AttributeType)}>
           {ATTRIBUTE_TYPES.map((t) => (
             <option value={t}>{t}</option>
           ))}
         </select>
-        <input placeholder="value" value={value} onInput={(e) => setValue(e.currentTarget.value)} />
-        <button onClick={() => void add()}>add</button>
+        <input
+          data-testid="new-attribute-value"
+          placeholder="value"
+          value={value}
+          onInput={(e) => setValue(e.currentTarget.value)}
+        />
+        <button data-testid="add-attribute" onClick={() => void add()}>
+          add
+        </button>
       </div>
     </div>
   );

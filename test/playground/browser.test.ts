@@ -25,6 +25,7 @@ entity document {
   relation owner @user
   relation viewer @user
   permission view = owner or viewr
+  attribute public boolean
 }
 `;
 const FIXED = BROKEN.replace('viewr', 'viewer');
@@ -152,7 +153,7 @@ describe('playground in headless Chromium', () => {
     await page.waitForTimeout(500);
     expect((await page.locator('.cm-line').allTextContents()).join('\n')).toBe(FIXED);
     await expect.poll(() => diagnostics.textContent()).toBe('no errors');
-    await expect.poll(() => page.getByTestId('model-graph').getAttribute('data-nodes')).toBe('5');
+    await expect.poll(() => page.getByTestId('model-graph').getAttribute('data-nodes')).toBe('6');
     await page.getByTestId('save-schema').click();
     await expect.poll(() => page.getByTestId('schema-version').textContent()).toMatch(/schema version: \w{20}/);
     await shot('03-schema-saved');
@@ -196,6 +197,51 @@ describe('playground in headless Chromium', () => {
     await page.getByTestId('tab-subject-permission').click();
     await page.getByTestId('run-query').click();
     await expect.poll(() => page.getByTestId('query-result').textContent()).toContain('view: allowed');
+
+    // Editing a row rewrites that relationship (delete + write); deleting removes it.
+    await rows.nth(1).getByRole('button', { name: 'edit' }).click();
+    const editor = page.getByTestId('relationships').locator('tbody input');
+    await editor.fill('document:1#viewer@user:carol');
+    await editor.press('Enter');
+    await expect
+      .poll(async () => (await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-tuple')))).join(' '))
+      .toBe('document:1#owner@user:alice document:1#viewer@user:carol');
+    await rows.nth(0).getByRole('button', { name: 'delete' }).click();
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.nth(0).getAttribute('data-tuple')).toBe('document:1#viewer@user:carol');
+
+    // Attributes: add through the form, change the value in the table, delete.
+    const attributes = page.getByTestId('attributes').locator('tbody tr');
+    await page.getByTestId('new-attribute-entity').fill('document:1');
+    await page.getByTestId('new-attribute-name').fill('public');
+    await page.getByTestId('new-attribute-value').fill('true');
+    await page.getByTestId('add-attribute').click();
+    await expect.poll(() => attributes.count()).toBe(1);
+    expect(await attributes.nth(0).locator('td').allTextContents()).toEqual([
+      'document:1',
+      'public',
+      'boolean',
+      '',
+      'delete',
+    ]);
+    await expect.poll(() => attributes.nth(0).locator('input').inputValue()).toBe('true');
+    await attributes.nth(0).locator('input').fill('false');
+    await attributes.nth(0).locator('input').press('Enter');
+    await attributes.nth(0).locator('input').blur();
+    const read = async () =>
+      JSON.stringify(
+        (
+          await request(server.ports.http as number, 'POST', '/v1/tenants/t1/data/attributes/read', {
+            metadata: {},
+            filter: { entity: { type: 'document', ids: [] } },
+          })
+        ).json,
+      );
+    await expect.poll(read).toContain('"attributes":[{"entity":{"type":"document","id":"1"},"attribute":"public"');
+    await expect.poll(read).not.toContain('"data":true');
+    await shot('05b-data-tables');
+    await attributes.nth(0).getByRole('button', { name: 'delete' }).click();
+    await expect.poll(() => attributes.count()).toBe(0);
 
     // A public validation file: imported into a new tenant, every assertion run and passed.
     await page.getByTestId('scenario-file').setInputFiles(PUBLIC_FILE);
