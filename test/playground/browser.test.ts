@@ -6,11 +6,12 @@
  * assertion pass, and with authentication on, give the token the page asks for. No console errors at any
  * point. A screenshot of each step goes to test-results/playground/.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { RunningServer } from '../../src/server.js';
 import { request } from '../e2e/rest-support.js';
 import { ROOT, ensurePlaygroundBuilt, startPlaygroundServer } from './support.js';
@@ -243,6 +244,15 @@ describe('playground in headless Chromium', () => {
     await attributes.nth(0).getByRole('button', { name: 'delete' }).click();
     await expect.poll(() => attributes.count()).toBe(0);
 
+    // Lookup subject and expand on the edited data.
+    await page.getByTestId('tab-lookup-subject').click();
+    await page.getByTestId('q-subject-ref').fill('user');
+    await page.getByTestId('run-query').click();
+    await expect.poll(() => page.getByTestId('query-result').textContent()).toBe('subject ids: carol');
+    await page.getByTestId('tab-expand').click();
+    await page.getByTestId('run-query').click();
+    await expect.poll(() => page.getByTestId('query-result').textContent()).toContain('"id": "carol"');
+
     // A public validation file: imported into a new tenant, every assertion run and passed.
     await page.getByTestId('scenario-file').setInputFiles(PUBLIC_FILE);
     await expect.poll(() => page.getByTestId('scenario-done').textContent(), { timeout: 20_000 }).toBe('done');
@@ -257,6 +267,16 @@ describe('playground in headless Chromium', () => {
     await expect.poll(() => page.getByTestId('tenant').inputValue()).toMatch(/^playground-/);
     await page.getByTestId('scenarios-panel').scrollIntoViewIfNeeded();
     await shot('06-scenarios');
+
+    // Export: the file holds the imported schema and scenarios and the tenant's data, and reads back.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-scenarios').click()]);
+    const exported = parseYaml(readFileSync((await download.path()) as string, 'utf8')) as Record<string, unknown[]>;
+    const original = parseYaml(readFileSync(PUBLIC_FILE, 'utf8')) as Record<string, unknown[]>;
+    expect(exported['schema']).toBe(original['schema']);
+    expect([...(exported['relationships'] as string[])].sort()).toEqual(
+      [...(original['relationships'] as string[])].sort(),
+    );
+    expect(exported['scenarios']).toEqual(original['scenarios']);
 
     expect(w.errors).toEqual([]);
     expect(unexpected(w.apiErrors, explain.status !== 200)).toEqual([]);

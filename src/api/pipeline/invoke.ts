@@ -14,7 +14,8 @@ import { randomUUID } from 'node:crypto';
 import { GrpcStatus, PermifyError, toPermifyError, type GrpcStatusCode } from '../../errors.js';
 import type { HandlerContext, HandlerLogger } from '../handlers/types.js';
 
-export type Transport = 'grpc' | 'rest';
+/** `connect`: Connect and gRPC-Web on the HTTP port. */
+export type Transport = 'grpc' | 'rest' | 'connect';
 
 type AnyUnary = (request: unknown, ctx: HandlerContext) => Promise<unknown>;
 type AnyStreaming = (request: unknown, ctx: HandlerContext) => AsyncIterable<unknown>;
@@ -181,7 +182,9 @@ export function createPipeline(methods: Map<string, MethodEntry>, interceptors: 
   };
 }
 
-const statusNames: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(GrpcStatus).map(([k, v]) => [v, k]));
+const statusNames: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(GrpcStatus).map(([k, v]) => [v, k]),
+);
 
 /** The gRPC status name of a call's outcome (`OK` when it succeeded). */
 export function statusName(error: PermifyError | undefined): string {
