@@ -9,11 +9,27 @@
  * - Cyclic data or schemas never loop forever: every nested step consumes depth, and exhaustion is the error
  *   ERROR_CODE_DEPTH_NOT_ENOUGH.
  * - Only PermifyError escapes (plus the internal ScopeCancelled, which only cancelled work ever sees).
+ * - Explain (explain.ts) runs this same evaluator with a trace node passed down as the last argument (`out`):
+ *   each step fills in the node it was given and creates its children's nodes. Without one (Check, BulkCheck,
+ *   lookups), tracing costs one `undefined` comparison per step and no allocation.
  */
-import type { AttributeValue, Entity, Subject } from '../data/types.js';
+import type { AttributeValue, Entity, Subject, Tuple } from '../data/types.js';
 import { PermifyError } from '../errors.js';
 import type { Child, RelationDefinition, RuleDefinition } from '../schema/model.js';
+import { printChild } from '../language/printer.js';
 import { combine, exclude, Scope, ScopeCancelled, scopeCancelled } from './combine.js';
+import {
+  attributeJson,
+  contextDataUsed,
+  firstEvaluation,
+  rememberNode,
+  settle,
+  traceChild,
+  traceDepthExhausted,
+  traceFailure,
+  type TraceNode,
+  type TraceRule,
+} from './explain-trace.js';
 import {
   checkSignal,
   contextualAttribute,
@@ -24,6 +40,7 @@ import {
   readTuples,
   storedAttribute,
   storedAttributes,
+  subjectText,
 } from './state.js';
 
 export function depthNotEnough(): PermifyError {
@@ -45,8 +62,15 @@ export function invoke(
   depth: number,
   args: readonly string[] | undefined,
   scope: Scope,
+  out?: TraceNode,
 ): Promise<boolean> {
-  if (depth < 0) return Promise.reject(depthNotEnough());
+  if (depth < 0) {
+    if (out !== undefined) {
+      describe(st, out, entity, permission, args);
+      traceDepthExhausted(out);
+    }
+    return Promise.reject(depthNotEnough());
+  }
   const key =
     args === undefined || args.length === 0
       ? `${entity.type}:${entity.id}#${permission}`
@@ -57,14 +81,19 @@ export function invoke(
     st.memo.set(key, entry);
   } else {
     if (entry.settled !== undefined && depth >= entry.settledDepth) {
+      if (out !== undefined) traceReused(st, out, entity, permission, args, key, entry.settled);
       return entry.settled ? allowedPromise : deniedPromise;
     }
     const shared = entry.depth === depth ? entry.promise : entry.others?.get(depth);
-    if (shared !== undefined) return reuse(st, shared, entity, permission, subject, depth, args, scope, entry);
+    if (shared !== undefined) return reuse(st, shared, entity, permission, subject, depth, args, scope, entry, out);
   }
-  const result = evaluate(st, entity, permission, subject, depth - 1, args, scope, entry);
+  const result = evaluate(st, entity, permission, subject, depth - 1, args, scope, entry, out);
   if (entry.depth === depth) entry.promise = result;
   else (entry.others ??= new Map()).set(depth, result);
+  if (out !== undefined) {
+    rememberNode(out, key);
+    return settle(out, result);
+  }
   return result;
 }
 
@@ -82,14 +111,72 @@ async function reuse(
   args: readonly string[] | undefined,
   scope: Scope,
   entry: MemoEntry,
+  out: TraceNode | undefined,
 ): Promise<boolean> {
   try {
-    return await shared;
+    const v = await shared;
+    if (out !== undefined) traceReused(st, out, entity, permission, args, undefined, v);
+    return v;
   } catch (e) {
-    if (!(e instanceof ScopeCancelled)) throw e;
+    if (!(e instanceof ScopeCancelled)) {
+      if (out !== undefined) {
+        describe(st, out, entity, permission, args);
+        traceFailure(out, e);
+      }
+      throw e;
+    }
     if (scope.dead) throw scopeCancelled;
-    return evaluate(st, entity, permission, subject, depth - 1, args, scope, entry);
+    const result = evaluate(st, entity, permission, subject, depth - 1, args, scope, entry, out);
+    return out === undefined ? result : settle(out, result);
   }
+}
+
+/** Fills `out` with what `entity#name` denotes in the schema (kind, name, source text). */
+function describe(
+  st: EvalState,
+  out: TraceNode,
+  entity: Entity,
+  name: string,
+  args: readonly string[] | undefined,
+): void {
+  out.entity = { type: entity.type, id: entity.id };
+  out.name = name;
+  const def = st.schema.entities.get(entity.type);
+  switch (def?.references.get(name)) {
+    case 'permission':
+      out.kind = 'permission';
+      out.expression = printChild((def?.permissions.get(name) as { child: Child }).child, false);
+      break;
+    case 'relation': {
+      out.kind = 'relation';
+      const refs = (def?.relations.get(name) as RelationDefinition).references;
+      out.expression = refs.map((r) => (r.relation === '' ? `@${r.type}` : `@${r.type}#${r.relation}`)).join(' ');
+      break;
+    }
+    case 'attribute':
+      out.kind = 'attribute';
+      out.expression = `${name} ${def?.attributes.get(name)?.type ?? ''}`.trim();
+      break;
+    default:
+      out.kind = 'rule-call';
+      out.expression = `${name}(${(args ?? []).join(', ')})`;
+  }
+}
+
+/** `out` was answered by the same sub-problem evaluated earlier in this request (the per-request memo). */
+function traceReused(
+  st: EvalState,
+  out: TraceNode,
+  entity: Entity,
+  name: string,
+  args: readonly string[] | undefined,
+  key: string | undefined,
+  result: boolean,
+): void {
+  describe(st, out, entity, name, args);
+  out.outcome = result ? 'allowed' : 'denied';
+  const first = key === undefined ? '' : firstEvaluation(out, key);
+  out.note = `answered by the same sub-problem evaluated earlier in this request${first === '' ? '' : `: ${first}`}`;
 }
 
 /** Evaluates `permission` on `entity` for `subject` with the remaining budget `depth` for nested steps. */
@@ -102,17 +189,23 @@ export async function evaluate(
   args: readonly string[] | undefined,
   scope: Scope,
   memo?: MemoEntry,
+  out?: TraceNode,
 ): Promise<boolean> {
   if (scope.dead) throw scopeCancelled;
   checkSignal(st);
   const def = st.schema.entities.get(entity.type);
   if (def === undefined) throw entityNotFound(entity.type);
+  if (out !== undefined) describe(st, out, entity, permission, args);
   let result: boolean;
   if (
     subject.id === entity.id &&
     subject.type === entity.type &&
     normRelation(subject.relation) === normRelation(permission)
   ) {
+    if (out !== undefined) {
+      out.kind = 'subject';
+      out.note = 'the subject is this subject set itself';
+    }
     result = true;
   } else {
     switch (def.references.get(permission)) {
@@ -124,6 +217,7 @@ export async function evaluate(
           subject,
           depth,
           scope,
+          out === undefined ? undefined : traceChild(out, entity),
         );
         break;
       case 'relation':
@@ -134,13 +228,14 @@ export async function evaluate(
           subject,
           depth,
           scope,
+          out,
         );
         break;
       case 'attribute':
-        result = await directAttribute(st, entity, permission);
+        result = await directAttribute(st, entity, permission, out);
         break;
       default:
-        result = await directCall(st, entity, permission, args ?? []);
+        result = await directCall(st, entity, permission, args ?? [], out);
     }
   }
   st.count++;
@@ -209,9 +304,11 @@ function evalChild(
   subject: Subject,
   depth: number,
   scope: Scope,
+  out?: TraceNode,
 ): Promise<boolean> {
   switch (child.kind) {
     case 'rewrite': {
+      if (out !== undefined) return settle(out, tracedRewrite(st, child, entity, subject, depth, scope, out));
       if (child.operation === 'exclusion') {
         const [left, right] = child.children;
         return exclude(
@@ -231,14 +328,61 @@ function evalChild(
       );
     }
     case 'computed-user-set':
-      return invoke(st, entity, child.relation, subject, depth, undefined, scope);
+      return invoke(st, entity, child.relation, subject, depth, undefined, scope, out);
     case 'computed-attribute':
-      return invoke(st, entity, child.name, subject, depth, undefined, scope);
+      return invoke(st, entity, child.name, subject, depth, undefined, scope, out);
     case 'call':
-      return invoke(st, entity, child.ruleName, subject, depth, child.arguments, scope);
+      return invoke(st, entity, child.ruleName, subject, depth, child.arguments, scope, out);
     case 'tuple-to-user-set':
-      return walk(st, entity, child.tupleSet, child.computed, subject, depth, scope);
+      if (out === undefined) return walk(st, entity, child.tupleSet, child.computed, subject, depth, scope);
+      out.kind = 'walk';
+      out.entity = entity;
+      out.name = child.tupleSet;
+      out.expression = `${child.tupleSet}.${child.computed}`;
+      return settle(out, walk(st, entity, child.tupleSet, child.computed, subject, depth, scope, out));
   }
+}
+
+/**
+ * The rewrite branch of {@link evalChild} with a trace node: the same combinations over the same operands
+ * (kept apart so that the untraced branch allocates no closures over trace nodes). Operand nodes are created
+ * in source order and stay SKIPPED when the combination decides before running them.
+ */
+function tracedRewrite(
+  st: EvalState,
+  child: Child & { kind: 'rewrite' },
+  entity: Entity,
+  subject: Subject,
+  depth: number,
+  scope: Scope,
+  out: TraceNode,
+): Promise<boolean> {
+  out.kind = child.operation;
+  out.entity = entity;
+  out.expression = printChild(child, false);
+  if (child.operation === 'exclusion') {
+    const [left, right] = child.children;
+    const l = traceChild(out, entity);
+    const r = traceChild(out, entity);
+    return exclude(
+      scope,
+      (s) => evalChild(st, left, entity, subject, depth, s, l),
+      (s) => evalChild(st, right, entity, subject, depth, s, r),
+    );
+  }
+  const operands = flatOperands(child);
+  const n = operands.children.length;
+  for (let i = 0; i < n; i++) traceChild(out, entity);
+  const kids = out.children;
+  return combine(
+    n,
+    child.operation === 'union',
+    scope,
+    st.concurrency,
+    (i, s) =>
+      evalChild(st, operands.children[i] as Child, entity, subject, depth, s, kids[operands.positions[i] as number]),
+    operands.positions,
+  );
 }
 
 /** `tupleSet.computed`: union of `computed` on every subject entity of `entity#tupleSet` (relation ignored). */
@@ -250,12 +394,48 @@ async function walk(
   subject: Subject,
   depth: number,
   scope: Scope,
+  out?: TraceNode,
 ): Promise<boolean> {
   const tuples = await readTuples(st, entity, tupleSet);
   if (scope.dead) throw scopeCancelled;
+  if (out !== undefined) {
+    const kids = traceTuples(st, out, tuples, true);
+    if (tuples.length === 0) {
+      const rel = st.schema.entities.get(entity.type)?.relations.get(tupleSet);
+      for (const t of new Set(rel?.references.map((r) => r.type) ?? [])) {
+        out.missing.push(`${entity.type}:${entity.id}#${tupleSet}@${t}:<id>`);
+      }
+    }
+    return combine(tuples.length, true, scope, st.concurrency, (i, s) =>
+      invoke(st, (tuples[i] as { subject: Subject }).subject, computed, subject, depth, undefined, s, kids[i]),
+    );
+  }
   return combine(tuples.length, true, scope, st.concurrency, (i, s) =>
     invoke(st, (tuples[i] as { subject: Subject }).subject, computed, subject, depth, undefined, s),
   );
+}
+
+/**
+ * Records `tuples` as read by `out` (contextual ones recognised by identity: the evaluator passes the request's
+ * own objects) and, with `children`, creates one SKIPPED child per tuple for its subject.
+ */
+function traceTuples(st: EvalState, out: TraceNode, tuples: readonly Tuple[], children: boolean): TraceNode[] {
+  const kids: TraceNode[] = [];
+  for (const t of tuples) {
+    const contextual = st.contextTuples?.get(`${t.entity.type}:${t.entity.id}#${t.relation}`)?.includes(t) ?? false;
+    out.tuples.push({ tuple: t, contextual });
+    if (children) kids.push(traceChild(out, { type: t.subject.type, id: t.subject.id }));
+  }
+  return kids;
+}
+
+/** The direct hit of a relation: a SUBJECT child holding the tuple that grants it. */
+function traceHit(st: EvalState, out: TraceNode, t: Tuple): void {
+  const hit = traceChild(out, t.entity, 'subject');
+  traceTuples(st, hit, [t], false);
+  hit.name = t.relation;
+  hit.expression = `${t.entity.type}:${t.entity.id}#${t.relation}@${subjectText(t.subject)}`;
+  hit.outcome = 'allowed';
 }
 
 const usersetRelationNames = new WeakMap<RelationDefinition, readonly string[]>();
@@ -286,6 +466,7 @@ async function directRelation(
   subject: Subject,
   depth: number,
   scope: Scope,
+  out?: TraceNode,
 ): Promise<boolean> {
   const relation = rel.name;
   const sRel = normRelation(subject.relation);
@@ -299,15 +480,24 @@ async function directRelation(
     st.snapToken,
     st.queryOptions,
   );
-  for (const t of exact) if (normRelation(t.subject.relation) === sRel) return true;
+  for (const t of exact) {
+    if (normRelation(t.subject.relation) === sRel) {
+      if (out !== undefined) traceHit(st, out, t);
+      return true;
+    }
+  }
   const contextual = st.contextTuples?.get(`${entity.type}:${entity.id}#${relation}`);
   let pending: Subject[] | undefined;
   if (contextual !== undefined) {
     for (const t of contextual) {
       const ts = t.subject;
-      if (ts.id === subject.id && ts.type === subject.type && normRelation(ts.relation) === sRel) return true;
+      if (ts.id === subject.id && ts.type === subject.type && normRelation(ts.relation) === sRel) {
+        if (out !== undefined) traceHit(st, out, t);
+        return true;
+      }
     }
   }
+  let read: Tuple[] | undefined;
   for (const name of usersetRelations(rel)) {
     if (scope.dead) throw scopeCancelled;
     const sets = await st.reader.queryRelationships(
@@ -316,7 +506,11 @@ async function directRelation(
       st.snapToken,
       st.queryOptions,
     );
-    for (const t of sets) if (t.subject.relation === name) (pending ??= []).push(t.subject);
+    for (const t of sets) {
+      if (t.subject.relation !== name) continue;
+      (pending ??= []).push(t.subject);
+      if (out !== undefined) (read ??= []).push(t);
+    }
   }
   if (contextual !== undefined) {
     for (const t of contextual) {
@@ -324,11 +518,19 @@ async function directRelation(
       if (ts.relation === '' || ts.relation === '...') continue;
       if (pending?.some((p) => p.id === ts.id && p.type === ts.type && p.relation === ts.relation) === true) continue;
       (pending ??= []).push(ts);
+      if (out !== undefined) (read ??= []).push(t);
     }
   }
   if (pending === undefined) return false;
   if (scope.dead) throw scopeCancelled;
   const sets = pending;
+  if (out !== undefined) {
+    const kids = traceTuples(st, out, read ?? [], true);
+    return combine(sets.length, true, scope, st.concurrency, (i, s) => {
+      const u = sets[i] as Subject;
+      return invoke(st, u, u.relation, subject, depth, undefined, s, kids[i]);
+    });
+  }
   return combine(sets.length, true, scope, st.concurrency, (i, s) => {
     const u = sets[i] as Subject;
     return invoke(st, u, u.relation, subject, depth, undefined, s);
@@ -336,8 +538,10 @@ async function directRelation(
 }
 
 /** A bare boolean attribute: contextual value first, then stored; missing ⇒ DENIED; non-boolean ⇒ error. */
-export async function directAttribute(st: EvalState, entity: Entity, name: string): Promise<boolean> {
-  const v = contextualAttribute(st, entity, name) ?? (await storedAttribute(st, entity, name));
+export async function directAttribute(st: EvalState, entity: Entity, name: string, out?: TraceNode): Promise<boolean> {
+  const c = contextualAttribute(st, entity, name);
+  const v = c ?? (await storedAttribute(st, entity, name));
+  if (out !== undefined) out.attributes.push({ entity, attribute: name, value: v, contextual: c !== undefined });
   if (v === undefined) return false;
   if (v.type !== 'boolean') {
     throw new PermifyError(
@@ -364,6 +568,7 @@ export async function ruleArguments(
   rule: RuleDefinition,
   entity: Entity,
   args: readonly string[],
+  out?: TraceNode,
 ): Promise<Map<string, AttributeValue | null>> {
   const values = new Map<string, AttributeValue | null>();
   const stored = await storedAttributes(st, entity, args);
@@ -374,6 +579,10 @@ export async function ruleArguments(
         v = s.value;
         break;
       }
+    }
+    if (out !== undefined) {
+      const c = v === undefined ? contextualAttribute(st, entity, a) : undefined;
+      out.attributes.push({ entity, attribute: a, value: v ?? c, contextual: c !== undefined });
     }
     v ??= contextualAttribute(st, entity, a);
     const type = rule.parameters.get(a);
@@ -394,13 +603,28 @@ export async function directCall(
   entity: Entity,
   ruleName: string,
   args: readonly string[],
+  out?: TraceNode,
 ): Promise<boolean> {
   const rule = st.schema.rules.get(ruleName);
   if (rule === undefined) throw ruleNotFound(ruleName);
-  const values = await ruleArguments(st, rule, entity, args);
+  const values = await ruleArguments(st, rule, entity, args, out);
+  let trace: TraceRule | undefined;
+  if (out !== undefined) {
+    out.expression = rule.expression;
+    trace = out.rule = {
+      name: rule.name,
+      arguments: Object.fromEntries([...values].map(([k, v]) => [k, attributeJson(v)])),
+      contextData: contextDataUsed(rule.expression, st.context.data),
+      result: false,
+      error: '',
+    };
+  }
   try {
-    return rule.program.evaluate(values, st.context.data);
+    const r = rule.program.evaluate(values, st.context.data);
+    if (trace !== undefined) trace.result = r;
+    return r;
   } catch (e) {
+    if (trace !== undefined) trace.error = e instanceof Error ? e.message : String(e);
     if (e instanceof PermifyError) throw e;
     throw new PermifyError('ERROR_CODE_INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
   }
@@ -414,8 +638,9 @@ export function checkRoot(
   subject: Subject,
   depth: number,
   args: readonly string[] | undefined,
+  out?: TraceNode,
 ): Promise<boolean> {
-  return invoke(st, entity, permission, subject, depth, args, new Scope(undefined));
+  return invoke(st, entity, permission, subject, depth, args, new Scope(undefined), out);
 }
 
 /** A lookup/SubjectPermission entry: `evaluate` directly (one more nested step than Check, §5.4). */

@@ -19,6 +19,7 @@ import { checkCacheKey, createCheckCache, type CheckCache } from './check-cache.
 import { checkRoot, evaluate } from './check.js';
 import { mapBounded, Scope, ScopeCancelled } from './combine.js';
 import { decodeToken, encodeToken, hashRequest } from './continuous-token.js';
+import { explainCheck } from './explain.js';
 import { expandTree } from './expand.js';
 import { compareIds, LazySortedIds, sortIds } from './ids.js';
 import { collectCandidates } from './lookup-entity.js';
@@ -34,6 +35,7 @@ import type {
   CheckResult,
   ExpandRequest,
   ExpandResponse,
+  ExplainResponse,
   LookupEntityRequest,
   LookupEntityResponse,
   LookupEntityStreamItem,
@@ -433,6 +435,30 @@ export function createEngine(options: EngineOptions): PermissionEngine {
           req.arguments,
         );
         return { can: r.can, metadata: { checkCount: r.count } };
+      } catch (e) {
+        throw normalise(e);
+      }
+    },
+
+    async explain(req: CheckRequest, signal?: AbortSignal): Promise<ExplainResponse> {
+      try {
+        checkDepth(req.metadata.depth);
+        const st = await prepare(req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, req.context, signal);
+        let cached = false;
+        if (cacheOn) {
+          const key = checkCacheKey(
+            st.tenantId,
+            st.schemaVersion,
+            st.snapToken,
+            contextKey(req.context),
+            req.entity,
+            req.permission,
+            req.subject,
+            req.arguments,
+          );
+          cached = cache.get(key, req.metadata.depth) !== undefined;
+        }
+        return await explainCheck({ ...st, concurrency: 1 }, req, cached);
       } catch (e) {
         throw normalise(e);
       }

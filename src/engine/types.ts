@@ -3,6 +3,7 @@
  * convert protobuf messages to these; the tooling (validate, coverage) and the tests call them directly.
  */
 import type { AttributeValue, Entity, RequestContext, Subject } from '../data/types.js';
+import type { TraceNode } from './explain-trace.js';
 
 /** Schema version and snapshot; both resolved to head when empty. */
 export interface ConsistencyMetadata {
@@ -139,6 +140,20 @@ export interface SubjectPermissionResponse {
   readonly results: ReadonlyMap<string, CheckResult>;
 }
 
+/** Explain's answer: Check's answer plus the proof tree of the evaluation that produced it (explain.ts). */
+export interface ExplainResponse {
+  /** Check's answer; undefined when Check would have failed with {@link error}. */
+  readonly can: CheckResult | undefined;
+  readonly error: { readonly code: string; readonly message: string } | undefined;
+  readonly metadata: {
+    readonly snapToken: string;
+    readonly schemaVersion: string;
+    readonly checkCount: number;
+    readonly depth: number;
+  };
+  readonly root: TraceNode;
+}
+
 /**
  * The permission engine. Every method resolves empty schema version / snap token to head first, evaluates
  * against exactly that snapshot, and throws only PermifyError. Methods honour `signal` (CANCELLED).
@@ -151,6 +166,8 @@ export interface PermissionEngine {
   lookupEntityStream(request: LookupEntityRequest, signal?: AbortSignal): AsyncIterable<LookupEntityStreamItem>;
   lookupSubject(request: LookupSubjectRequest, signal?: AbortSignal): Promise<LookupSubjectResponse>;
   subjectPermission(request: SubjectPermissionRequest, signal?: AbortSignal): Promise<SubjectPermissionResponse>;
+  /** A Check with the proof tree of its evaluation (explain.ts); same validation and resolution as check. */
+  explain(request: CheckRequest, signal?: AbortSignal): Promise<ExplainResponse>;
   /**
    * Drops every cached entry (compiled schemas, check results, lookup candidate sets) of a deleted tenant;
    * requests in flight across the purge do not put their results back. Cheap when nothing is cached.
