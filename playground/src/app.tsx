@@ -23,6 +23,7 @@ import {
   type Tuple,
 } from './notation.js';
 import { SchemaEditor } from './schema-editor.js';
+import { expandText, type ExpandTreeNode } from './expand-model.js';
 import { ModelGraph } from './model-graph.js';
 import type { SchemaDefinition } from './schema-graph.js';
 import { ExplainView, type ExplainState } from './explain-view.js';
@@ -663,13 +664,13 @@ function Queries(props: { api: ApiClient; tenant: string; schemaVersion: string;
         );
         setResult({ ok: true, text: lines.join('\n') || '(no permissions)' });
       } else {
-        const r = await api.call(tenantPath(tenant, 'permissions/expand'), {
+        const r = await api.call<{ tree?: ExpandTreeNode }>(tenantPath(tenant, 'permissions/expand'), {
           metadata: { schema_version: props.schemaVersion, snap_token: props.snapToken },
           entity: parseEntity(entity),
           permission: permission.trim(),
           context,
         });
-        setResult({ ok: true, text: JSON.stringify(r, null, 2) });
+        setResult({ ok: true, text: r.tree ? expandText(r.tree).join('\n') : '(empty tree)' });
       }
     } catch (e) {
       setResult({ ok: false, text: errorText(e) });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { describeNode, explainText, type ExplainResponse } from '../../playground/src/explain-model.js';
+import { expandText } from '../../playground/src/expand-model.js';
 
 const doc1 = { type: 'document', id: '1' };
 
@@ -177,5 +178,61 @@ describe('explain tree view model', () => {
         outcome: 'EXPLAIN_OUTCOME_ERROR',
       }).details,
     ).toEqual(['rule r: arguments {}, context data {} -> false', 'rule error: no such key: x']);
+  });
+});
+
+describe('expand tree view model', () => {
+  it('renders operations, subject leaves, attribute values and rule calls', () => {
+    const doc = { type: 'doc', id: '1' };
+    expect(
+      expandText({
+        entity: doc,
+        permission: 'view',
+        expand: {
+          operation: 'OPERATION_UNION',
+          children: [
+            {
+              entity: doc,
+              permission: 'view',
+              expand: {
+                operation: 'OPERATION_EXCLUSION',
+                children: [
+                  {
+                    entity: doc,
+                    permission: 'owner',
+                    leaf: {
+                      subjects: {
+                        subjects: [
+                          { type: 'user', id: 'a', relation: '' },
+                          { type: 'group', id: 'g', relation: 'member' },
+                        ],
+                      },
+                    },
+                  },
+                  { entity: doc, permission: 'banned', leaf: { subjects: { subjects: [] } } },
+                ],
+              },
+            },
+            {
+              entity: doc,
+              permission: 'public',
+              leaf: { value: { '@type': 'type.googleapis.com/base.v1.BooleanValue', data: true } },
+            },
+            {
+              entity: doc,
+              permission: 'gt_one',
+              leaf: { values: { values: { level: { '@type': 'type.googleapis.com/base.v1.IntegerValue' } } } },
+            },
+          ],
+        },
+      }),
+    ).toEqual([
+      'doc:1#view or',
+      '  doc:1#view not',
+      '    doc:1#owner -> user:a, group:g#member',
+      '    doc:1#banned -> (no subjects)',
+      '  doc:1#public = true',
+      '  doc:1#gt_one(level=0)',
+    ]);
   });
 });
