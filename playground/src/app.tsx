@@ -608,16 +608,21 @@ function Queries(props: { api: ApiClient; tenant: string; schemaVersion: string;
           subject: parseSubject(subject),
           context,
         };
-        const r = await api.call<{ can?: string; metadata?: { check_count?: number } }>(
-          tenantPath(tenant, 'permissions/check'),
-          body,
-        );
-        const allowed = r.can === 'CHECK_RESULT_ALLOWED';
-        setResult({
-          ok: true,
-          allowed,
-          text: `${allowed ? 'ALLOWED' : 'DENIED'} (${r.metadata?.check_count ?? 0} checks)`,
-        });
+        try {
+          const r = await api.call<{ can?: string; metadata?: { check_count?: number } }>(
+            tenantPath(tenant, 'permissions/check'),
+            body,
+          );
+          const allowed = r.can === 'CHECK_RESULT_ALLOWED';
+          setResult({
+            ok: true,
+            allowed,
+            text: `${allowed ? 'ALLOWED' : 'DENIED'} (${r.metadata?.check_count ?? 0} checks)`,
+          });
+        } catch (e) {
+          // A failing check (depth exhausted, rule error) is still explained: the tree shows where it failed.
+          setResult({ ok: false, text: errorText(e) });
+        }
         try {
           const x = await api.call(tenantPath(tenant, 'permissions/explain'), body);
           setExplain({ kind: 'ok', response: x });

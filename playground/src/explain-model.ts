@@ -62,6 +62,8 @@ export interface ExplainResponse {
   can?: string;
   metadata?: { snap_token?: string; schema_version?: string; check_count?: number; depth?: number } | null;
   root?: ExplainNode | null;
+  /** Set when Check itself would fail (depth exhausted, rule error, unknown definition): the tree shows where. */
+  error?: { code?: string; message?: string } | null;
 }
 
 export type OutcomeClass = 'allowed' | 'denied' | 'skipped' | 'depth' | 'cycle' | 'error' | 'unknown';

@@ -54,9 +54,14 @@ export function ExplainView(props: { state: ExplainState }) {
   return (
     <div data-testid="explain-tree">
       <p class="muted">
-        {r.can === 'CHECK_RESULT_ALLOWED' ? 'allowed' : 'denied'} · checks {r.metadata?.check_count ?? 0} · depth{' '}
-        {r.metadata?.depth ?? 0}
+        {r.can === 'CHECK_RESULT_ALLOWED' ? 'allowed' : r.can === 'CHECK_RESULT_DENIED' ? 'denied' : 'no answer'} ·
+        checks {r.metadata?.check_count ?? 0} · depth {r.metadata?.depth ?? 0}
       </p>
+      {r.error ? (
+        <p class="error" data-testid="explain-error">
+          Check would fail: {r.error.code} {r.error.message}
+        </p>
+      ) : null}
       {r.root ? (
         <ul class="tree root">
           <NodeItem node={r.root} />
