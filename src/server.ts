@@ -24,6 +24,8 @@ import { createAuthenticator, type Authenticator } from './api/middleware/auth.j
 import { createRateLimiter } from './api/middleware/rate-limit.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, listenMetrics, type Metrics, type MetricsListener } from './observability/metrics.js';
+import type { ReadModel } from './storage/read-model/read-model.js';
+import { readModelMetricLines } from './storage/read-model/metrics.js';
 import { PermifyError } from './errors.js';
 import type { Store } from './storage/contract.js';
 import { createMemoryStore } from './storage/memory/index.js';
@@ -86,7 +88,7 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
   const pg = await import('./storage/postgres/index.js');
   const d = config.database;
   const gc = d.garbage_collection;
-  return pg.createPostgresStore({
+  const direct = await pg.createPostgresStore({
     uri: d.uri,
     writerUri: d.writer.uri,
     readerUri: d.reader.uri,
@@ -104,6 +106,22 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
     gc: { enabled: gc.enabled && gc.timeout > 0, intervalMs: gc.interval, windowMs: gc.window, timeoutMs: gc.timeout },
     logger: logger.child({ component: 'postgres' }),
   });
+  const rm = d.read_model;
+  if (!rm.enabled) return direct;
+  // Reads from memory, kept current from the database (src/storage/read-model): the engine sees the same
+  // storage contract. Imported lazily with the pg store.
+  const { createReadModelStore } = await import('./storage/read-model/model-store.js');
+  const store = createReadModelStore(direct, {
+    logger: logger.child({ component: 'read-model' }),
+    maxTuples: rm.max_tuples,
+    maxBytes: rm.max_bytes,
+    waitTimeoutMs: rm.wait_timeout,
+    pollIntervalMs: rm.poll_interval,
+    uri: d.uri !== '' ? d.uri : d.writer.uri,
+  });
+  // Ready once caught up; a database that is down at start is reported by readiness, not waited for here.
+  await store.readModel.whenCaughtUp(d.connect_timeout > 0 ? d.connect_timeout : 5_000);
+  return store;
 }
 
 /** Starts both listeners; rejects (after releasing what it opened) when the configuration cannot be served. */
@@ -175,6 +193,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
   };
   try {
     store = options.store ?? (await openStore(config, logger));
+    // The read model's state (per tenant: rows, bytes; lag, fallbacks) at /metrics.
+    const readModel = (store as { readonly readModel?: ReadModel }).readModel;
+    if (readModel !== undefined) metrics.addCollector(() => readModelMetricLines(readModel.state()));
     // One compiled copy of each schema version for the engine and the Schema handlers.
     const schemaResolver = createSchemaResolver(store.schemas, {
       maxEntries: config.service.schema.cache.number_of_counters,

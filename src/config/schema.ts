@@ -381,6 +381,15 @@ export const configSchema = z
         max_data_per_write: f.int(1000, { flag: 'database-max-data-per-write', env: 'PERMIFY_DATABASE_MAX_DATA_PER_WRITE', doc: 'tuples + attributes per write' }, 1),
         max_retries: f.int(10, { flag: 'database-max-retries', env: 'PERMIFY_DATABASE_MAX_RETRIES', doc: 'serialization-conflict retries' }),
         watch_buffer_size: f.int(100, { flag: 'database-watch-buffer-size', env: 'PERMIFY_DATABASE_WATCH_BUFFER_SIZE', doc: 'change sets buffered per Watch stream' }, 1),
+        read_model: z
+          .object({
+            enabled: f.bool(true, { flag: 'database-read-model-enabled', env: 'PERMIFY_DATABASE_READ_MODEL_ENABLED', doc: 'postgres: answer reads from an in-memory model kept current from the database' }),
+            max_tuples: f.int(10_000_000, { flag: 'database-read-model-max-tuples', env: 'PERMIFY_DATABASE_READ_MODEL_MAX_TUPLES', doc: 'rows (tuples + attributes, history included) the model holds per process; tenants beyond it read the database' }),
+            max_bytes: f.size('4GiB', { flag: 'database-read-model-max-bytes', env: 'PERMIFY_DATABASE_READ_MODEL_MAX_BYTES', doc: 'estimated bytes the model holds per process' }),
+            wait_timeout: f.duration('10ms', { flag: 'database-read-model-wait-timeout', env: 'PERMIFY_DATABASE_READ_MODEL_WAIT_TIMEOUT', doc: 'how long a read at a token the model has not reached waits before reading the database' }),
+            poll_interval: f.duration('50ms', { flag: 'database-read-model-poll-interval', env: 'PERMIFY_DATABASE_READ_MODEL_POLL_INTERVAL', doc: 'tailing poll period when no NOTIFY wakes the model' }),
+          })
+          .prefault({}),
         garbage_collection: z
           .object({
             enabled: f.bool(false, { flag: 'database-garbage-collection-enabled', env: 'PERMIFY_DATABASE_GARBAGE_COLLECTION_ENABLED', doc: 'collect old history' }),
@@ -440,6 +449,9 @@ export const configSchema = z
         const value = key === 'uri' ? c.database.uri : key === 'writer.uri' ? c.database.writer.uri : c.database.reader.uri;
         if (value !== '' && !isPostgresUri(value)) issue(`database.${key}`, 'must be a postgres:// or postgresql:// URL');
       }
+    }
+    if (c.database.engine === 'postgres' && c.database.read_model.enabled && !(c.database.read_model.poll_interval > 0)) {
+      issue('database.read_model.poll_interval', 'must be > 0 when the read model is enabled');
     }
     const gc = c.database.garbage_collection;
     if (c.database.engine === 'postgres' && gc.enabled && gc.timeout > 0 && !(gc.interval > 0)) {

@@ -12,6 +12,11 @@ import type { AddressInfo } from 'node:net';
 export interface Metrics {
   observe(transport: 'grpc' | 'rest' | 'connect', rpc: string, code: string, seconds: number): void;
   rateLimited(): void;
+  /**
+   * Adds lines (complete Prometheus text: HELP, TYPE, samples) that `collect` renders at each scrape, e.g. a
+   * store's internal state; returns the function that removes it.
+   */
+  addCollector(collect: () => readonly string[]): () => void;
   /** Prometheus text exposition format 0.0.4. */
   render(): string;
 }
@@ -29,7 +34,13 @@ export function createMetrics(): Metrics {
   // transport -> rpc -> series: plain map lookups on the hot path; label text is built only by render().
   const series = new Map<string, Map<string, Series>>();
   let limited = 0;
+  const collectors = new Set<() => readonly string[]>();
   return {
+    addCollector(collect) {
+      const own = (): readonly string[] => collect();
+      collectors.add(own);
+      return () => collectors.delete(own);
+    },
     observe(transport, rpc, code, seconds) {
       let byRpc = series.get(transport);
       if (byRpc === undefined) series.set(transport, (byRpc = new Map()));
@@ -59,6 +70,7 @@ export function createMetrics(): Metrics {
         }
       }
       lines.push('# HELP permify_rate_limited_total Calls refused by the rate limiter.', '# TYPE permify_rate_limited_total counter', `permify_rate_limited_total ${limited}`);
+      for (const collect of collectors) lines.push(...collect());
       return lines.join('\n') + '\n';
     },
   };

@@ -28,10 +28,10 @@ import { A_ID, T_ID } from '../memory/tables.js';
 import type { PostgresStore } from '../postgres/index.js';
 import { checkAttributeFilter, checkTupleFilter } from '../postgres/validate.js';
 import { normaliseRelation } from '../postgres/values.js';
+import { listenDataChanged, notifyDataChanged } from './data-events.js';
 import { EMPTY_VIEW, ReadModel, type ModelTenant, type ModelView, type ReadModelOptions } from './read-model.js';
 
-export interface ReadModelStore extends Store {
-  readonly kind: 'postgres';
+export interface ReadModelStore extends PostgresStore {
   readonly readModel: ReadModel;
   /** The store the model decorates (direct PostgreSQL reads). */
   readonly direct: PostgresStore;
@@ -97,9 +97,7 @@ export function createReadModelReader(model: ReadModel, direct: DataReader): Dat
 
   return {
     async headSnapToken(tenantId, signal) {
-      const t = model.tenant(tenantId);
-      if (t !== undefined && model.fresh) return t.headToken;
-      return direct.headSnapToken(tenantId, signal);
+      return (await model.headToken(tenantId, signal)) ?? direct.headSnapToken(tenantId, signal);
     },
 
     async queryRelationships(tenantId, filter, snapToken, options) {
@@ -150,6 +148,10 @@ export function createReadModelReader(model: ReadModel, direct: DataReader): Dat
  */
 export function createReadModelSchemaStore(model: ReadModel, direct: SchemaStore): SchemaStore {
   const versions = new LRUCache<string, readonly SchemaDefinitionRecord[]>({ max: 1_000 });
+  // A deleted (maybe re-created) tenant's versions are gone: forget them with the tenant.
+  model.dropListeners.add((tenantId) => {
+    for (const key of [...versions.keys()]) if (key.startsWith(`${tenantId}\u0000`)) versions.delete(key);
+  });
   return {
     async writeSchema(tenantId, definitions, signal) {
       const version = await direct.writeSchema(tenantId, definitions, signal);
@@ -166,7 +168,7 @@ export function createReadModelSchemaStore(model: ReadModel, direct: SchemaStore
     },
     async headVersion(tenantId, signal) {
       const t = model.tenant(tenantId);
-      if (t !== undefined && model.fresh) return t.schemaHead;
+      if (t !== undefined && model.fresh) return model.schemaHead(t, tenantId);
       return direct.headVersion(tenantId, signal);
     },
     listVersions(tenantId, page, signal) {
@@ -175,13 +177,35 @@ export function createReadModelSchemaStore(model: ReadModel, direct: SchemaStore
   };
 }
 
+export interface ReadModelStoreOptions extends Partial<ReadModelOptions> {
+  readonly logger: ReadModelOptions['logger'];
+  /**
+   * URI of the writer database, for the LISTEN connection that wakes the model when another process writes
+   * (default: the writer pool's connection string; without one the model only polls).
+   */
+  readonly uri?: string;
+}
+
 /** Wraps `direct` with a read model and starts tailing. */
-export function createReadModelStore(
-  direct: PostgresStore,
-  options: Partial<ReadModelOptions> & Pick<ReadModelOptions, 'logger'>,
-): ReadModelStore {
+export function createReadModelStore(direct: PostgresStore, options: ReadModelStoreOptions): ReadModelStore {
   const model = new ReadModel(direct.database, { ...READ_MODEL_DEFAULTS, ...options });
   model.start();
+  const uri =
+    options.uri ??
+    (direct.database.writer as unknown as { options?: { connectionString?: string } }).options?.connectionString;
+  const events =
+    uri === undefined
+      ? undefined
+      : listenDataChanged(uri, options.logger, (tenantId) => {
+          if (model.loadedTenant(tenantId) !== undefined) model.kick();
+        });
+  const written = (tenantId: string, token: string): void => {
+    model.noteWrite(tenantId, token);
+    model.kick();
+    notifyDataChanged(direct.database, tenantId).catch((e: unknown) =>
+      options.logger.warn({ err: (e as Error).message }, 'read model: NOTIFY after a write failed'),
+    );
+  };
   const unsubscribe = direct.tenants.subscribe((event) => {
     if (event.kind === 'deleted') model.drop(event.tenantId);
     else model.dropAll();
@@ -190,18 +214,20 @@ export function createReadModelStore(
     kind: 'postgres',
     readModel: model,
     direct,
+    database: direct.database,
+    ready: () => direct.ready(),
     reader: createReadModelReader(model, direct.reader),
     writer: {
       async write(tenantId, steps, signal) {
         const token = await direct.writer.write(tenantId, steps, signal);
-        model.kick();
+        written(tenantId, token);
         return token;
       },
     },
     bulk: {
       async importBatch(tenantId, batch, signal) {
         const token = await direct.bulk.importBatch(tenantId, batch, signal);
-        model.kick();
+        written(tenantId, token);
         return token;
       },
       exportPage: (tenantId, snapToken, cursor, size, signal) =>
@@ -226,6 +252,7 @@ export function createReadModelStore(
     },
     async close() {
       unsubscribe();
+      events?.close();
       await model.close();
       await direct.close();
     },

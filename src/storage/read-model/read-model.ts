@@ -244,6 +244,13 @@ export class ReadModel {
     return undefined;
   }
 
+  /** Resolves once a tailing cycle has succeeded, or after `timeoutMs` (then `fresh` stays false). */
+  async whenCaughtUp(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.fresh && !this.closed && Date.now() < deadline) await this.nextCycle(deadline - Date.now());
+    return this.fresh;
+  }
+
   /** The loaded tenant, without starting a load. */
   loadedTenant(tenantId: string): ModelTenant | undefined {
     return this.tenants.get(tenantId);
@@ -283,11 +290,17 @@ export class ReadModel {
     return undefined;
   }
 
+  /** Called with the tenant id whenever a tenant is dropped (schema caches forget it too). */
+  readonly dropListeners = new Set<(tenantId: string) => void>();
+
   /** Drops a tenant (deleted, or its state is in doubt); it is loaded again on next use. */
   drop(tenantId: string): void {
     this.epochs.set(tenantId, (this.epochs.get(tenantId) ?? 0) + 1);
     this.tenants.delete(tenantId);
     this.overBudget.delete(tenantId);
+    this.ownSchema.delete(tenantId);
+    this.ownWrites.delete(tenantId);
+    for (const l of this.dropListeners) l(tenantId);
   }
 
   dropAll(): void {
@@ -304,10 +317,44 @@ export class ReadModel {
     this.schedule(0);
   }
 
-  /** Records a schema version this process wrote (the next cycle would find it too). */
+  /** Schema versions and write tokens this process wrote, per tenant, that the model may not show yet. */
+  private readonly ownSchema = new Map<string, string>();
+  private readonly ownWrites = new Map<string, string>();
+
+  /** Records a schema version this process wrote (a load already under way may not have seen it). */
   noteSchemaVersion(tenantId: string, version: string): void {
-    const t = this.tenants.get(tenantId);
-    if (t !== undefined && (t.schemaHead === undefined || version > t.schemaHead)) t.schemaHead = version;
+    const noted = this.ownSchema.get(tenantId);
+    if (noted === undefined || version > noted) this.ownSchema.set(tenantId, version);
+  }
+
+  /** The tenant's schema head: the model's, or a newer version written by this process. */
+  schemaHead(t: ModelTenant, tenantId: string): string | undefined {
+    const noted = this.ownSchema.get(tenantId);
+    if (noted === undefined) return t.schemaHead;
+    if (t.schemaHead !== undefined && t.schemaHead >= noted) {
+      this.ownSchema.delete(tenantId);
+      return t.schemaHead;
+    }
+    return noted;
+  }
+
+  /** Records the token of a write through this process: head reads here must not show less. */
+  noteWrite(tenantId: string, token: string): void {
+    this.ownWrites.set(tenantId, token);
+  }
+
+  /**
+   * The tenant's head token from the model once it shows this process's latest write to the tenant (waiting
+   * up to `waitTimeoutMs`); undefined = read the head from PostgreSQL.
+   */
+  async headToken(tenantId: string, signal?: AbortSignal): Promise<string | undefined> {
+    const t = this.tenant(tenantId);
+    if (t === undefined || !this.fresh) return undefined;
+    const own = this.ownWrites.get(tenantId);
+    if (own === undefined) return t.headToken;
+    if ((await this.view(tenantId, own, signal)) === undefined) return undefined;
+    if (this.ownWrites.get(tenantId) === own) this.ownWrites.delete(tenantId);
+    return this.tenants.get(tenantId)?.headToken;
   }
 
   state(): ReadModelState {

@@ -1,0 +1,95 @@
+/**
+ * Wake-ups of the read model across processes: after a data write commits, its process sends
+ * `NOTIFY permify_data_changed, '<tenant>'`; every read model LISTENs on one dedicated connection and runs a
+ * tailing cycle soon. Notifications only shorten the lag: the model's polling is the safety net, so a lost
+ * connection costs latency, never correctness. The connection is reopened with a doubling delay (1 s to 30 s).
+ */
+import pg from 'pg';
+import { query, type Database, type StoreLogger } from '../postgres/database.js';
+
+export const dataChangedChannel = 'permify_data_changed';
+
+/** Tells other processes that `tenantId` changed (best effort: their polling catches up anyway). */
+export async function notifyDataChanged(db: Database, tenantId: string): Promise<void> {
+  await query(db.writer, 'SELECT pg_notify($1, $2)', [dataChangedChannel, tenantId]);
+}
+
+export interface DataEventListener {
+  close(): void;
+}
+
+export function listenDataChanged(
+  uri: string,
+  logger: StoreLogger,
+  onChange: (tenantId: string) => void,
+): DataEventListener {
+  let client: pg.Client | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let delayMs = 1_000;
+  let epoch = 0;
+  let closed = false;
+
+  const retry = (): void => {
+    if (closed || timer !== undefined) return;
+    const wait = delayMs;
+    delayMs = Math.min(30_000, delayMs * 2);
+    timer = setTimeout(() => {
+      timer = undefined;
+      void open();
+    }, wait);
+    timer.unref();
+  };
+
+  const lost = (mine: number, c: pg.Client, reason: string): void => {
+    if (mine !== epoch) return;
+    epoch += 1;
+    client = undefined;
+    c.removeAllListeners('notification');
+    void c.end().catch(() => undefined);
+    logger.warn({ reason }, 'read model: data event connection lost; polling until it is back');
+    retry();
+  };
+
+  async function open(): Promise<void> {
+    const mine = ++epoch;
+    const c = new pg.Client({ connectionString: uri, application_name: 'permify-ts-read-model', keepAlive: true });
+    c.on('error', (err) => lost(mine, c, err.message));
+    c.on('end', () => lost(mine, c, 'connection ended'));
+    c.on('notification', (n) => {
+      if (mine === epoch && n.channel === dataChangedChannel && n.payload !== undefined) onChange(n.payload);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${dataChangedChannel}`);
+    } catch (e) {
+      if (mine === epoch) {
+        epoch += 1;
+        logger.warn({ err: (e as Error).message }, 'read model: data event connection failed; retrying');
+        retry();
+      }
+      void c.end().catch(() => undefined);
+      return;
+    }
+    if (mine !== epoch || closed) {
+      void c.end().catch(() => undefined);
+      return;
+    }
+    client = c;
+    delayMs = 1_000;
+  }
+
+  void open();
+  return {
+    close() {
+      closed = true;
+      epoch += 1;
+      if (timer !== undefined) clearTimeout(timer);
+      const c = client;
+      client = undefined;
+      if (c !== undefined) {
+        c.removeAllListeners('notification');
+        void c.end().catch(() => undefined);
+      }
+    },
+  };
+}
