@@ -7,7 +7,7 @@
  *
  * Checks are reported twice: `ours gRPC` cycles through the same 1000 checks, so once warm every answer comes
  * from the check cache; `ours uncached` is a second server with the check cache off. Before the first slice
- * every target is warmed up until its CPU per call is stable (two successive 1000-call batches within 10%),
+ * every target is warmed up until its CPU per call is stable (three successive 1000-call batches within 10%),
  * so JIT compilation and the first, uncached pass never land in a measured slice.
  *
  * Prints, per target and concurrency (1, 16, 64): checks/s, server CPU µs per check, p50/p99 latency; then
@@ -22,7 +22,7 @@
  * high concurrency measures queueing in front of the server rather than the server's latency.
  *
  *   node --import tsx bench/api.ts [--tuples 100000] [--seconds 3] [--seed 42] [--rounds 3]
- *        [--only <target substring>] [--conc 1,16,64] [--cpu-prof <dir for the server's .cpuprofile>]
+ *        [--only <target substrings, comma-separated>] [--conc 1,16,64] [--cpu-prof <dir for the server's .cpuprofile>]
  *
  * The dataset is bench/datasets/google-docs.ts (the engine benchmark's generator). The rate limiter is
  * disabled (server.rate_limit 0) so that the figures measure the request path, not the bucket.
@@ -320,7 +320,7 @@ async function load(httpPort: number, dataset: ReturnType<typeof generateGoogleD
 
 /**
  * Warms a target up until its server CPU per call is stable: batches of `batch` calls at concurrency 16 until
- * two consecutive batches agree within 10% (at least 3 batches, at most `maxBatches`). JIT compilation, the
+ * the last three batches are within 10% of their mean (at least 4 batches, at most `maxBatches`). JIT compilation, the
  * first pass through the check cache and lazily built state all land here instead of in the first slice.
  * Returns the CPU µs per call of the batches, for the report.
  */
@@ -336,8 +336,9 @@ async function warmUp(call: Caller, cpu: () => Promise<number>, batch = 1000, ma
       }),
     );
     perCall.push(((await cpu()) - c0) / batch);
-    const [prev, last] = perCall.slice(-2) as [number, number];
-    if (perCall.length >= 3 && Math.abs(last - prev) <= 0.1 * Math.max(last, prev)) break;
+    const tail = perCall.slice(-3);
+    const mean = tail.reduce((a, x) => a + x, 0) / tail.length;
+    if (perCall.length >= 4 && tail.every((x) => Math.abs(x - mean) <= 0.1 * mean)) break;
   }
   return perCall;
 }
@@ -382,8 +383,10 @@ async function main(): Promise<void> {
       { name: 'ours REST', caller: restCaller(httpPort, bodies), cpu: ours.cpu },
       { name: 'bare node:http', caller: restCaller(bareHttp.ports.http as number, bodies), cpu: bareHttp.cpu },
     ];
-    const active = targets.filter((t) => t.name.includes(only));
-    process.stdout.write('\nwarm-up (server CPU µs per call of successive 1000-call batches, until two agree within 10%):\n');
+    // --only takes comma-separated substrings of target names (e.g. `--only 'ours gRPC,bare grpc'`).
+    const selected = (name: string): boolean => only.split(',').some((o) => name.includes(o));
+    const active = targets.filter((t) => selected(t.name));
+    process.stdout.write('\nwarm-up (server CPU µs per call of successive 1000-call batches, until three agree within 10%):\n');
     for (const t of active) {
       const w = await warmUp(t.caller.call, t.cpu);
       process.stdout.write(`  ${t.name.padEnd(15)} ${w.map((x) => x.toFixed(0)).join(' ')}\n`);
@@ -440,7 +443,7 @@ async function main(): Promise<void> {
       { ours: byName('ours REST'), bare: byName('bare node:http'), oursChild: ours, bareChild: bareHttp },
     ];
     for (const pair of pacedPairs) {
-      if (!pair.ours || !pair.bare || !pair.ours.name.includes(only)) continue;
+      if (!pair.ours || !pair.bare || !selected(pair.ours.name)) continue;
       const sat = Math.max(...concurrencies.map((c) => results.get(`${pair.ours?.name}@${c}`)?.checksPerSec ?? 0));
       for (const [t, child] of [
         [pair.ours, pair.oursChild],
