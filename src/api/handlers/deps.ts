@@ -56,7 +56,6 @@ export interface HandlerEnv extends HandlerDeps {
  * PermifyError. Exported so that transports can validate before admission control (spec §1.2).
  */
 export function validateMessage(request: { readonly $typeName: string }): void {
-  if (validated.has(request)) return;
   const name = request.$typeName.startsWith('base.v1.') ? request.$typeName.slice('base.v1.'.length) : '';
   if (name === '') return;
   try {
@@ -66,15 +65,16 @@ export function validateMessage(request: { readonly $typeName: string }): void {
     if (note === '' || !(e instanceof PermifyError)) throw e;
     throw new PermifyError(e.code, `${e.message}${note}`, { cause: e.cause ?? e, details: e.details });
   }
-  validated.add(request);
 }
 
 /**
- * Requests that passed {@link validateMessage}. The transports validate before admission control and the
- * handler wrappers validate again (for direct callers); this remembers the first pass so the hot path pays
- * for validation once. Requests are decoded per call and never mutated after validation.
+ * True when the call pipeline already validated this call's request (its validation interceptor runs before
+ * admission and marks the context); direct callers of the handlers are validated by the wrappers. A flag on
+ * the per-call context, not a WeakSet of requests: no ephemeron per call for the garbage collector.
  */
-const validated = new WeakSet<object>();
+function requestValidated(ctx: HandlerContext): boolean {
+  return (ctx as { readonly requestValidated?: boolean }).requestValidated === true;
+}
 
 /**
  * Normalises an error for the wire. Permify answers with the `ErrorCode` enum name as the status message, so
@@ -119,7 +119,7 @@ export function unary<Req extends { readonly $typeName: string }, Res>(
   return async (request, ctx) => {
     try {
       if (ctx.signal.aborted) throw new PermifyError('ERROR_CODE_CANCELLED');
-      validateMessage(request);
+      if (!requestValidated(ctx)) validateMessage(request);
       return await fn(request, ctx);
     } catch (e) {
       throw toWireError(e);

@@ -20,6 +20,7 @@ export function validation(): Interceptor {
     before(call, request) {
       if (!call.entry.streaming && request !== null && typeof request === 'object' && '$typeName' in request) {
         validateMessage(request as { $typeName: string });
+        call.requestValidated = true;
       }
     },
   };

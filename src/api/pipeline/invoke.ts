@@ -40,6 +40,8 @@ export interface MethodEntry {
 export abstract class Call implements HandlerContext {
   /** Set by the authentication interceptor; reaches the handler. */
   principal: string | undefined = undefined;
+  /** Set by the validation interceptor: the handler wrappers then do not validate the request again. */
+  requestValidated = false;
   readonly startedMs = performance.now();
   #requestId: string | undefined;
 
