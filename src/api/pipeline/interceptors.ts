@@ -58,8 +58,9 @@ export function beforeCallHook(
 }
 
 /**
- * Counts every finished call: gRPC calls by status name, REST requests by HTTP status (the labels the
- * metrics have always had); calls refused by the token bucket also count in `permify_rate_limited_total`.
+ * Counts every finished call: gRPC and Connect/gRPC-Web calls by status name, REST requests by HTTP status
+ * (the labels the metrics have always had); calls refused by the token bucket also count in
+ * `permify_rate_limited_total`.
  */
 export function metricsInterceptor(metrics: Metrics): Interceptor {
   return {
