@@ -7,6 +7,7 @@
 import { createSchemaResolver } from '../../engine/schema-resolver.js';
 import { createBundleHandlers } from './bundle.js';
 import { createDataHandlers } from './data.js';
+import { createExplainHandlers } from './explain.js';
 import type { HandlerDeps, HandlerEnv } from './deps.js';
 import { createPermissionHandlers } from './permission.js';
 import { createSchemaHandlers } from './schema.js';
@@ -37,5 +38,6 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     'base.v1.Bundle': createBundleHandlers(env),
     'base.v1.Tenancy': createTenancyHandlers(env),
     'base.v1.Watch': createWatchHandlers(env),
+    'permifyts.v1.Explain': createExplainHandlers(env),
   };
 }

@@ -7,6 +7,7 @@
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import { Bundle, Data, Permission, Schema, Tenancy, Watch } from '../gen/base/v1/service_pb.js';
+import { Explain } from '../gen/permifyts/v1/explain_pb.js';
 
 /** Logger shape the handlers use (a pino Logger satisfies it). */
 export interface HandlerLogger {
@@ -54,6 +55,7 @@ export const services = {
   'base.v1.Bundle': Bundle,
   'base.v1.Tenancy': Tenancy,
   'base.v1.Watch': Watch,
+  'permifyts.v1.Explain': Explain,
 } as const;
 
 export type ServiceName = keyof typeof services;
