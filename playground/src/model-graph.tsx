@@ -1,7 +1,7 @@
 /** The model drawn as a graph (Cytoscape): entities as boxes holding their relations, attributes and permissions. */
 import { useEffect, useRef } from 'preact/hooks';
 import cytoscape from 'cytoscape';
-import { schemaGraph, type SchemaDefinition } from './schema-graph.js';
+import { gridPositions, schemaGraph, type SchemaDefinition } from './schema-graph.js';
 
 const STYLE: cytoscape.StylesheetJson = [
   {
@@ -37,7 +37,9 @@ const STYLE: cytoscape.StylesheetJson = [
     selector: 'edge',
     style: {
       width: 1.2,
-      'curve-style': 'bezier',
+      'curve-style': 'unbundled-bezier',
+      'control-point-distances': [30],
+      'control-point-weights': [0.5],
       'target-arrow-shape': 'triangle',
       'arrow-scale': 0.8,
       label: 'data(label)',
@@ -70,31 +72,40 @@ export function ModelGraph(props: { schema: SchemaDefinition | undefined }) {
     const c = cy.current;
     if (!c) return;
     const { nodes, edges } = schemaGraph(props.schema ?? {});
+    // Update in place rather than remove-and-re-add: elements re-added under the same id at the same
+    // position were left undrawn by Cytoscape's render cache (the model went blank after a re-compile).
+    const nodeIds = new Set(nodes.map((n) => n.id));
+    const edgeIds = new Set(edges.map((e) => e.id));
     c.batch(() => {
-      c.elements().remove();
-      c.add([
-        ...nodes.map((n) => ({
-          group: 'nodes' as const,
-          data: { id: n.id, label: n.label, kind: n.kind, ...(n.parent ? { parent: n.parent } : {}) },
-        })),
-        ...edges.map((e) => ({
-          group: 'edges' as const,
-          data: { id: e.id, source: e.source, target: e.target, kind: e.kind, label: e.label },
-        })),
-      ]);
+      c.edges()
+        .filter((e) => !edgeIds.has(e.id()))
+        .remove();
+      c.nodes()
+        .filter(
+          (n) =>
+            !nodeIds.has(n.id()) || (n.data('parent') ?? '') !== (nodes.find((m) => m.id === n.id())?.parent ?? ''),
+        )
+        .remove();
+      for (const n of nodes) {
+        const data = { id: n.id, label: n.label, kind: n.kind, ...(n.parent ? { parent: n.parent } : {}) };
+        const existing = c.getElementById(n.id);
+        if (existing.nonempty()) existing.data({ label: n.label, kind: n.kind });
+        else c.add({ group: 'nodes', data });
+      }
+      for (const e of edges) {
+        if (c.getElementById(e.id).empty()) {
+          c.add({
+            group: 'edges',
+            data: { id: e.id, source: e.source, target: e.target, kind: e.kind, label: e.label },
+          });
+        }
+      }
     });
+    const positions = gridPositions({ nodes });
     c.layout({
-      name: 'cose',
-      animate: false,
-      randomize: false,
+      name: 'preset',
+      positions,
       padding: 12,
-      nodeDimensionsIncludeLabels: true,
-      nodeRepulsion: () => 400_000,
-      idealEdgeLength: () => 80,
-      nestingFactor: 1.2,
-      gravity: 1,
-      numIter: 1000,
-      componentSpacing: 60,
     }).run();
     c.fit(undefined, 12);
     // A small model would be blown up to fill the panel: keep text at a readable size.

@@ -120,3 +120,74 @@ export function schemaGraph(schema: SchemaDefinition): { nodes: GraphNode[]; edg
   }
   return { nodes, edges };
 }
+
+export interface Position {
+  x: number;
+  y: number;
+}
+
+/** Estimated drawn width of a member node (11px labels, padding included). */
+const memberWidth = (label: string): number => Math.max(48, label.length * 6.6 + 16);
+const MEMBER_H = 34;
+const MEMBERS_PER_ROW = 3;
+const GAP = 14;
+const CELL_PAD = 70;
+
+/**
+ * A deterministic layout: entities on a grid in schema order, each holding its members in rows (relations,
+ * then attributes, then permissions), rules in a last row. Force-directed layouts scatter compound nodes
+ * and shuffle between schema edits; this keeps an entity where it was while the schema is typed.
+ */
+export function gridPositions(graph: { nodes: readonly GraphNode[] }): Record<string, Position> {
+  const order: Record<GraphNode['kind'], number> = { relation: 0, attribute: 1, permission: 2, entity: 3, rule: 4 };
+  const entities = graph.nodes.filter((n) => n.kind === 'entity');
+  const members = new Map<string, GraphNode[]>();
+  for (const n of graph.nodes) {
+    if (n.parent === undefined) continue;
+    const list = members.get(n.parent) ?? [];
+    list.push(n);
+    members.set(n.parent, list);
+  }
+  // Each entity's members relative to its top-left corner, and the box they need.
+  const local = new Map<string, { pos: Record<string, Position>; w: number; h: number }>();
+  for (const e of entities) {
+    const list = [...(members.get(e.id) ?? [])].sort((a, b) => order[a.kind] - order[b.kind]);
+    const pos: Record<string, Position> = {};
+    let w = 80;
+    let h = MEMBER_H;
+    for (let row = 0; row * MEMBERS_PER_ROW < list.length; row++) {
+      let x = 0;
+      for (const m of list.slice(row * MEMBERS_PER_ROW, (row + 1) * MEMBERS_PER_ROW)) {
+        const mw = memberWidth(m.label);
+        pos[m.id] = { x: x + mw / 2, y: row * (MEMBER_H + GAP) + MEMBER_H / 2 };
+        x += mw + GAP;
+      }
+      w = Math.max(w, x - GAP);
+      h = row * (MEMBER_H + GAP) + MEMBER_H;
+    }
+    local.set(e.id, { pos, w, h });
+  }
+  const cols = Math.max(1, Math.ceil(Math.sqrt(entities.length)));
+  const cellW = Math.max(0, ...[...local.values()].map((l) => l.w)) + CELL_PAD;
+  const out: Record<string, Position> = {};
+  let y = 0;
+  for (let row = 0; row * cols < entities.length; row++) {
+    const rowEntities = entities.slice(row * cols, (row + 1) * cols);
+    let rowH = 0;
+    rowEntities.forEach((e, col) => {
+      const l = local.get(e.id) as { pos: Record<string, Position>; w: number; h: number };
+      const x0 = col * cellW;
+      // An entity without members is a plain node at its cell's centre.
+      out[e.id] = { x: x0 + l.w / 2, y: y + l.h / 2 };
+      for (const [id, p] of Object.entries(l.pos)) out[id] = { x: x0 + p.x, y: y + p.y };
+      rowH = Math.max(rowH, l.h);
+    });
+    y += rowH + CELL_PAD;
+  }
+  graph.nodes
+    .filter((n) => n.kind === 'rule')
+    .forEach((r, i) => {
+      out[r.id] = { x: i * (memberWidth(r.label) + CELL_PAD) + memberWidth(r.label) / 2, y };
+    });
+  return out;
+}
