@@ -184,6 +184,10 @@ describe('playground in headless Chromium', () => {
       await tree.waitFor();
       expect(await tree.locator('.explain-node').first().textContent()).toContain('document:1#view');
       expect(await tree.locator('.explain-node[data-outcome="allowed"]').count()).toBeGreaterThan(1);
+      // The denied branch names what was missing; the granting tuple is shown where it was read.
+      const text = (await tree.textContent()) ?? '';
+      expect(text).toContain('missing document:1#owner@user:bob');
+      expect(text).toContain('tuple document:1#viewer@user:bob');
     } else {
       await page.getByTestId('explain-unavailable').waitFor();
       expect(await page.getByTestId('explain-unavailable').textContent()).toBe('explain unavailable on this server');
