@@ -7,14 +7,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Attribute, Tuple } from '../../data/types.js';
-import type {
-  AttributeFilter,
-  DataReader,
-  SchemaDefinitionRecord,
-  SchemaStore,
-  Store,
-  TupleFilter,
-} from '../contract.js';
+import type { AttributeFilter, DataReader, SchemaDefinitionRecord, SchemaStore, TupleFilter } from '../contract.js';
 import {
   attributeAt,
   matchAttributeRows,
@@ -206,9 +199,10 @@ export function createReadModelStore(direct: PostgresStore, options: ReadModelSt
       options.logger.warn({ err: (e as Error).message }, 'read model: NOTIFY after a write failed'),
     );
   };
+  // Deletions drop the tenant at once; a `missed` (the channel was down) needs nothing here: every tailing
+  // cycle compares each tenant's `tenants.created_at` with the one it loaded, in the cycle's own snapshot.
   const unsubscribe = direct.tenants.subscribe((event) => {
     if (event.kind === 'deleted') model.drop(event.tenantId);
-    else model.dropAll();
   });
   return {
     kind: 'postgres',

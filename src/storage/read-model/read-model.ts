@@ -208,7 +208,11 @@ export class ReadModel {
   private again = false;
   private closed = false;
   private lastCycleOkMs = 0;
+  /** Consecutive failed cycles. */
+  private failures = 0;
   private cycleWaiters: (() => void)[] = [];
+  /** Connections running a load or a cycle (cut on close). */
+  private readonly active = new Set<pg.PoolClient>();
   readonly stats = { cycles: 0, failedCycles: 0, appliedTransactions: 0, fallbacks: 0, modelReads: 0 };
 
   constructor(
@@ -223,6 +227,10 @@ export class ReadModel {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    // A load or cycle may wait on a lock or a slow server: cut its connection rather than wait for it.
+    for (const client of this.active) {
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    }
     await this.cycling?.catch(() => undefined);
     await Promise.allSettled([...this.loading.values()]);
     this.tenants.clear();
@@ -440,9 +448,11 @@ export class ReadModel {
         () => {
           this.lastCycleOkMs = Date.now();
           this.stats.cycles += 1;
+          this.failures = 0;
         },
         (e: unknown) => {
           this.stats.failedCycles += 1;
+          this.failures += 1;
           this.options.logger.warn({ err: (e as Error).message }, 'read model: tailing cycle failed; retrying');
         },
       )
@@ -451,13 +461,20 @@ export class ReadModel {
         const waiters = this.cycleWaiters;
         this.cycleWaiters = [];
         for (const w of waiters) w();
-        this.schedule(this.again ? 0 : this.options.pollIntervalMs);
+        // After failures, back off (doubling up to 1 s) so a database that is away is not hammered.
+        const backoffMs = this.failures === 0 ? 0 : Math.min(1_000, this.options.pollIntervalMs * 2 ** this.failures);
+        this.schedule(backoffMs > 0 ? backoffMs : this.again ? 0 : this.options.pollIntervalMs);
       });
   }
 
   /** One REPEATABLE READ transaction on the writer (the primary: a replica could lag behind tokens). */
   private async withSnapshot<T>(fn: (c: pg.PoolClient, snapshot: PgSnapshot) => Promise<T>): Promise<T> {
     const client = await connect(this.db.writer);
+    if (this.closed) {
+      client.release();
+      throw new Error('read model closed');
+    }
+    this.active.add(client);
     let broken = false;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -470,6 +487,7 @@ export class ReadModel {
       broken = true;
       throw e;
     } finally {
+      this.active.delete(client);
       client.release(broken || mustDiscard(client) ? true : undefined);
     }
   }
