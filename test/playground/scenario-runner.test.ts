@@ -82,3 +82,29 @@ describe('scenario runner over the REST API', () => {
     expect(parseValidationFile(exportValidationFile(parsed))).toEqual(parsed);
   });
 });
+
+describe('scenario runner on a rate-limited server', () => {
+  it('slows down on 429 instead of failing assertions', async () => {
+    const server = await startPlaygroundServer({ 'server.rate_limit': 5, 'server.rate_limit_burst': 1 });
+    try {
+      const base = `http://127.0.0.1:${server.ports.http}`;
+      let limited = 0;
+      const api = createApiClient(
+        () => '',
+        async (input, init) => {
+          const res = await fetch(`${base}${String(input)}`, init);
+          if (res.status === 429) limited++;
+          return res;
+        },
+      );
+      const parsed = parseValidationFile(readFileSync(path.join(PUBLIC, 'banking-system.yaml'), 'utf8'));
+      await api.call('/v1/tenants/create', { id: 'limited', name: 'limited' });
+      const at = await loadValidationFile(api, 'limited', parsed);
+      const results = await runScenarios(api, 'limited', parsed, at);
+      expect(results.map((r) => r.pass)).toEqual([true, true]);
+      expect(limited).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
