@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { registerAst } from './commands/ast.js';
 import { registerConfig } from './commands/config.js';
 import { registerCoverage } from './commands/coverage.js';
+import { registerExplain } from './commands/explain.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerRepair } from './commands/repair.js';
@@ -24,6 +25,7 @@ export function createProgram(): Command {
   registerConfig(program);
   registerValidate(program);
   registerCoverage(program);
+  registerExplain(program);
   registerAst(program);
   registerFmt(program);
   registerMigrate(program);

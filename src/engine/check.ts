@@ -362,8 +362,8 @@ function tracedRewrite(
   out.expression = printChild(child, false);
   if (child.operation === 'exclusion') {
     const [left, right] = child.children;
-    const l = traceChild(out, entity);
-    const r = traceChild(out, entity);
+    const l = describeOperand(st, traceChild(out, entity), left, entity);
+    const r = describeOperand(st, traceChild(out, entity), right, entity);
     return exclude(
       scope,
       (s) => evalChild(st, left, entity, subject, depth, s, l),
@@ -374,6 +374,9 @@ function tracedRewrite(
   const n = operands.children.length;
   for (let i = 0; i < n; i++) traceChild(out, entity);
   const kids = out.children;
+  for (let i = 0; i < n; i++) {
+    describeOperand(st, kids[operands.positions[i] as number] as TraceNode, operands.children[i] as Child, entity);
+  }
   return combine(
     n,
     child.operation === 'union',
@@ -400,6 +403,7 @@ async function walk(
   if (scope.dead) throw scopeCancelled;
   if (out !== undefined) {
     const kids = traceTuples(st, out, tuples, true);
+    for (const k of kids) describe(st, k, k.entity, computed, undefined);
     if (tuples.length === 0) {
       const rel = st.schema.entities.get(entity.type)?.relations.get(tupleSet);
       for (const t of new Set(rel?.references.map((r) => r.type) ?? [])) {
@@ -413,6 +417,31 @@ async function walk(
   return combine(tuples.length, true, scope, st.concurrency, (i, s) =>
     invoke(st, (tuples[i] as { subject: Subject }).subject, computed, subject, depth, undefined, s),
   );
+}
+
+/** Describes the node of an operand before it runs, so that an operand never reached still says what it is. */
+function describeOperand(st: EvalState, node: TraceNode, child: Child, entity: Entity): TraceNode {
+  switch (child.kind) {
+    case 'rewrite':
+      node.kind = child.operation;
+      node.expression = printChild(child, false);
+      break;
+    case 'computed-user-set':
+      describe(st, node, entity, child.relation, undefined);
+      break;
+    case 'computed-attribute':
+      describe(st, node, entity, child.name, undefined);
+      break;
+    case 'call':
+      describe(st, node, entity, child.ruleName, child.arguments);
+      break;
+    case 'tuple-to-user-set':
+      node.kind = 'walk';
+      node.name = child.tupleSet;
+      node.expression = `${child.tupleSet}.${child.computed}`;
+      break;
+  }
+  return node;
 }
 
 /**
@@ -526,6 +555,10 @@ async function directRelation(
   const sets = pending;
   if (out !== undefined) {
     const kids = traceTuples(st, out, read ?? [], true);
+    for (let i = 0; i < kids.length; i++) {
+      const k = kids[i] as TraceNode;
+      describe(st, k, k.entity, (sets[i] as Subject).relation, undefined);
+    }
     return combine(sets.length, true, scope, st.concurrency, (i, s) => {
       const u = sets[i] as Subject;
       return invoke(st, u, u.relation, subject, depth, undefined, s, kids[i]);

@@ -137,6 +137,8 @@ describe('explain', () => {
     const and = r.root.children[0] as TraceNode;
     expect(and.kind).toBe('intersection');
     expect(and.children.map((c) => c.outcome)).toEqual(['denied', 'skipped']);
+    // A skipped operand still says what it is.
+    expect(and.children[1]).toMatchObject({ kind: 'relation', name: 'editor', expression: '@user @group#member' });
     expect(r.root.missing).toEqual(['doc:1#owner@user:x']);
   });
 
