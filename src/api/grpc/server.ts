@@ -306,7 +306,10 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
       const request = bidi
         ? (): unknown =>
             (async function* () {
-              for await (const chunk of call as AsyncIterable<Buffer>) yield decode(method.input, chunk);
+              // Not `for await (... of call)`: leaving that loop early (the handler failed) destroys the call,
+              // which then never sends its status and the client waits for its deadline.
+              const chunks = (call as grpc.ServerDuplexStream<Buffer, Buffer>).iterator({ destroyOnReturn: false });
+              for await (const chunk of chunks as AsyncIterable<Buffer>) yield decode(method.input, chunk);
             })()
         : (): unknown => decode(method.input, (call as grpc.ServerWritableStream<Buffer, Buffer>).request);
       void (async () => {
