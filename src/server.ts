@@ -212,6 +212,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       timeSliceMs: config.service.permission.time_slice,
       concurrency: config.service.permission.concurrency_limit,
       maxLookupCandidates: config.service.permission.max_lookup_candidates,
+      maxExplainNodes: config.service.permission.max_explain_nodes,
     });
     // Tenant deletions by any instance on the same data (this one too) purge the tenant's cache entries.
     unsubscribeTenants = store.tenants.subscribe((event) => {

@@ -58,11 +58,42 @@ export interface TraceNode {
   readonly children: TraceNode[];
   /** The node this one was created under (undefined for the root); not part of the answer. */
   readonly parent: TraceNode | undefined;
+  /** State shared by every node of the tree; not part of the answer. */
+  readonly tree: TraceTree;
 }
 
-/** A new node under `parent` (appended to its children), SKIPPED until the evaluator reaches it. */
-export function traceChild(parent: TraceNode | undefined, entity: Entity, kind: TraceKind = 'permission'): TraceNode {
-  const node: TraceNode = {
+/** What a whole tree shares: its size and limit, and the first node of each sub-problem. */
+export interface TraceTree {
+  nodes: number;
+  readonly maxNodes: number;
+  /** Set once a node was dropped because the tree had reached {@link maxNodes}. */
+  exceeded: boolean;
+  readonly first: Map<string, TraceNode>;
+}
+
+/** The root of a new tree of at most `maxNodes` nodes. */
+export function traceRoot(entity: Entity, maxNodes: number): TraceNode {
+  return newNode(undefined, entity, 'permission', { nodes: 1, maxNodes, exceeded: false, first: new Map() });
+}
+
+/**
+ * A new node under `parent` (appended to its children), SKIPPED until the evaluator reaches it. Past the
+ * tree's node limit the node is still returned (the evaluation goes on unchanged) but not attached, and the
+ * tree is marked exceeded: the caller fails the request naming the limit instead of answering with part of it.
+ */
+export function traceChild(parent: TraceNode, entity: Entity, kind: TraceKind = 'permission'): TraceNode {
+  const tree = parent.tree;
+  const node = newNode(parent, entity, kind, tree);
+  if (tree.nodes >= tree.maxNodes) tree.exceeded = true;
+  else {
+    tree.nodes++;
+    parent.children.push(node);
+  }
+  return node;
+}
+
+function newNode(parent: TraceNode | undefined, entity: Entity, kind: TraceKind, tree: TraceTree): TraceNode {
+  return {
     kind,
     entity,
     name: '',
@@ -76,9 +107,8 @@ export function traceChild(parent: TraceNode | undefined, entity: Entity, kind: 
     note: '',
     children: [],
     parent,
+    tree,
   };
-  parent?.children.push(node);
-  return node;
 }
 
 /** `type:id`. */
@@ -114,27 +144,14 @@ export function pathTo(node: TraceNode, last: string): { text: string; cycle: bo
   return { text: steps.join(' -> '), cycle: false };
 }
 
-/** The root of `node`'s tree. */
-function rootOf(node: TraceNode): TraceNode {
-  let n = node;
-  while (n.parent !== undefined) n = n.parent;
-  return n;
-}
-
-/** Per-tree index of the first node that evaluated each sub-problem (for "reused" notes). */
-const firstNodes = new WeakMap<TraceNode, Map<string, TraceNode>>();
-
-/** Remembers `node` as the first evaluation of sub-problem `key` in its tree. */
+/** Remembers `node` as the first evaluation of sub-problem `key` in its tree (for "reused" notes). */
 export function rememberNode(node: TraceNode, key: string): void {
-  const root = rootOf(node);
-  let index = firstNodes.get(root);
-  if (index === undefined) firstNodes.set(root, (index = new Map()));
-  if (!index.has(key)) index.set(key, node);
+  if (!node.tree.first.has(key)) node.tree.first.set(key, node);
 }
 
 /** Path text of the node that first evaluated `key` in `node`'s tree, or "" when none. */
 export function firstEvaluation(node: TraceNode, key: string): string {
-  const first = firstNodes.get(rootOf(node))?.get(key);
+  const first = node.tree.first.get(key);
   return first === undefined ? '' : pathTo(first, pathStep(first)).text;
 }
 

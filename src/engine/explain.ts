@@ -17,7 +17,7 @@ import type { Subject } from '../data/types.js';
 import { PermifyError, toPermifyError } from '../errors.js';
 import { checkRoot } from './check.js';
 import { ScopeCancelled } from './combine.js';
-import { addMissing, entityText, subjectNotation, traceChild, type TraceNode } from './explain-trace.js';
+import { addMissing, entityText, subjectNotation, traceRoot, type TraceNode } from './explain-trace.js';
 import type { EvalState } from './state.js';
 import type { CheckRequest, ExplainResponse } from './types.js';
 
@@ -33,8 +33,13 @@ const explainedCodes: ReadonlySet<string> = new Set([
  * Evaluates `req` on `st` (already resolved to one schema version and snapshot) and returns the answer with
  * its proof tree. `cached`: Check would have answered this request from the check cache.
  */
-export async function explainCheck(st: EvalState, req: CheckRequest, cached: boolean): Promise<ExplainResponse> {
-  const root = traceChild(undefined, req.entity);
+export async function explainCheck(
+  st: EvalState,
+  req: CheckRequest,
+  cached: boolean,
+  maxNodes: number,
+): Promise<ExplainResponse> {
+  const root = traceRoot(req.entity, maxNodes);
   root.name = req.permission;
   let can: ExplainResponse['can'];
   let error: PermifyError | undefined;
@@ -53,6 +58,13 @@ export async function explainCheck(st: EvalState, req: CheckRequest, cached: boo
     const err = e instanceof ScopeCancelled ? new PermifyError('ERROR_CODE_CANCELLED') : toPermifyError(e);
     if (!explainedCodes.has(err.code)) throw err;
     error = err;
+  }
+  if (root.tree.exceeded) {
+    throw new PermifyError(
+      'ERROR_CODE_VALIDATION',
+      `explain tree limit exceeded: service.permission.max_explain_nodes=${maxNodes} (lower metadata.depth or raise the limit)`,
+      { details: { limit: 'maxExplainNodes' } },
+    );
   }
   root.cached = cached;
   finalize(root, req.subject);

@@ -82,6 +82,11 @@ export interface EngineOptions {
    * work on cyclic data grows with the budget. Default 1000.
    */
   readonly maxDepth?: number;
+  /**
+   * Most nodes of one Explain proof tree (`service.permission.max_explain_nodes`); a larger tree fails the
+   * request naming the limit (the tree grows with the work, up to nodes × depth on cyclic data). Default 100_000.
+   */
+  readonly maxExplainNodes?: number;
 }
 
 export const engineDefaults = {
@@ -96,6 +101,7 @@ export const engineDefaults = {
   concurrency: 100,
   maxLookupCandidates: 1_000_000,
   maxDepth: 1000,
+  maxExplainNodes: 100_000,
   pageSize: 1000,
 } as const;
 
@@ -159,6 +165,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
     engineDefaults.maxLookupCandidates,
   );
   const maxDepth = positiveInteger('maxDepth', options.maxDepth, engineDefaults.maxDepth);
+  const maxExplainNodes = positiveInteger('maxExplainNodes', options.maxExplainNodes, engineDefaults.maxExplainNodes);
   const checkDepth = (depth: number): void => {
     if (!Number.isInteger(depth) || depth > maxDepth) {
       throw new PermifyError('ERROR_CODE_VALIDATION', `depth ${depth} exceeds the engine limit maxDepth=${maxDepth}`, {
@@ -458,7 +465,7 @@ export function createEngine(options: EngineOptions): PermissionEngine {
           );
           cached = cache.get(key, req.metadata.depth) !== undefined;
         }
-        return await explainCheck({ ...st, concurrency: 1 }, req, cached);
+        return await explainCheck({ ...st, concurrency: 1 }, req, cached, maxExplainNodes);
       } catch (e) {
         throw normalise(e);
       }

@@ -238,6 +238,21 @@ describe('explain', () => {
     expect(leaf?.note).toMatch(/^depth exhausted: doc:1#view -> /);
   });
 
+  it('a tree above service.permission.max_explain_nodes fails naming the limit (Check is unaffected)', async () => {
+    const f = await fixture(schema, data, [], { maxExplainNodes: 5 });
+    const req = {
+      tenantId: TENANT,
+      metadata: { depth: 20 },
+      entity: parseEntity('folder:a'),
+      permission: 'view',
+      subject: parseSubject('user:v'),
+    };
+    await expect(f.engine.explain(req)).rejects.toThrow(/service\.permission\.max_explain_nodes=5/);
+    expect((await f.engine.check(req)).can).toBe('allowed');
+    const roomy = await fixture(schema, data, [], { maxExplainNodes: 100 });
+    expect((await roomy.engine.explain(req)).can).toBe('allowed');
+  });
+
   it('marks the root Check would have answered from the cache, and still evaluates', async () => {
     const f = await fixture(schema, data, [], { checkCacheSize: 100 });
     const first = await f.engine.explain({
