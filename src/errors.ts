@@ -194,12 +194,22 @@ export interface ErrorInfo {
 // line/column/limit are already part of their errors' messages; these are not.
 const errorInfoKeys = ['tenantId', 'schemaVersion', 'entityType', 'permission', 'relation', 'field'] as const;
 
+// Values are echoed from the request into the grpc-status-details-bin trailer; an unbounded one (an 80 KB schema
+// version) overflows the HTTP/2 header-list limit and the call hangs until its deadline. With six keys of at most
+// this many characters (plus the marker) the details stay under 2 KB.
+export const MAX_ERROR_INFO_VALUE_CHARS = 256;
+const truncatedMarker = '…';
+
+function capValue(v: string): string {
+  return v.length <= MAX_ERROR_INFO_VALUE_CHARS ? v : v.slice(0, MAX_ERROR_INFO_VALUE_CHARS) + truncatedMarker;
+}
+
 /** The {@link ErrorInfo} the transports attach to an error that carries details (snake_case keys, as on the wire). */
 export function errorInfoOf(err: PermifyError): ErrorInfo | undefined {
   const metadata: Record<string, string> = {};
   for (const k of errorInfoKeys) {
     const v = err.details[k];
-    if (v !== undefined) metadata[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+    if (v !== undefined) metadata[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = capValue(v);
   }
   if (Object.keys(metadata).length === 0) return undefined;
   return { reason: err.wireCode, domain: 'permify.co', metadata };
