@@ -449,6 +449,8 @@ describe.each(['memory', 'postgres'] as const)('tenant isolation (%s store)', (e
     expect(again).not.toBe(oldVersion);
     expect((await checkBob({})).can).toBe(DENIED);
     expect((await statusOf(checkBob({ schemaVersion: oldVersion, snapToken: oldToken })))?.code).toBe(5);
+    // An old snap token alone: the reader's snapshot cache must have forgotten the old incarnation's rows.
+    expect((await checkBob({ snapToken: oldToken })).can).toBe(DENIED);
     const lookup = await client.permission.lookupEntity({
       tenantId: B,
       metadata: md({ snapToken: oldToken }),

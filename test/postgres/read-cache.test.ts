@@ -130,6 +130,19 @@ describe('postgres reader: snapshot read cache', () => {
     expect(selects.get(cached)! - before).toBe(1);
   });
 
+  it('forgets a deleted tenant: an old token of a re-created tenant does not answer the old rows', async () => {
+    const tenant = 'rc-recreate';
+    await cached.tenants.createTenant(tenant, 'first');
+    const old = await cached.writer.write(tenant, [{ writeTuples: [tuple('1', 'a')] }]);
+    const filter = { entity: { type: 'document', ids: ['1'] }, relation: 'viewer' };
+    expect((await cached.reader.queryRelationships(tenant, filter, old)).map((t) => t.subject.id)).toEqual(['a']);
+    expect(await cached.reader.queryUniqueSubjectIds(tenant, 'user', '', old)).toEqual(['a']);
+    await cached.tenants.deleteTenant(tenant);
+    await cached.tenants.createTenant(tenant, 'again');
+    expect(await cached.reader.queryRelationships(tenant, filter, old)).toEqual([]);
+    expect(await cached.reader.queryUniqueSubjectIds(tenant, 'user', '', old)).toEqual([]);
+  });
+
   it('is off with 0 entries', async () => {
     const tenant = 'rc4';
     const token = await uncached.writer.write(tenant, [{ writeTuples: [tuple('1', 'a')] }]);

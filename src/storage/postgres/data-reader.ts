@@ -216,6 +216,14 @@ class SnapshotReadCache {
     };
     return raceAbort(entry.promise as Promise<readonly T[]>, signal).finally(release);
   }
+
+  /** Forgets a tenant's entries (undefined: all). Keys start with `kind sep tenantId sep`. */
+  purge(tenantId: string | undefined): void {
+    const lru = this.lru;
+    if (lru === undefined) return;
+    if (tenantId === undefined) return lru.clear();
+    for (const key of [...lru.keys()]) if (key.split(sep, 2)[1] === tenantId) lru.delete(key);
+  }
 }
 
 const sep = '\u0000';
@@ -236,7 +244,16 @@ function attributeFilterKey(f: AttributeFilter): string {
   return [f.entity?.type ?? '', idsKey(f.entity?.ids), idsKey(f.attributes)].join(sep);
 }
 
-export function createPostgresDataReader(db: Database, options: PostgresReaderOptions = {}): DataReader {
+/**
+ * The PostgreSQL reader, plus `purgeTenant`: a snap token is fixed only while its tenant lives. Deleting a tenant
+ * deletes its rows outright, so answers cached at an old token would show the old incarnation after re-creation.
+ */
+export interface PostgresDataReader extends DataReader {
+  /** Forgets what was cached for a deleted tenant (undefined: for every tenant, when deletions were missed). */
+  purgeTenant(tenantId: string | undefined): void;
+}
+
+export function createPostgresDataReader(db: Database, options: PostgresReaderOptions = {}): PostgresDataReader {
   const legacy = new LRUCache<string, string>({ max: 10_000 });
   const cache = new SnapshotReadCache(
     options.readCacheEntries ?? DEFAULT_READ_CACHE_ENTRIES,
@@ -303,6 +320,12 @@ export function createPostgresDataReader(db: Database, options: PostgresReaderOp
   }
 
   return {
+    purgeTenant(tenantId) {
+      cache.purge(tenantId);
+      if (tenantId === undefined) return legacy.clear();
+      for (const key of [...legacy.keys()]) if (key.startsWith(`${tenantId}\u0000`)) legacy.delete(key);
+    },
+
     headSnapToken(tenantId, signal) {
       return headToken(db, tenantId, signal);
     },

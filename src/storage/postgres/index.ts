@@ -119,7 +119,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       // A database migrated by Permify (or by an older release) lacks our steps; say so instead of failing later.
       const pending = (await migrationStatus(writerUri)).filter((m) => !m.applied).map((m) => m.version);
       if (pending.length > 0) {
-        logger.warn({ pending }, 'database has pending migrations and database.auto_migrate is off: run `permify migrate up`');
+        logger.warn(
+          { pending },
+          'database has pending migrations and database.auto_migrate is off: run `permify migrate up`',
+        );
       }
     }
     migrated = true;
@@ -142,6 +145,19 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const reader = createPostgresDataReader(db, {
     ...(options.readCacheEntries !== undefined ? { readCacheEntries: options.readCacheEntries } : {}),
   });
+  // The reader's snapshot cache forgets a deleted tenant: at once for deletions through this store, and via the
+  // NOTIFY channel for those of other instances (everything, when deletions may have been missed).
+  const tenantStore = createPostgresTenantStore(db);
+  const unsubscribeTenantEvents = tenantStore.subscribe((e) =>
+    reader.purgeTenant(e.kind === 'deleted' ? e.tenantId : undefined),
+  );
+  const tenants: typeof tenantStore = {
+    ...tenantStore,
+    async deleteTenant(id, signal) {
+      await tenantStore.deleteTenant(id, signal);
+      reader.purgeTenant(id);
+    },
+  };
   return {
     kind: 'postgres',
     database: db,
@@ -149,7 +165,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     writer: createPostgresDataWriter(db),
     bulk: createPostgresBulkStore(db, reader),
     schemas: createPostgresSchemaStore(db),
-    tenants: createPostgresTenantStore(db),
+    tenants,
     bundles: createPostgresBundleStore(db),
     watcher,
     gc,
@@ -165,6 +181,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       closed = true;
       if (retryTimer) clearTimeout(retryTimer);
       rejectReady(new PermifyError('UNAVAILABLE', 'store closed'));
+      unsubscribeTenantEvents();
       await gc.close();
       await db.close();
     },
