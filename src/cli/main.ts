@@ -8,6 +8,7 @@ import { registerAst } from './commands/ast.js';
 import { registerConfig } from './commands/config.js';
 import { registerCoverage } from './commands/coverage.js';
 import { registerExplain } from './commands/explain.js';
+import { registerData } from './commands/data.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerRepair } from './commands/repair.js';
@@ -29,6 +30,7 @@ export function createProgram(): Command {
   registerAst(program);
   registerFmt(program);
   registerMigrate(program);
+  registerData(program);
   registerRepair(program);
   registerVersion(program);
   return program;

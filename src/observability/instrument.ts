@@ -21,7 +21,7 @@ export function instrumentHandlers(handlers: Handlers, metrics: Metrics, logger:
         logger.debug({ transport: 'grpc', rpc, code, ms: seconds * 1000 }, 'call finished');
       };
       const desc = services[service as keyof typeof services];
-      const isStreaming = desc.methods.find((m) => m.name === name)?.methodKind === 'server_streaming';
+      const isStreaming = desc.methods.find((m) => m.name === name)?.methodKind !== 'unary';
       wrapped[name] = isStreaming
         ? async function* (request: unknown, ctx: HandlerContext) {
             const started = performance.now();

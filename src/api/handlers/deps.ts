@@ -31,6 +31,10 @@ export interface ApiLimits {
    * text, and the resulting schema). Default {@link defaultMaxSchemaBytes}.
    */
   readonly maxSchemaBytes?: number;
+  /** `service.data.max_import_batch`: items per permifyts.v1.Data/Import message (one transaction). */
+  readonly maxImportBatch?: number;
+  /** `service.data.max_export_page_size`: items per permifyts.v1.Data/Export page. */
+  readonly maxExportPageSize?: number;
 }
 
 /** Default `service.schema.max_size`: 1 MiB (a compiled schema retains about 24× its text). */

@@ -5,6 +5,7 @@
  * snapshot, calls the engine or the store, and throws only PermifyError.
  */
 import { createSchemaResolver } from '../../engine/schema-resolver.js';
+import { createBulkDataHandlers } from './bulk-data.js';
 import { createBundleHandlers } from './bundle.js';
 import { createDataHandlers } from './data.js';
 import { createExplainHandlers } from './explain.js';
@@ -39,5 +40,6 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     'base.v1.Tenancy': createTenancyHandlers(env),
     'base.v1.Watch': createWatchHandlers(env),
     'permifyts.v1.Explain': createExplainHandlers(env),
+    'permifyts.v1.Data': createBulkDataHandlers(env),
   };
 }

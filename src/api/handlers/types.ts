@@ -1,13 +1,14 @@
 /**
  * Transport-free handler types. Every RPC of the public services is one function
  * `(request, ctx) => Promise<response>` (unary) or `(request, ctx) => AsyncIterable<response>` (server
- * streaming). The {@link Handlers} map is derived from the generated service descriptors, so a missing or
+ * streaming) or `(requests, ctx) => AsyncIterable<response>` (bidirectional streaming). The {@link Handlers} map is derived from the generated service descriptors, so a missing or
  * mistyped RPC is a compile error.
  */
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import { Bundle, Data, Permission, Schema, Tenancy, Watch } from '../gen/base/v1/service_pb.js';
 import { Explain } from '../gen/permifyts/v1/explain_pb.js';
+import { Data as BulkData } from '../gen/permifyts/v1/data_pb.js';
 
 /** Logger shape the handlers use (a pino Logger satisfies it). */
 export interface HandlerLogger {
@@ -39,7 +40,13 @@ type MethodHandler<M> = M extends {
         output: infer O extends DescMessage;
       }
     ? (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>>
-    : never;
+    : M extends {
+          methodKind: 'bidi_streaming';
+          input: infer I extends DescMessage;
+          output: infer O extends DescMessage;
+        }
+      ? (requests: AsyncIterable<MessageShape<I>>, ctx: HandlerContext) => AsyncIterable<MessageShape<O>>
+      : never;
 
 /** Handlers of one service, keyed by the proto method name (`Check`, `LookupEntityStream`, ...). */
 export type ServiceHandlers<S> =
@@ -56,6 +63,8 @@ export const services = {
   'base.v1.Tenancy': Tenancy,
   'base.v1.Watch': Watch,
   'permifyts.v1.Explain': Explain,
+  // permify-ts's own package: services beside Permify's, registered on both transports like base.v1.
+  'permifyts.v1.Data': BulkData,
 } as const;
 
 export type ServiceName = keyof typeof services;

@@ -64,7 +64,7 @@ function checkString(
 const name = (m: string, f: string, v: string): void => checkString(m, f, v, 64, P_NAME, P_NAME_TEXT);
 const optName = (m: string, f: string, v: string): void => checkString(m, f, v, 64, P_NAME, P_NAME_TEXT, true);
 const id = (m: string, f: string, v: string): void => checkString(m, f, v, 128, P_ID, P_ID_TEXT);
-const tenant = (m: string, v: string): void => checkString(m, 'TenantId', v, 128, P_ID, P_ID_TEXT);
+export const tenant = (m: string, v: string): void => checkString(m, 'TenantId', v, 128, P_ID, P_ID_TEXT);
 
 /** Validates a sub-message; `required` makes absence a violation. */
 function embedded<T>(

@@ -1,0 +1,201 @@
+/**
+ * permifyts.v1.Data: bulk Export and Import (issue 15).
+ *
+ * Export streams every live tuple and attribute of a tenant at one snap token in pages; each page's cursor
+ * names the snapshot, the store's position and the tenant, so an Export resumed with it continues exactly
+ * where the previous one stopped, at the same snapshot.
+ *
+ * Import applies each request message as one batch (one store transaction, at most `maxImportBatch` items),
+ * validated against the schema version resolved once from the first message, and answers after each
+ * commit with the count of items of this stream durably applied: the client's resume position.
+ */
+import { create } from '@bufbuild/protobuf';
+import { PermifyError, isPermifyError, toPermifyError } from '../../errors.js';
+import type { Attribute, Tuple } from '../../data/types.js';
+import { validateAttribute, validateTuple } from '../../schema/validate-data.js';
+import type { Schema } from '../../schema/model.js';
+import { hashText } from '../../storage/page-token.js';
+import * as pb from '../gen/permifyts/v1/data_pb.js';
+import { attributeFromProto, attributeToProto, tupleFromProto, tupleToProto } from '../convert/data.js';
+import * as v from '../validation/validate.js';
+import type { HandlerEnv } from './deps.js';
+import type { HandlerContext, ServiceHandlers } from './types.js';
+
+/** Default items per Export page. */
+export const defaultExportPageSize = 1000;
+/** Default `maxExportPageSize`. */
+export const defaultMaxExportPageSize = 10_000;
+/** Default `maxImportBatch`. */
+export const defaultMaxImportBatch = 10_000;
+
+interface ExportCursor {
+  readonly snapToken: string;
+  readonly position: string;
+}
+
+function encodeCursor(tenantId: string, c: ExportCursor): string {
+  return Buffer.from(JSON.stringify([hashText(tenantId), c.snapToken, c.position])).toString('base64url');
+}
+
+/** @throws PermifyError ERROR_CODE_INVALID_CONTINUOUS_TOKEN for garbage or a cursor of another tenant. */
+function decodeCursor(tenantId: string, cursor: string): ExportCursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 3 ||
+    !parsed.every((x) => typeof x === 'string') ||
+    parsed[0] !== hashText(tenantId) ||
+    parsed[1] === ''
+  ) {
+    throw new PermifyError('ERROR_CODE_INVALID_CONTINUOUS_TOKEN', 'invalid export cursor', {
+      details: { field: 'cursor' },
+    });
+  }
+  return { snapToken: parsed[1] as string, position: parsed[2] as string };
+}
+
+/** The error of one invalid import item, naming its position in the batch. */
+function itemError(index: number, e: unknown): PermifyError {
+  const err = toPermifyError(e);
+  return new PermifyError(err.code, `item ${index}: ${err.message}`, { cause: err, details: err.details });
+}
+
+/** Converts and validates one item against `schema` (the same checks as Data/Write). */
+function convertItem(schema: Schema, item: pb.DataItem): { tuple?: Tuple; attribute?: Attribute } {
+  switch (item.item.case) {
+    case 'tuple': {
+      v.tuple(item.item.value);
+      const tuple = tupleFromProto(item.item.value);
+      validateTuple(schema, tuple);
+      return { tuple };
+    }
+    case 'attribute': {
+      const a = item.item.value;
+      v.attribute(a);
+      let attribute: Attribute;
+      try {
+        attribute = attributeFromProto(a);
+      } catch (e) {
+        // An undefined attribute is reported before a value problem, as in Data/Write.
+        const definition = schema.entities.get(a.entity?.type ?? '')?.attributes.get(a.attribute);
+        if (definition === undefined && isPermifyError(e) && e.code === 'ERROR_CODE_ATTRIBUTE_TYPE_MISMATCH') {
+          throw new PermifyError('ERROR_CODE_ATTRIBUTE_DEFINITION_NOT_FOUND');
+        }
+        throw e;
+      }
+      validateAttribute(schema, attribute);
+      return { attribute };
+    }
+    default:
+      throw new PermifyError('ERROR_CODE_VALIDATION', 'empty item: set tuple or attribute');
+  }
+}
+
+export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof pb.Data> {
+  const maxPage = env.limits.maxExportPageSize ?? defaultMaxExportPageSize;
+  const maxBatch = env.limits.maxImportBatch ?? defaultMaxImportBatch;
+
+  async function* exportStream(r: pb.DataExportRequest, ctx: HandlerContext): AsyncGenerator<pb.DataExportResponse> {
+    v.tenant('DataExportRequest', r.tenantId);
+    const size = r.pageSize === 0 ? Math.min(defaultExportPageSize, maxPage) : r.pageSize;
+    if (size > maxPage) {
+      throw new PermifyError('ERROR_CODE_VALIDATION', `page_size ${size} exceeds the limit of ${maxPage}`, {
+        details: { limit: 'service.data.max_export_page_size', field: 'page_size' },
+      });
+    }
+    let cursor: ExportCursor =
+      r.cursor !== ''
+        ? decodeCursor(r.tenantId, r.cursor)
+        : { snapToken: r.snapToken || (await env.store.reader.headSnapToken(r.tenantId, ctx.signal)), position: '' };
+    for (;;) {
+      if (ctx.signal.aborted) throw new PermifyError('ERROR_CODE_CANCELLED');
+      const page = await env.store.bulk.exportPage(r.tenantId, cursor.snapToken, cursor.position, size, ctx.signal);
+      const items: pb.DataItem[] = [];
+      for (const t of page.tuples) {
+        items.push(create(pb.DataItemSchema, { item: { case: 'tuple', value: tupleToProto(t) } }));
+      }
+      for (const a of page.attributes) {
+        items.push(create(pb.DataItemSchema, { item: { case: 'attribute', value: attributeToProto(a) } }));
+      }
+      const next =
+        page.cursor === '' ? '' : encodeCursor(r.tenantId, { snapToken: cursor.snapToken, position: page.cursor });
+      yield create(pb.DataExportResponseSchema, { items, snapToken: cursor.snapToken, cursor: next });
+      if (page.cursor === '') return;
+      cursor = { snapToken: cursor.snapToken, position: page.cursor };
+    }
+  }
+
+  async function* importStream(
+    requests: AsyncIterable<pb.DataImportRequest>,
+    ctx: HandlerContext,
+  ): AsyncGenerator<pb.DataImportResponse> {
+    let stream: { tenantId: string; schema: Schema; version: string; skipInvalid: boolean } | undefined;
+    let applied = 0n;
+    let batches = 0n;
+    let snapToken = '';
+    for await (const r of requests) {
+      if (ctx.signal.aborted) throw new PermifyError('ERROR_CODE_CANCELLED');
+      if (stream === undefined) {
+        v.tenant('DataImportRequest', r.tenantId);
+        // The schema version is checked once per stream: every batch validates against it.
+        const { schema, version } = await env.schemas.resolve(r.tenantId, r.schemaVersion, ctx.signal);
+        stream = { tenantId: r.tenantId, schema, version, skipInvalid: r.skipInvalid };
+      } else if (r.tenantId !== '' && r.tenantId !== stream.tenantId) {
+        throw new PermifyError('ERROR_CODE_VALIDATION', 'tenant_id differs from the first message of the stream', {
+          details: { field: 'tenant_id' },
+        });
+      }
+      if (r.items.length > maxBatch) {
+        throw new PermifyError(
+          'ERROR_CODE_VALIDATION',
+          `batch of ${r.items.length} items exceeds the limit of ${maxBatch}`,
+          { details: { limit: 'service.data.max_import_batch', field: 'items' } },
+        );
+      }
+      const tuples: Tuple[] = [];
+      const attributes: Attribute[] = [];
+      const rejected: pb.DataImportRejection[] = [];
+      r.items.forEach((item, index) => {
+        try {
+          const { tuple, attribute } = convertItem(stream!.schema, item);
+          if (tuple) tuples.push(tuple);
+          if (attribute) attributes.push(attribute);
+        } catch (e) {
+          const err = itemError(index, e);
+          if (!stream!.skipInvalid) throw err;
+          rejected.push(create(pb.DataImportRejectionSchema, { index, message: err.message }));
+        }
+      });
+      if (tuples.length + attributes.length > 0) {
+        snapToken = await env.store.bulk.importBatch(stream.tenantId, { tuples, attributes }, ctx.signal);
+      }
+      applied += BigInt(r.items.length);
+      batches += 1n;
+      yield create(pb.DataImportResponseSchema, {
+        applied,
+        batches,
+        snapToken,
+        schemaVersion: stream.version,
+        rejected,
+      });
+    }
+  }
+
+  /** Item errors keep their message (it names the item); nothing but PermifyError escapes. */
+  function guarded<A extends unknown[], T>(fn: (...args: A) => AsyncGenerator<T>): (...args: A) => AsyncIterable<T> {
+    return async function* (...args: A) {
+      try {
+        yield* fn(...args);
+      } catch (e) {
+        throw toPermifyError(e);
+      }
+    };
+  }
+
+  return { Export: guarded(exportStream), Import: guarded(importStream) };
+}
