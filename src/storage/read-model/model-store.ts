@@ -90,11 +90,22 @@ export function createReadModelReader(model: ReadModel, direct: DataReader): Dat
 
   return {
     async headSnapToken(tenantId, signal) {
-      return (await model.headToken(tenantId, signal)) ?? direct.headSnapToken(tenantId, signal);
+      return (
+        model.headTokenNow(tenantId) ??
+        (await model.headToken(tenantId, signal)) ??
+        direct.headSnapToken(tenantId, signal)
+      );
     },
 
     async queryRelationships(tenantId, filter, snapToken, options) {
       checkTupleFilter(filter);
+      // The common case first, without an await: a loaded tenant and a token whose view is known.
+      const t = model.loadedTenant(tenantId);
+      const v = t?.views.get(snapToken);
+      if (t !== undefined && v !== undefined) {
+        model.stats.modelReads += 1;
+        return tuples(t, normaliseTupleFilter(filter), v, options?.entityIdFrom);
+      }
       const r = await resolve(tenantId, snapToken, options?.signal);
       if (r === undefined) return direct.queryRelationships(tenantId, filter, snapToken, options);
       if (r.t === undefined) return [];
@@ -106,6 +117,12 @@ export function createReadModelReader(model: ReadModel, direct: DataReader): Dat
     },
 
     async querySingleAttribute(tenantId, entity, attribute, snapToken, signal) {
+      const t = model.loadedTenant(tenantId);
+      const v = t?.views.get(snapToken);
+      if (t !== undefined && v !== undefined) {
+        model.stats.modelReads += 1;
+        return singleAttribute(t.data, entity, attribute, v.tx, v.hidden);
+      }
       const r = await resolve(tenantId, snapToken, signal);
       if (r === undefined) return direct.querySingleAttribute(tenantId, entity, attribute, snapToken, signal);
       if (r.t === undefined) return undefined;

@@ -213,7 +213,16 @@ export class ReadModel {
   private cycleWaiters: (() => void)[] = [];
   /** Connections running a load or a cycle (cut on close). */
   private readonly active = new Set<pg.PoolClient>();
-  readonly stats = { cycles: 0, failedCycles: 0, appliedTransactions: 0, fallbacks: 0, modelReads: 0 };
+  readonly stats = {
+    cycles: 0,
+    failedCycles: 0,
+    appliedTransactions: 0,
+    fallbacks: 0,
+    modelReads: 0,
+    /** Time spent in successful cycles (sum and maximum), for the lag figures. */
+    cycleMsTotal: 0,
+    cycleMsMax: 0,
+  };
 
   constructor(
     private readonly db: Database,
@@ -346,6 +355,13 @@ export class ReadModel {
     return noted;
   }
 
+  /** The head token when it can be given at once (loaded, fresh, no own write pending), else undefined. */
+  headTokenNow(tenantId: string): string | undefined {
+    const t = this.tenants.get(tenantId);
+    if (t === undefined || this.ownWrites.has(tenantId) || !this.fresh) return undefined;
+    return t.headToken;
+  }
+
   /** Records the token of a write through this process: head reads here must not show less. */
   noteWrite(tenantId: string, token: string): void {
     this.ownWrites.set(tenantId, token);
@@ -443,10 +459,14 @@ export class ReadModel {
   private runCycle(): void {
     if (this.cycling !== undefined || this.closed) return;
     this.again = false;
+    const started = performance.now();
     this.cycling = this.cycle()
       .then(
         () => {
           this.lastCycleOkMs = Date.now();
+          const ms = performance.now() - started;
+          this.stats.cycleMsTotal += ms;
+          if (ms > this.stats.cycleMsMax) this.stats.cycleMsMax = ms;
           this.stats.cycles += 1;
           this.failures = 0;
         },

@@ -1,0 +1,368 @@
+/**
+ * The PostgreSQL read model side by side with the memory store, in one run, on the google-docs dataset
+ * (bench/datasets/google-docs.ts) written through the storage contract. The engine's check cache is off
+ * everywhere ("uncached": every check reads storage).
+ *
+ * Prints, each with the machine's load average:
+ * - model load from PostgreSQL: tuples/s; bytes per tuple (the model's estimate) and RSS growth per tuple;
+ * - checks/s with `--concurrency` in flight: memory store, PostgreSQL + read model, PostgreSQL direct
+ *   (model off), the ratios, and wrong answers (compared with the memory store's);
+ * - p50/p99 of checks issued at half of the model's saturation rate (open loop);
+ * - SQL statements per uncached check with direct reads (reader pool statements / checks);
+ * - LookupEntity first page (100) per second: memory vs model, and wrong answers;
+ * - apply lag: a second instance writes at `--write-rate` writes/s (one tuple each); time from the write's
+ *   return until this instance's model covers its token (p50/p99).
+ *
+ *   node --import tsx bench/read-model.ts [--tuples 50000] [--checks 2000] [--concurrency 64]
+ *     [--lookups 200] [--budget-ms 10000] [--write-rate 1000] [--write-seconds 5] [--uri postgres://...]
+ *     [--skip-memory] [--skip-direct]
+ */
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Subject } from '../src/data/types.js';
+import { createEngine } from '../src/engine/index.js';
+import type { PermissionEngine } from '../src/engine/types.js';
+import type { Store } from '../src/storage/contract.js';
+import { createMemoryStore } from '../src/storage/memory/index.js';
+import { silentLogger } from '../src/storage/postgres/database.js';
+import { createPostgresStore, type PostgresStore } from '../src/storage/postgres/index.js';
+import { createReadModelStore } from '../src/storage/read-model/model-store.js';
+import { createTestDatabase, stopSharedServer } from '../test/support/postgres.js';
+import { generateGoogleDocsDataset, type GoogleDocsCheck } from './datasets/google-docs.js';
+
+const { values } = parseArgs({
+  strict: false,
+  options: {
+    tuples: { type: 'string', default: '50000' },
+    seed: { type: 'string', default: '42' },
+    checks: { type: 'string', default: '2000' },
+    lookups: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '64' },
+    'budget-ms': { type: 'string', default: '10000' },
+    'write-rate': { type: 'string', default: '1000' },
+    'write-seconds': { type: 'string', default: '5' },
+    batch: { type: 'string', default: '10000' },
+    uri: { type: 'string' },
+    'skip-memory': { type: 'boolean', default: false },
+    'skip-direct': { type: 'boolean', default: false },
+  },
+});
+const num = (k: string): number => {
+  const v = Number(values[k]);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${k} must be a non-negative number`);
+  return v;
+};
+const TENANT = 't1';
+const concurrency = Math.max(1, num('concurrency'));
+const budgetMs = num('budget-ms');
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const quantile = (sorted: readonly number[], q: number): number =>
+  sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface CheckRun {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  count: number;
+  answers: Map<number, string>;
+}
+
+async function runChecks(
+  engine: PermissionEngine,
+  checks: readonly GoogleDocsCheck[],
+  parallel: number,
+): Promise<CheckRun> {
+  const latencies: number[] = [];
+  const answers = new Map<number, string>();
+  let next = 0;
+  const start = performance.now();
+  const worker = async (): Promise<void> => {
+    while (performance.now() - start < budgetMs) {
+      const i = next++ % checks.length;
+      const c = checks[i] as GoogleDocsCheck;
+      const t0 = performance.now();
+      const r = await engine.check({
+        tenantId: TENANT,
+        metadata: { depth: 50 },
+        entity: c.entity,
+        permission: c.permission,
+        subject: c.subject,
+      });
+      latencies.push(performance.now() - t0);
+      answers.set(i, r.can);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  const wall = performance.now() - start;
+  latencies.sort((a, b) => a - b);
+  return {
+    perSecond: (latencies.length / wall) * 1000,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    count: latencies.length,
+    answers,
+  };
+}
+
+/** Checks issued at a fixed rate (open loop): latency includes queueing behind earlier checks. */
+async function runAtRate(
+  engine: PermissionEngine,
+  checks: readonly GoogleDocsCheck[],
+  perSecond: number,
+  ms: number,
+): Promise<{ p50: number; p99: number; count: number }> {
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  let i = 0;
+  while (performance.now() - start < ms) {
+    const due = start + (i * 1000) / perSecond;
+    const now = performance.now();
+    // Always yield, so completions are handled while checks are issued.
+    if (due > now + 1) await sleep(due - now);
+    else if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+    const c = checks[i % checks.length] as GoogleDocsCheck;
+    // Latency from the moment the check was due (or issued, when issued early).
+    const t0 = Math.max(start + (i * 1000) / perSecond, performance.now());
+    i += 1;
+    pending.push(
+      engine
+        .check({
+          tenantId: TENANT,
+          metadata: { depth: 50 },
+          entity: c.entity,
+          permission: c.permission,
+          subject: c.subject,
+        })
+        .then(() => {
+          latencies.push(performance.now() - t0);
+        }),
+    );
+  }
+  await Promise.all(pending);
+  latencies.sort((a, b) => a - b);
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), count: latencies.length };
+}
+
+async function runLookups(
+  engine: PermissionEngine,
+  users: readonly string[],
+): Promise<{ perSecond: number; p99: number; answers: Map<string, string> }> {
+  const answers = new Map<string, string>();
+  const latencies: number[] = [];
+  const start = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < users.length && performance.now() - start < budgetMs) {
+      const user = users[next++] as string;
+      const subject: Subject = { type: 'user', id: user, relation: '' };
+      const t0 = performance.now();
+      const r = await engine.lookupEntity({
+        tenantId: TENANT,
+        metadata: { depth: 50 },
+        entityType: 'document',
+        permission: 'view',
+        subject,
+        pageSize: 100,
+      });
+      latencies.push(performance.now() - t0);
+      answers.set(user, r.entityIds.join(','));
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  latencies.sort((a, b) => a - b);
+  return {
+    perSecond: (latencies.length / (performance.now() - start)) * 1000,
+    p99: quantile(latencies, 0.99),
+    answers,
+  };
+}
+
+function wrong<K>(oracle: Map<K, string>, got: Map<K, string>): number {
+  let n = 0;
+  for (const [k, v] of got) if (oracle.has(k) && oracle.get(k) !== v) n += 1;
+  return n;
+}
+
+/** Counts statements sent through a pool's clients (pool.query checks one out too). */
+function countStatements(pool: PostgresStore['database']['reader']): { count: number } {
+  const counter = { count: 0 };
+  const seen = new WeakSet<object>();
+  pool.on('acquire', (client) => {
+    if (seen.has(client)) return;
+    seen.add(client);
+    const q = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      counter.count += 1;
+      return q(...args);
+    };
+  });
+  return counter;
+}
+
+async function loadInto(
+  store: Store,
+  dataset: ReturnType<typeof generateGoogleDocsDataset>,
+  batch: number,
+): Promise<void> {
+  await store.schemas.writeSchema(TENANT, [{ name: 'schema', definition: dataset.schema }]);
+  for (let i = 0; i < dataset.tuples.length; i += batch) {
+    await store.writer.write(TENANT, [{ writeTuples: dataset.tuples.slice(i, i + batch) }]);
+  }
+  for (let i = 0; i < dataset.attributes.length; i += batch) {
+    await store.writer.write(TENANT, [{ writeAttributes: dataset.attributes.slice(i, i + batch) }]);
+  }
+}
+
+async function main(): Promise<void> {
+  const serverUri =
+    (typeof values.uri === 'string' ? values.uri : undefined) ??
+    process.env.PERMIFY_BENCH_DATABASE_URI ??
+    process.env.PERMIFY_TEST_DATABASE_URI;
+  const db = await createTestDatabase(serverUri);
+  const dataset = generateGoogleDocsDataset({ tuples: num('tuples'), seed: num('seed'), sampleChecks: num('checks') });
+  const checks = dataset.sampleChecks;
+  const step = Math.max(1, Math.floor(dataset.users.length / num('lookups')));
+  const users = dataset.users.filter((_, i) => i % step === 0).slice(0, num('lookups'));
+  console.log(
+    `dataset: ${fmt(dataset.tuples.length)} tuples, ${fmt(dataset.attributes.length)} attributes; ${checks.length} distinct checks, ${users.length} lookups; ${concurrency} in flight; load average ${load()}`,
+  );
+  const stores: { close(): Promise<void> }[] = [];
+  try {
+    const pgOptions = { uri: db.uri, maxOpenConnections: 16, statementTimeoutMs: 600_000, readCacheEntries: 0 };
+    const direct = await createPostgresStore(pgOptions);
+    stores.push(direct);
+    await direct.ready();
+    const t0 = performance.now();
+    await loadInto(direct, dataset, Math.max(1, num('batch')));
+    console.log(`written to PostgreSQL through the contract: ${fmt(performance.now() - t0)} ms`);
+    await direct.database.writer.query('ANALYZE relation_tuples; ANALYZE attributes; ANALYZE transactions');
+
+    let memory: CheckRun | undefined;
+    let memoryLookups: Awaited<ReturnType<typeof runLookups>> | undefined;
+    if (!values['skip-memory']) {
+      const mem = createMemoryStore();
+      await loadInto(mem, dataset, Math.max(1, num('batch')));
+      const engine = createEngine({ reader: mem.reader, schemas: mem.schemas, checkCacheSize: 0 });
+      await runChecks(engine, checks.slice(0, 200), concurrency);
+      memory = await runChecks(engine, checks, concurrency);
+      console.log(
+        `memory store: ${fmt(memory.perSecond)} checks/s, p50 ${fmt(memory.p50, 2)} ms, p99 ${fmt(memory.p99, 2)} ms (load ${load()})`,
+      );
+      memoryLookups = await runLookups(engine, users);
+      console.log(
+        `memory store: lookupEntity ${fmt(memoryLookups.perSecond, 1)}/s, p99 ${fmt(memoryLookups.p99, 2)} ms`,
+      );
+      await mem.close();
+    }
+
+    // The model, as a server process builds it.
+    global.gc?.();
+    const rss0 = process.memoryUsage().rss;
+    const inner = await createPostgresStore({ ...pgOptions, readCacheEntries: 10_000 });
+    await inner.ready();
+    // A long wait_timeout so that the apply-lag figure below measures the lag rather than the timeout.
+    const model = createReadModelStore(inner, { logger: silentLogger, waitTimeoutMs: 5_000 });
+    stores.push(model);
+    const l0 = performance.now();
+    if (!(await model.readModel.whenLoaded(TENANT))) throw new Error('model did not load');
+    const loadMs = performance.now() - l0;
+    global.gc?.();
+    const rss1 = process.memoryUsage().rss;
+    const st = model.readModel.state();
+    const rows = st.rows;
+    console.log(
+      `model load: ${fmt(rows)} rows in ${fmt(loadMs)} ms = ${fmt((rows / loadMs) * 1000)} rows/s; model estimate ${fmt(st.bytes / Math.max(1, rows), 1)} bytes/row; RSS +${fmt((rss1 - rss0) / 1048576, 1)} MiB = ${fmt((rss1 - rss0) / Math.max(1, rows), 1)} bytes/row (load ${load()})`,
+    );
+    const modelEngine = createEngine({ reader: model.reader, schemas: model.schemas, checkCacheSize: 0 });
+    await runChecks(modelEngine, checks.slice(0, 200), concurrency);
+    const m = await runChecks(modelEngine, checks, concurrency);
+    const wrongChecks = memory ? wrong(memory.answers, m.answers) : -1;
+    console.log(
+      `postgres + read model: ${fmt(m.perSecond)} checks/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms; wrong answers ${wrongChecks}${memory ? `; ratio to memory ${fmt(m.perSecond / memory.perSecond, 2)}` : ''} (load ${load()})`,
+    );
+    const half = await runAtRate(modelEngine, checks, m.perSecond / 2, Math.min(budgetMs, 5_000));
+    console.log(
+      `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${half.count} checks)`,
+    );
+    const ml = await runLookups(modelEngine, users);
+    console.log(
+      `postgres + read model: lookupEntity ${fmt(ml.perSecond, 1)}/s, p99 ${fmt(ml.p99, 2)} ms; wrong answers ${memoryLookups ? wrong(memoryLookups.answers, ml.answers) : -1}${memoryLookups ? `; ratio to memory ${fmt(ml.perSecond / memoryLookups.perSecond, 2)}` : ''}`,
+    );
+    const fb = model.readModel.state();
+    console.log(`model reads ${fmt(fb.modelReads)}, fallbacks to PostgreSQL ${fmt(fb.fallbacks)}`);
+
+    // Apply lag: another instance writes; this instance's model must cover each returned token.
+    const otherInner = await createPostgresStore(pgOptions);
+    await otherInner.ready();
+    const other = createReadModelStore(otherInner, { logger: silentLogger });
+    stores.push(other);
+    const rate = num('write-rate');
+    const lags: number[] = [];
+    const pending: Promise<void>[] = [];
+    const wStart = performance.now();
+    let w = 0;
+    while (performance.now() - wStart < num('write-seconds') * 1000) {
+      const due = wStart + (w * 1000) / rate;
+      const now = performance.now();
+      if (due > now + 1) await sleep(due - now);
+      else if (w % 8 === 0) await new Promise((r) => setImmediate(r));
+      const id = `lag${w++}`;
+      pending.push(
+        other.writer
+          .write(TENANT, [
+            {
+              writeTuples: [
+                {
+                  entity: { type: 'document', id },
+                  relation: 'viewer',
+                  subject: { type: 'user', id: 'lagger', relation: '' },
+                },
+              ],
+            },
+          ])
+          .then(async (token) => {
+            const t = performance.now();
+            const v = await model.readModel.view(TENANT, token);
+            if (v !== undefined) lags.push(performance.now() - t);
+            else lags.push(Number.POSITIVE_INFINITY);
+          }),
+      );
+      if (pending.length > 256) await Promise.all(pending.splice(0, 128));
+    }
+    await Promise.all(pending);
+    const wallW = (performance.now() - wStart) / 1000;
+    lags.sort((a, b) => a - b);
+    const cs = model.readModel.stats;
+    console.log(
+      `apply lag at ${fmt(lags.length / wallW)} writes/s achieved (${fmt(rate)} asked) from another instance: p50 ${fmt(quantile(lags, 0.5), 2)} ms, p99 ${fmt(quantile(lags, 0.99), 2)} ms (misses after ${model.readModel.options.waitTimeoutMs} ms count as infinite); tailing cycles avg ${fmt(cs.cycleMsTotal / Math.max(1, cs.cycles), 2)} ms, max ${fmt(cs.cycleMsMax, 1)} ms (load ${load()})`,
+    );
+
+    if (!values['skip-direct']) {
+      const counter = countStatements(direct.database.reader);
+      const directEngine = createEngine({ reader: direct.reader, schemas: direct.schemas, checkCacheSize: 0 });
+      await runChecks(directEngine, checks.slice(0, 100), concurrency);
+      counter.count = 0;
+      const d = await runChecks(directEngine, checks, concurrency);
+      console.log(
+        `postgres direct (model off, reader cache off): ${fmt(d.perSecond)} checks/s, p50 ${fmt(d.p50, 2)} ms, p99 ${fmt(d.p99, 2)} ms; ${fmt(counter.count / d.count, 1)} SQL statements per check; wrong answers ${memory ? wrong(memory.answers, d.answers) : -1} (load ${load()})`,
+      );
+      if (memory)
+        console.log(
+          `ratios: model/memory ${fmt(m.perSecond / memory.perSecond, 2)}, model/direct ${fmt(m.perSecond / d.perSecond, 1)}`,
+        );
+    }
+  } finally {
+    for (const s of stores.reverse()) await s.close();
+    await db.drop();
+    await stopSharedServer();
+  }
+}
+
+await main();
