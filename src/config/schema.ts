@@ -305,9 +305,9 @@ export const configSchema = z
             issuer: f.string('', { flag: 'authn-oidc-issuer', env: 'PERMIFY_AUTHN_OIDC_ISSUER', doc: 'issuer URL; its discovery document is fetched at start', secret: true }),
             audience: f.string('', { flag: 'authn-oidc-audience', env: 'PERMIFY_AUTHN_OIDC_AUDIENCE', doc: 'required aud claim', secret: true }),
             refresh_interval: f.duration('15m', { flag: 'authn-oidc-refresh-interval', env: 'PERMIFY_AUTHN_OIDC_REFRESH_INTERVAL', doc: 'background JWKS refresh period' }),
-            backoff_interval: f.duration('12s', { flag: 'authn-oidc-backoff-interval', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_INTERVAL', doc: 'window of the unknown-kid refetch budget' }),
-            backoff_frequency: f.duration('0', { flag: 'authn-oidc-backoff-frequency', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_FREQUENCY', doc: 'pause between JWKS refetches (must be > 0 for oidc)' }),
-            backoff_max_retries: f.int(5, { flag: 'authn-oidc-backoff-max-retries', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_RETRIES', doc: 'JWKS refetches per backoff interval' }),
+            backoff_interval: f.duration('12s', { flag: 'authn-oidc-backoff-interval', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_INTERVAL', doc: 'how long a kid still unknown after its refetches is refused without refetching' }),
+            backoff_frequency: f.duration('0', { flag: 'authn-oidc-backoff-frequency', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_FREQUENCY', doc: 'least time between JWKS refetches for unknown kids (must be > 0 for oidc)' }),
+            backoff_max_retries: f.int(5, { flag: 'authn-oidc-backoff-max-retries', env: 'PERMIFY_AUTHN_OIDC_BACKOFF_RETRIES', doc: 'JWKS refetches per unknown kid' }),
             valid_methods: f.list(['RS256', 'HS256'], { flag: 'authn-oidc-valid-methods', env: 'PERMIFY_AUTHN_OIDC_VALID_METHODS', doc: 'accepted JWS algorithms' }),
             leeway: f.duration('0s', { flag: 'authn-oidc-leeway', env: 'PERMIFY_AUTHN_OIDC_LEEWAY', doc: 'clock skew tolerated on exp/nbf/iat' }),
           })

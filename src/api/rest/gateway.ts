@@ -23,6 +23,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { createRouter, deriveRoutes, type RestRoute } from './routes.js';
 import { decodeJson, encodeJson } from './json.js';
 import { acquireController, releaseController } from '../abort-pool.js';
+import { serveBidiNdjson, type AnyBidiHandler } from './ndjson-stream.js';
 import { createPlaygroundRoute, type PlaygroundRouteOptions } from './static.js';
 
 export interface RestGatewayOptions {
@@ -392,6 +393,23 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     const handler = entry.handler;
     const call = new RestCall(entry, logger, req, controller);
     const hasDeadline = applyGrpcTimeout(req, res, controller);
+    if (r.method.methodKind === 'bidi_streaming') {
+      await serveBidiNdjson({
+        req,
+        res,
+        route: r,
+        params,
+        handler: handler as AnyBidiHandler,
+        ctx: call,
+        maxLineBytes: maxBodyBytes,
+        admit: () => pipeline.admit(call),
+        fail: (e) => {
+          const err = normalise(e, rpc, controller.signal);
+          return { err, line: JSON.stringify({ error: { code: err.grpcStatus, message: err.message, details: errorDetails(err) } }) + '\n' };
+        },
+      });
+      return false;
+    }
     // Reading the body is framing (a body above the limit is refused here); parsing it is decoding, inside the
     // pipeline, so that a malformed request is a refused call like any other.
     const raw = r.body !== '' ? await readBody(req, maxBodyBytes) : undefined;
