@@ -32,7 +32,8 @@ export interface ValidationToolkit {
  */
 function locationLine(loaded: LoadedValidationFile | undefined, item: YamlPath, e: unknown): string | undefined {
   if (loaded?.text === undefined) return undefined;
-  const diag = /^(\d+):(\d+): /.exec(messageOf(e));
+  // Upstream writes most diagnostics as `L:C: message`, duplications as `L:C:message`.
+  const diag = /^(\d+):(\d+):/.exec(messageOf(e));
   if (diag && item[0] === 'schema') {
     const at = locateInYaml(loaded.text, ['schema'], { line: Number(diag[1]), column: Number(diag[2]) });
     return at && `  at ${loaded.origin}:${at.line}:${at.column} (schema line ${diag[1]})`;

@@ -235,6 +235,15 @@ describe('failing files', () => {
     );
   });
 
+  it('a duplicate declaration is mapped to its line in the file too', async () => {
+    const r = await validate(fixture('duplicate-relation.yaml'));
+    expect(r.err).toEqual([
+      'Error: 5:15:duplication found for doc#owner (first declared as a relation at 3:15)',
+      `  at ${fixture('duplicate-relation.yaml')}:6:17 (schema line 5)`,
+    ]);
+    expect(r.code).toBe(1);
+  });
+
   it('a tuple failing schema validation is fatal after the tuples before it', async () => {
     const r = await validate(fixture('bad-tuple-type.yaml'));
     expect(r.out.slice(-2)).toEqual(['relationships are creating... 🚀', '  success: doc:1#viewer@user:1 ']);
