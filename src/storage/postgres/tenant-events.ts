@@ -6,6 +6,11 @@
  * The connection is opened with the first subscriber and closed with the last. When it fails (or cannot be
  * opened) it is reopened with a doubling delay (1 s to 30 s); every time LISTEN is (re)established the
  * subscribers get `missed`, because deletions committed while nobody listened were not delivered.
+ *
+ * Every subscriber gets one `missed` when LISTEN is established for it: when the connection comes up, or at once
+ * (in a microtask) if it already listens when the subscriber joins. So a subscriber always learns the point
+ * from which deletions are delivered, whether or not another subscriber (the store's own reader cache, for
+ * one) opened the connection first.
  */
 import pg from 'pg';
 import type { TenantEvent } from '../contract.js';
@@ -123,6 +128,12 @@ export function createTenantEventChannel(options: TenantEventChannelOptions): Te
       if (listeners.size === 1) {
         delayMs = firstDelayMs;
         void connect();
+      } else if (client !== undefined) {
+        const joined = client;
+        queueMicrotask(() => {
+          // Only if it is still subscribed and the connection it joined still listens (else `lost` told it).
+          if (listeners.has(own) && client === joined) own({ kind: 'missed' });
+        });
       }
       return () => {
         if (listeners.delete(own) && listeners.size === 0) stop();
