@@ -69,14 +69,14 @@ function itemError(index: number, e: unknown): PermifyError {
 function convertItem(schema: Schema, item: pb.DataItem): { tuple?: Tuple; attribute?: Attribute } {
   switch (item.item.case) {
     case 'tuple': {
-      v.tuple(item.item.value);
+      v.checkFields(() => v.tuple(item.item.value));
       const tuple = tupleFromProto(item.item.value);
       validateTuple(schema, tuple);
       return { tuple };
     }
     case 'attribute': {
       const a = item.item.value;
-      v.attribute(a);
+      v.checkFields(() => v.attribute(a));
       let attribute: Attribute;
       try {
         attribute = attributeFromProto(a);
@@ -101,7 +101,7 @@ export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof 
   const maxBatch = env.limits.maxImportBatch ?? defaultMaxImportBatch;
 
   async function* exportStream(r: pb.DataExportRequest, ctx: HandlerContext): AsyncGenerator<pb.DataExportResponse> {
-    v.tenant('DataExportRequest', r.tenantId);
+    v.checkFields(() => v.tenant('DataExportRequest', r.tenantId));
     const size = r.pageSize === 0 ? Math.min(defaultExportPageSize, maxPage) : r.pageSize;
     if (size > maxPage) {
       throw new PermifyError('ERROR_CODE_VALIDATION', `page_size ${size} exceeds the limit of ${maxPage}`, {
@@ -141,7 +141,7 @@ export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof 
     for await (const r of requests) {
       if (ctx.signal.aborted) throw new PermifyError('ERROR_CODE_CANCELLED');
       if (stream === undefined) {
-        v.tenant('DataImportRequest', r.tenantId);
+        v.checkFields(() => v.tenant('DataImportRequest', r.tenantId));
         // The schema version is checked once per stream: every batch validates against it.
         const { schema, version } = await env.schemas.resolve(r.tenantId, r.schemaVersion, ctx.signal);
         stream = { tenantId: r.tenantId, schema, version, skipInvalid: r.skipInvalid };

@@ -66,6 +66,19 @@ const optName = (m: string, f: string, v: string): void => checkString(m, f, v, 
 const id = (m: string, f: string, v: string): void => checkString(m, f, v, 128, P_ID, P_ID_TEXT);
 export const tenant = (m: string, v: string): void => checkString(m, 'TenantId', v, 128, P_ID, P_ID_TEXT);
 
+/**
+ * Runs field checks of this module (`tenant`, `tuple`, `attribute`, ...) outside {@link validateRequest}, e.g.
+ * for permifyts.v1 messages that reuse base.v1 rules: a violation becomes ERROR_CODE_VALIDATION like there.
+ */
+export function checkFields(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof Violation) throw new PermifyError('ERROR_CODE_VALIDATION', e.text);
+    throw e;
+  }
+}
+
 /** Validates a sub-message; `required` makes absence a violation. */
 function embedded<T>(
   message: string,
