@@ -53,6 +53,15 @@ export interface Database {
 export const liveSentinel = '9223372036854775807';
 
 /**
+ * SQL for "expired by `xids`" (an xid8 expression: `$2::xid8`, `ANY($2::xid8[])`), written so that the
+ * planner can use the partial expired-row indexes (own migration expired_tx_indexes), whose predicate must
+ * appear verbatim in the query.
+ */
+export function expiredBy(xids: string): string {
+  return `(expired_tx_id = ${xids} AND expired_tx_id <> '${liveSentinel}'::xid8)`;
+}
+
+/**
  * Sends cancels to the server of one role: `pg_cancel_backend(pid)` on a control connection. The protocol's
  * own cancel request would need a second connection per cancel anyway, and SQL also works behind TLS.
  */

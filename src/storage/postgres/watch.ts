@@ -24,7 +24,7 @@
  */
 import type { Attribute, Tuple } from '../../data/types.js';
 import type { DataChange, DataChanges, SnapToken, Watcher } from '../contract.js';
-import { liveSentinel, query, toStoreError, type Database } from './database.js';
+import { expiredBy, liveSentinel, query, toStoreError, type Database } from './database.js';
 import { decodeToken, legacyToken } from './snap-token.js';
 import { attributeFromRow, tupleFromRow, type AttributeRow, type TupleRow } from './values.js';
 
@@ -133,14 +133,14 @@ export function createPostgresWatcher(db: Database, bufferSize: number): Postgre
     const tuples = await query<TupleRow & { created: boolean }>(
       db.writer,
       'SELECT id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation, created_tx_id = $2::xid8 AS created' +
-        ' FROM relation_tuples WHERE tenant_id = $1 AND (created_tx_id = $2::xid8 OR expired_tx_id = $2::xid8) ORDER BY id',
+        ` FROM relation_tuples WHERE tenant_id = $1 AND (created_tx_id = $2::xid8 OR ${expiredBy('$2::xid8')}) ORDER BY id`,
       [tenantId, x],
       signal,
     );
     const attributes = await query<AttributeRow & { created: boolean }>(
       db.writer,
       'SELECT id, entity_type, entity_id, attribute, value, created_tx_id = $2::xid8 AS created' +
-        ' FROM attributes WHERE tenant_id = $1 AND (created_tx_id = $2::xid8 OR expired_tx_id = $2::xid8) ORDER BY id',
+        ` FROM attributes WHERE tenant_id = $1 AND (created_tx_id = $2::xid8 OR ${expiredBy('$2::xid8')}) ORDER BY id`,
       [tenantId, x],
       signal,
     );

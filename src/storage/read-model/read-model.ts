@@ -17,7 +17,7 @@
  */
 import type pg from 'pg';
 import { A_EXPIRED, A_ID, LIVE, T_EXPIRED, T_ID, TenantData } from '../memory/tables.js';
-import { connect, liveSentinel, mustDiscard, type Database, type StoreLogger } from '../postgres/database.js';
+import { connect, expiredBy, liveSentinel, mustDiscard, type Database, type StoreLogger } from '../postgres/database.js';
 import {
   decodeToken,
   encodeToken,
@@ -636,7 +636,7 @@ export class ReadModel {
         text:
           'SELECT tenant_id, id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation,' +
           ' created_tx_id::text, expired_tx_id::text FROM relation_tuples WHERE tenant_id = ANY($1::text[])' +
-          ' AND (created_tx_id = ANY($2::xid8[]) OR expired_tx_id = ANY($2::xid8[])) ORDER BY id',
+          ` AND (created_tx_id = ANY($2::xid8[]) OR ${expiredBy('ANY($2::xid8[])')}) ORDER BY id`,
         values: [txTenants, xids],
         rowMode: 'array',
       });
@@ -644,7 +644,7 @@ export class ReadModel {
         text:
           'SELECT tenant_id, id, entity_type, entity_id, attribute, value, created_tx_id::text, expired_tx_id::text' +
           ' FROM attributes WHERE tenant_id = ANY($1::text[])' +
-          ' AND (created_tx_id = ANY($2::xid8[]) OR expired_tx_id = ANY($2::xid8[])) ORDER BY id',
+          ` AND (created_tx_id = ANY($2::xid8[]) OR ${expiredBy('ANY($2::xid8[])')}) ORDER BY id`,
         values: [txTenants, xids],
         rowMode: 'array',
       });
