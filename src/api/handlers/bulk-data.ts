@@ -69,8 +69,9 @@ function itemError(index: number, e: unknown): PermifyError {
 function convertItem(schema: Schema, item: pb.DataItem): { tuple?: Tuple; attribute?: Attribute } {
   switch (item.item.case) {
     case 'tuple': {
-      v.checkFields(() => v.tuple(item.item.value));
-      const tuple = tupleFromProto(item.item.value);
+      const t = item.item.value;
+      v.checkFields(() => v.tuple(t));
+      const tuple = tupleFromProto(t);
       validateTuple(schema, tuple);
       return { tuple };
     }
