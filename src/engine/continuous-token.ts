@@ -60,3 +60,36 @@ export function decodeToken(token: string, requestHash: string): ContinuationSta
   if (o['h'] !== requestHash) throw invalid();
   return { next: o['n'], snapToken: o['s'], schemaVersion: o['sv'], requestHash: o['h'] };
 }
+
+/** Where a paged request reads: the cursor (undefined on a first page) and the version and snapshot to use. */
+export interface ResumePoint {
+  readonly cursor: string | undefined;
+  readonly schemaVersion: string | undefined;
+  readonly snapToken: string | undefined;
+}
+
+/**
+ * The one place a lookup's continuation token is read: without a token the request's own schema version and
+ * snap token apply; with one, its cursor, version and snapshot do (every page reads what the first page read).
+ * A token of another request (hash mismatch) or one that does not decode is INVALID_CONTINUOUS_TOKEN.
+ */
+export function resumeFrom(
+  token: string | undefined,
+  requestHash: string,
+  schemaVersion: string | undefined,
+  snapToken: string | undefined,
+): ResumePoint {
+  if (token === undefined || token === '') return { cursor: undefined, schemaVersion, snapToken };
+  const t = decodeToken(token, requestHash);
+  return { cursor: t.next, schemaVersion: t.schemaVersion, snapToken: t.snapToken };
+}
+
+/** The token of the page starting at `next` ("" when there is no next page: the last page was served). */
+export function continueAt(
+  next: string | undefined,
+  at: { readonly snapToken: string; readonly schemaVersion: string },
+  requestHash: string,
+): string {
+  if (next === undefined) return '';
+  return encodeToken({ next, snapToken: at.snapToken, schemaVersion: at.schemaVersion, requestHash });
+}

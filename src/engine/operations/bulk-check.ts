@@ -1,0 +1,54 @@
+/**
+ * BulkCheck: the items of one request share one schema version, snapshot, context and work budget; each item
+ * has its own memo and check count. An item that fails is answered `denied` with check count 1 (upstream's
+ * behaviour), except that cancellation and deadlines end the whole request.
+ */
+import { mapBounded } from '../combine.js';
+import { cachedCheck, checkDepth, endsRequest, type EngineState, normalise, prepare } from '../engine-state.js';
+import { contextKey, type EvalState, forkEvalState } from '../state.js';
+import type { BulkCheckRequest, BulkCheckResponse, CheckResponse } from '../types.js';
+
+const failed: CheckResponse = { can: 'denied', metadata: { checkCount: 1 } };
+
+export async function bulkCheck(
+  es: EngineState,
+  req: BulkCheckRequest,
+  signal?: AbortSignal,
+): Promise<BulkCheckResponse> {
+  try {
+    checkDepth(es, req.metadata.depth);
+  } catch (e) {
+    throw normalise(e);
+  }
+  let base: EvalState;
+  try {
+    base = await prepare(es, req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, req.context, signal);
+  } catch (e) {
+    const err = normalise(e);
+    if (endsRequest(err)) throw err;
+    return { results: req.items.map(() => failed) };
+  }
+  const ctxKey = es.cacheOn ? contextKey(req.context) : '';
+  const results = await mapBounded(req.items, es.concurrency, async (item): Promise<CheckResponse> => {
+    try {
+      const r = await cachedCheck(
+        es,
+        forkEvalState(base),
+        ctxKey,
+        item.entity,
+        item.permission,
+        item.subject,
+        req.metadata.depth,
+        req.arguments,
+      );
+      return { can: r.can, metadata: { checkCount: r.count } };
+    } catch (e) {
+      const err = normalise(e);
+      if (endsRequest(err)) throw err;
+      return failed;
+    }
+  }).catch((e: unknown) => {
+    throw normalise(e);
+  });
+  return { results };
+}
