@@ -223,7 +223,12 @@ export async function startServer(config: Config, options: StartServerOptions = 
       engine,
       store,
       schemaResolver,
-      limits: { maxDataPerWrite: config.database.max_data_per_write, maxSchemaBytes: config.service.schema.max_size },
+      limits: {
+        maxDataPerWrite: config.database.max_data_per_write,
+        maxSchemaBytes: config.service.schema.max_size,
+        maxImportBatch: config.service.data.max_import_batch,
+        maxExportPageSize: config.service.data.max_export_page_size,
+      },
       watchEnabled: config.service.watch.enabled,
     });
     const pipeline = createPipeline(grpcMethodTable(handlers, health), interceptors);

@@ -338,6 +338,12 @@ export const configSchema = z
               .prefault({}),
           })
           .prefault({}),
+        data: z
+          .object({
+            max_import_batch: f.int(10_000, { flag: 'service-data-max-import-batch', env: 'PERMIFY_SERVICE_DATA_MAX_IMPORT_BATCH', doc: 'items of one permifyts.v1.Data/Import message, applied as one transaction; a larger batch fails naming this limit' }, 1),
+            max_export_page_size: f.int(10_000, { flag: 'service-data-max-export-page-size', env: 'PERMIFY_SERVICE_DATA_MAX_EXPORT_PAGE_SIZE', doc: 'largest permifyts.v1.Data/Export page_size (0 in a request means min(1000, this)); a larger one fails naming this limit' }, 1),
+          })
+          .prefault({}),
         permission: z
           .object({
             bulk_limit: f.int(100, { flag: 'service-permission-bulk-limit', env: 'PERMIFY_SERVICE_PERMISSION_BULK_LIMIT', doc: 'accepted for compatibility, no effect (lookup fan-out is bounded by concurrency_limit)' }, 1),

@@ -53,7 +53,11 @@ describe('permifyts.v1.Data bad input', () => {
   const tenantId = 'bad-input';
 
   beforeAll(async () => {
-    server = await startTestServer({ 'database.engine': 'memory' });
+    server = await startTestServer({
+      'database.engine': 'memory',
+      'service.data.max_import_batch': 4,
+      'service.data.max_export_page_size': 3,
+    });
     port = server.ports.http as number;
     client = createDataClient({ address: `127.0.0.1:${server.ports.grpc}` });
     expect((await request(port, 'POST', '/v1/tenants/create', { id: tenantId, name: tenantId })).status).toBe(200);
@@ -131,5 +135,32 @@ describe('permifyts.v1.Data bad input', () => {
     );
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
+  });
+
+  it('the configured limits: a larger import batch or export page fails naming the key; page_size 0 is capped', async () => {
+    const big = await postStream(
+      port,
+      `/v1/tenants/${tenantId}/data/import`,
+      JSON.stringify({ items: ['l1', 'l2', 'l3', 'l4', 'l5'].map((id) => tuple(id)) }) + '\n',
+    );
+    expect(big.status).toBe(400);
+    expect(errorOf(big.text).message).toContain('service.data.max_import_batch (4)');
+    const ok = await postStream(
+      port,
+      `/v1/tenants/${tenantId}/data/import`,
+      JSON.stringify({ items: ['l1', 'l2', 'l3', 'l4'].map((id) => tuple(id)) }) + '\n',
+    );
+    expect(ok.status).toBe(200);
+    const page = await postStream(port, `/v1/tenants/${tenantId}/data/export`, JSON.stringify({ page_size: 4 }));
+    expect(page.status).toBe(400);
+    expect(errorOf(page.text).message).toContain('service.data.max_export_page_size (3)');
+    const all = await postStream(port, `/v1/tenants/${tenantId}/data/export`, '{}');
+    expect(all.status).toBe(200);
+    const sizes = all.text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => (JSON.parse(l) as { result: { items: unknown[] } }).result.items.length);
+    expect(Math.max(...sizes)).toBe(3);
+    expect(sizes.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(4);
   });
 });

@@ -105,9 +105,13 @@ export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof 
     v.checkFields(() => v.tenant('DataExportRequest', r.tenantId));
     const size = r.pageSize === 0 ? Math.min(defaultExportPageSize, maxPage) : r.pageSize;
     if (size > maxPage) {
-      throw new PermifyError('ERROR_CODE_VALIDATION', `page_size ${size} exceeds the limit of ${maxPage}`, {
-        details: { limit: 'service.data.max_export_page_size', field: 'page_size' },
-      });
+      throw new PermifyError(
+        'ERROR_CODE_VALIDATION',
+        `page_size ${size} exceeds service.data.max_export_page_size (${maxPage})`,
+        {
+          details: { limit: 'service.data.max_export_page_size', field: 'page_size' },
+        },
+      );
     }
     let cursor: ExportCursor =
       r.cursor !== ''
@@ -154,7 +158,7 @@ export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof 
       if (r.items.length > maxBatch) {
         throw new PermifyError(
           'ERROR_CODE_VALIDATION',
-          `batch of ${r.items.length} items exceeds the limit of ${maxBatch}`,
+          `batch of ${r.items.length} items exceeds service.data.max_import_batch (${maxBatch})`,
           { details: { limit: 'service.data.max_import_batch', field: 'items' } },
         );
       }
