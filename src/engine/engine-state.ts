@@ -14,12 +14,12 @@ import { PermifyError, toPermifyError } from '../errors.js';
 import type { DataReader, SchemaStore } from '../storage/contract.js';
 import { createWorkBudget, defaultTimeSliceMs, type WorkBudgetOptions } from './budget.js';
 import { type CandidateCache, createCandidateCache } from './candidate-cache.js';
-import { checkCacheKey, createCheckCache, type CheckCache } from './check-cache.js';
+import { type CheckCache, type CheckCacheView, createCheckCache } from './check-cache.js';
 import { checkRoot, evaluate } from './check.js';
 import { type Scope, ScopeCancelled } from './combine.js';
 import { createPurgeLog, type PurgeLog } from './purge-log.js';
 import { createSchemaResolver, type SchemaResolver } from './schema-resolver.js';
-import { createEvalState, type EvalState } from './state.js';
+import { contextKey, createEvalState, type EvalState } from './state.js';
 import type { CheckResult } from './types.js';
 
 export interface EngineOptions {
@@ -261,26 +261,33 @@ export async function prepare(
   });
 }
 
-/** A full Check entering through `invoke` at `depth`, through the cache. */
+/**
+ * The check-cache view of a prepared request (its tenant, version, snapshot and context), made once per
+ * request; undefined when the cache is off or the context is too large to be cached.
+ */
+export function cacheView(es: EngineState, st: EvalState, context: RequestContext | undefined): CheckCacheView | undefined {
+  if (!es.cacheOn) return undefined;
+  return es.checkCache.view(st.tenantId, st.schemaVersion, st.snapToken, contextKey(context));
+}
+
+/** A full Check entering through `invoke` at `depth`, through the cache when `view` is given. */
 export async function cachedCheck(
   es: EngineState,
   st: EvalState,
-  ctxKey: string,
+  view: CheckCacheView | undefined,
   entity: Entity,
   permission: string,
   subject: Subject,
   depth: number,
   args: readonly string[] | undefined,
 ): Promise<{ can: CheckResult; count: number }> {
-  let key = '';
-  if (es.cacheOn) {
-    key = checkCacheKey(st.tenantId, st.schemaVersion, st.snapToken, ctxKey, entity, permission, subject, args);
-    const hit = es.checkCache.get(key, depth);
+  if (view !== undefined) {
+    const hit = es.checkCache.get(view, entity, permission, subject, args, depth);
     if (hit !== undefined) return { can: hit, count: 0 };
   }
   const before = st.count;
   const can = resultOf(await checkRoot(st, entity, permission, subject, depth, args));
-  if (es.cacheOn && cacheable(es, st)) es.checkCache.set(key, depth, can);
+  if (view !== undefined && cacheable(es, st)) es.checkCache.set(view, entity, permission, subject, args, depth, can);
   return { can, count: st.count - before };
 }
 
@@ -291,21 +298,20 @@ export async function cachedCheck(
 export async function cachedEvaluate(
   es: EngineState,
   st: EvalState,
-  ctxKey: string,
+  view: CheckCacheView | undefined,
   entity: Entity,
   permission: string,
   subject: Subject,
   depth: number,
   scope: Scope,
 ): Promise<boolean> {
-  let key = '';
-  if (es.cacheOn) {
-    key = checkCacheKey(st.tenantId, st.schemaVersion, st.snapToken, ctxKey, entity, permission, subject, undefined);
-    const hit = es.checkCache.get(key, depth + 1);
+  if (view !== undefined) {
+    const hit = es.checkCache.get(view, entity, permission, subject, undefined, depth + 1);
     if (hit !== undefined) return hit === 'allowed';
   }
   const r = await evaluate(st, entity, permission, subject, depth, undefined, scope);
-  if (es.cacheOn && cacheable(es, st)) es.checkCache.set(key, depth + 1, resultOf(r));
+  if (view !== undefined && cacheable(es, st)) {
+    es.checkCache.set(view, entity, permission, subject, undefined, depth + 1, resultOf(r));
+  }
   return r;
 }
-

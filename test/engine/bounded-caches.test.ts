@@ -83,8 +83,9 @@ describe('schema cache bounded by bytes', () => {
 describe('check cache bounded by bytes', () => {
   it('long keys are counted by size: the cache stays within maxBytes', () => {
     const cache = createCheckCache(1_000_000, 64 * 1024);
+    const view = cache.view('t1', 'v', 's', '') ?? expect.fail('no view');
     for (let i = 0; i < 5000; i++)
-      cache.set(`t1\u0000v\u0000s\u0000\u0000doc:${'x'.repeat(100)}${i}#view@user:u`, 5, 'allowed');
+      cache.set(view, { type: 'doc', id: `${'x'.repeat(100)}${i}` }, 'view', { type: 'user', id: 'u', relation: '' }, undefined, 5, 'allowed');
     expect(cache.bytes).toBeLessThanOrEqual(64 * 1024);
     expect(cache.size).toBeGreaterThan(100);
     expect(cache.size).toBeLessThan(5000);

@@ -4,8 +4,8 @@
  * behaviour), except that cancellation and deadlines end the whole request.
  */
 import { mapBounded } from '../combine.js';
-import { cachedCheck, checkDepth, endsRequest, type EngineState, normalise, prepare } from '../engine-state.js';
-import { contextKey, type EvalState, forkEvalState } from '../state.js';
+import { cachedCheck, cacheView, checkDepth, endsRequest, type EngineState, normalise, prepare } from '../engine-state.js';
+import { type EvalState, forkEvalState } from '../state.js';
 import type { BulkCheckRequest, BulkCheckResponse, CheckResponse } from '../types.js';
 
 const failed: CheckResponse = { can: 'denied', metadata: { checkCount: 1 } };
@@ -28,13 +28,13 @@ export async function bulkCheck(
     if (endsRequest(err)) throw err;
     return { results: req.items.map(() => failed) };
   }
-  const ctxKey = es.cacheOn ? contextKey(req.context) : '';
+  const view = cacheView(es, base, req.context);
   const results = await mapBounded(req.items, es.concurrency, async (item): Promise<CheckResponse> => {
     try {
       const r = await cachedCheck(
         es,
         forkEvalState(base),
-        ctxKey,
+        view,
         item.entity,
         item.permission,
         item.subject,

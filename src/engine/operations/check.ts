@@ -2,8 +2,7 @@
  * Check: one permission of one entity for one subject, answered from the check cache when an equal request
  * (same tenant, schema version, snapshot, context, depth budget or less) was answered before.
  */
-import { cachedCheck, checkDepth, type EngineState, normalise, prepare } from '../engine-state.js';
-import { contextKey } from '../state.js';
+import { cachedCheck, cacheView, checkDepth, type EngineState, normalise, prepare } from '../engine-state.js';
 import type { CheckRequest, CheckResponse } from '../types.js';
 
 export async function check(es: EngineState, req: CheckRequest, signal?: AbortSignal): Promise<CheckResponse> {
@@ -13,7 +12,7 @@ export async function check(es: EngineState, req: CheckRequest, signal?: AbortSi
     const r = await cachedCheck(
       es,
       st,
-      es.cacheOn ? contextKey(req.context) : '',
+      cacheView(es, st, req.context),
       req.entity,
       req.permission,
       req.subject,

@@ -10,6 +10,7 @@ import { continueAt, hashRequest, resumeFrom } from '../continuous-token.js';
 import {
   cacheable,
   cachedEvaluate,
+  cacheView,
   checkDepth,
   endsRequest,
   type EngineState,
@@ -57,6 +58,7 @@ async function* lookupEntityItems(
   // Parallelism is spent across candidates (the window below); inside one candidate's check the children
   // run one at a time, so a candidate allowed by its first branch never pays for the others.
   const st: EvalState = { ...prepared, concurrency: 1 };
+  const view = cacheView(es, st, req.context);
   // Continuation pages reuse the candidate set of the first page (same request, snapshot and version).
   const cacheKey = candidateCacheKey(st.tenantId, hash, st.snapToken, st.schemaVersion);
   let candidates = at.cursor === undefined ? undefined : es.candidateCache.get(cacheKey);
@@ -96,7 +98,7 @@ async function* lookupEntityItems(
         cachedEvaluate(
           es,
           st,
-          ctxKey,
+          view,
           { type: req.entityType, id },
           req.permission,
           req.subject,
@@ -119,12 +121,13 @@ async function* lookupEntityItems(
       if (!outcome.ok) {
         const e = normalise(outcome.error);
         if (endsRequest(e)) throw e;
+        // A rule evaluation error keeps its code and details (INVALID_ARGUMENT: the caller's data, not a server
+        // fault); anything else is Permify's INTERNAL with the candidate's error as message.
+        const ruleError = e.code === 'ERROR_CODE_INVALID_ARGUMENT';
         throw new PermifyError(
-          'ERROR_CODE_INTERNAL',
+          ruleError ? e.code : 'ERROR_CODE_INTERNAL',
           `bulk execution failed: failed to get request result: ${e.message}`,
-          {
-            cause: e,
-          },
+          ruleError ? { cause: e, details: e.details } : { cause: e },
         );
       }
       if (outcome.allowed) {

@@ -4,8 +4,8 @@
  * sharing check-cache entries with equivalent Checks.
  */
 import { Scope, mapBounded } from '../combine.js';
-import { cachedEvaluate, checkDepth, type EngineState, normalise, prepare, resultOf } from '../engine-state.js';
-import { contextKey, entityNotFound } from '../state.js';
+import { cachedEvaluate, cacheView, checkDepth, type EngineState, normalise, prepare, resultOf } from '../engine-state.js';
+import { entityNotFound } from '../state.js';
 import type { CheckResult, SubjectPermissionRequest, SubjectPermissionResponse } from '../types.js';
 
 export async function subjectPermission(
@@ -22,9 +22,9 @@ export async function subjectPermission(
       const k = def.references.get(m);
       return k === 'permission' || (k === 'relation' && req.metadata.onlyPermission !== true);
     });
-    const ctxKey = es.cacheOn ? contextKey(req.context) : '';
+    const view = cacheView(es, st, req.context);
     const values = await mapBounded(names, es.concurrency, (name) =>
-      cachedEvaluate(es, st, ctxKey, req.entity, name, req.subject, req.metadata.depth, new Scope(undefined)),
+      cachedEvaluate(es, st, view, req.entity, name, req.subject, req.metadata.depth, new Scope(undefined)),
     );
     const results = new Map<string, CheckResult>();
     names.forEach((n, i) => results.set(n, resultOf(values[i] as boolean)));
