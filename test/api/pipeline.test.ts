@@ -50,7 +50,7 @@ describe('metrics see every call, also those refused before the handler', () => 
     expect(await grpcTenantList(port, list)).toBe(grpc.status.UNAUTHENTICATED);
     expect(await grpcTenantList(port, Uint8Array.of(0xff, 0xff), 'k1')).toBe(grpc.status.INVALID_ARGUMENT);
     expect(await grpcTenantList(port, list, 'k1')).toBe(grpc.status.OK);
-    const text = server.metrics.render();
+    const text = (await server.metrics.render());
     expect(text).toContain(
       'permify_requests_total{transport="grpc",rpc="base.v1.Tenancy/List",code="UNAUTHENTICATED"} 1',
     );
@@ -64,7 +64,7 @@ describe('metrics see every call, also those refused before the handler', () => 
     const port = server.ports.http as number;
     const res = await request(port, 'POST', '/v1/tenants/list', { page_size: 10 });
     expect(res.status).toBe(401);
-    expect(server.metrics.render()).toContain(
+    expect((await server.metrics.render())).toContain(
       'permify_requests_total{transport="rest",rpc="base.v1.Tenancy/List",code="401"} 1',
     );
   });
@@ -83,7 +83,7 @@ describe('rate-limited calls', () => {
     for (let i = 0; i < 2; i++)
       statuses.push((await request(port, 'POST', '/v1/tenants/list', { page_size: 10 })).status);
     expect(statuses).toEqual([200, 429]);
-    expect(server.metrics.render()).toMatch(/permify_rate_limited_total 1\n/);
+    expect((await server.metrics.render())).toMatch(/permify_rate_limited_total 1\n/);
   });
 });
 
@@ -141,5 +141,38 @@ describe('the pipeline', () => {
       code: 'RATE_LIMITED',
     });
     expect(seen).toHaveLength(1);
+  });
+});
+
+describe('the admission interceptor', () => {
+  it('rate limits the health service but does not authenticate it', async () => {
+    const entryOf = (service: string, method: string): MethodEntry => ({
+      service,
+      method,
+      rpc: `${service}/${method}`,
+      streaming: false,
+      handler: async () => 'ok',
+    });
+    const health = entryOf('grpc.health.v1.Health', 'Check');
+    const list = entryOf('base.v1.Tenancy', 'List');
+    const pipeline = createPipeline(
+      new Map([
+        [health.rpc, health],
+        [list.rpc, list],
+      ]),
+      [
+        admission({
+          rateLimiter: createRateLimiter({ rate: 1, burst: 2, now: () => 0 }),
+          authenticator: createPresharedAuthenticator(['k']),
+        }),
+      ],
+    );
+    await expect(pipeline.unary(new RecordCall(health, {}), () => ({}))).resolves.toBe('ok');
+    await expect(pipeline.unary(new RecordCall(list, {}), () => ({}))).rejects.toMatchObject({
+      code: 'ERROR_CODE_MISSING_BEARER_TOKEN',
+    });
+    await expect(pipeline.unary(new RecordCall(health, {}), () => ({}))).rejects.toMatchObject({
+      code: 'RATE_LIMITED',
+    });
   });
 });

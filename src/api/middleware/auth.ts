@@ -1,7 +1,7 @@
 /**
  * Authentication of calls on both transports (api-and-operations §9.1): `Authorization: Bearer <token>`
  * (gRPC metadata `authorization`), checked against pre-shared keys or verified as an OpenID Connect JWT.
- * The health service is exempt (the caller decides; see {@link createAdmission}).
+ * The health service is exempt (the caller decides: the pipeline's admission interceptor).
  *
  * Deliberate difference from Permify: every failure answers UNAUTHENTICATED (HTTP 401) instead of Permify's
  * UNKNOWN (HTTP 500); the message strings (ERROR_CODE_*) are kept.

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { PermifyError } from '../../errors.js';
 import { createRateLimiter } from './rate-limit.js';
 import { bearerToken, createPresharedAuthenticator } from './auth.js';
-import { createAdmission } from './admission.js';
 
 describe('token bucket', () => {
   it('starts full, refuses when empty, refills at the configured rate', () => {
@@ -48,15 +47,5 @@ describe('bearer tokens and pre-shared keys', () => {
     await expect(a.authenticate({ authorization: 'Bearer k3' })).rejects.toThrow('ERROR_CODE_INVALID_KEY');
     await expect(a.authenticate({ authorization: 'Bearer k' })).rejects.toThrow('ERROR_CODE_INVALID_KEY');
     expect(() => createPresharedAuthenticator([])).toThrow(/authn\.preshared\.keys/);
-  });
-  it('admission: rate limit applies to health, authentication does not', async () => {
-    const t = 0;
-    const admit = createAdmission({
-      rateLimiter: createRateLimiter({ rate: 1, burst: 2, now: () => t }),
-      authenticator: createPresharedAuthenticator(['k']),
-    });
-    await expect(admit({ service: 'grpc.health.v1.Health', method: 'Check', headers: {} })).resolves.toBeUndefined();
-    await expect(admit({ service: 'base.v1.Tenancy', method: 'List', headers: {} })).rejects.toThrow('ERROR_CODE_MISSING_BEARER_TOKEN');
-    await expect(admit({ service: 'grpc.health.v1.Health', method: 'Check', headers: {} })).rejects.toThrow(/grpc_ratelimit/);
   });
 });
