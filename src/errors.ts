@@ -182,6 +182,11 @@ export interface PermifyErrorDetails {
   readonly relation?: string;
   /** The request field an invalid value came in (`metadata.snap_token`, `continuous_token`). */
   readonly field?: string;
+  /**
+   * The rule whose evaluation failed (a missing `context.data` key, a value of another type, a pattern
+   * `matches()` refuses): such errors are the caller's to fix, so their message is sent as is.
+   */
+  readonly rule?: string;
 }
 
 /** google.rpc.ErrorInfo of an error: reason = its wire code, metadata = its details as strings (none: undefined). */
@@ -192,10 +197,10 @@ export interface ErrorInfo {
 }
 
 // line/column/limit are already part of their errors' messages; these are not.
-const errorInfoKeys = ['tenantId', 'schemaVersion', 'entityType', 'permission', 'relation', 'field'] as const;
+const errorInfoKeys = ['tenantId', 'schemaVersion', 'entityType', 'permission', 'relation', 'field', 'rule'] as const;
 
 // Values are echoed from the request into the grpc-status-details-bin trailer; an unbounded one (an 80 KB schema
-// version) overflows the HTTP/2 header-list limit and the call hangs until its deadline. With six keys of at most
+// version) overflows the HTTP/2 header-list limit and the call hangs until its deadline. With seven keys of at most
 // this many characters (plus the marker) the details stay under 2 KB.
 export const MAX_ERROR_INFO_VALUE_CHARS = 256;
 const truncatedMarker = '…';

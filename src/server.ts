@@ -14,6 +14,7 @@ import { redactedConfig } from './config/load.js';
 import { inertConfigKeys } from './config/inert-keys.js';
 import { createEngine } from './engine/index.js';
 import { createSchemaResolver } from './engine/schema-resolver.js';
+import { configureMatches } from './language/re2.js';
 import { createHandlers, services, type Handlers } from './api/handlers/index.js';
 import { createGrpcServer, createHealthReporter, grpcMethodTable, monitorReadiness, type GrpcServer, type ReadinessMonitor } from './api/grpc/index.js';
 import { createRestGateway, type RestGateway } from './api/rest/index.js';
@@ -201,6 +202,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
       maxEntries: config.service.schema.cache.number_of_counters,
       maxBytes: config.service.schema.cache.max_cost,
     });
+    // Rules' matches() is process-wide (one compiled-pattern cache): its pattern length limit is set here.
+    configureMatches({ maxPatternLength: config.service.permission.max_pattern_length });
     const engine = createEngine({
       reader: store.reader,
       schemas: store.schemas,

@@ -351,6 +351,7 @@ export const configSchema = z
             max_lookup_candidates: f.int(1_000_000, { flag: 'service-permission-max-lookup-candidates', env: 'PERMIFY_SERVICE_PERMISSION_MAX_LOOKUP_CANDIDATES', doc: 'candidates one lookup may consider' }, 1),
             max_explain_nodes: f.int(100_000, { flag: 'service-permission-max-explain-nodes', env: 'PERMIFY_SERVICE_PERMISSION_MAX_EXPLAIN_NODES', doc: 'nodes of one Explain proof tree; a larger one fails naming this limit' }, 1),
             max_page_size: f.int(10_000, { flag: 'service-permission-max-page-size', env: 'PERMIFY_SERVICE_PERMISSION_MAX_PAGE_SIZE', doc: 'largest LookupEntity/LookupSubject page_size (0 in a request means 1000)' }, 1),
+            max_pattern_length: f.int(256, { flag: 'service-permission-max-pattern-length', env: 'PERMIFY_SERVICE_PERMISSION_MAX_PATTERN_LENGTH', doc: 'longest regular expression a rule may pass to matches(), characters; a longer one fails the request (INVALID_ARGUMENT) naming this limit (compiling is not linear in the pattern)' }, 1),
             time_slice: f.duration('10ms', { flag: 'service-permission-time-slice', env: 'PERMIFY_SERVICE_PERMISSION_TIME_SLICE', doc: 'longest run of one request before it lets the event loop take a turn' }),
             candidate_cache: z
               .object({

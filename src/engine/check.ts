@@ -594,7 +594,7 @@ export function ruleNotFound(name: string): PermifyError {
 /**
  * Argument values of a rule call (§5.3): each argument starts unset (null ⇒ the parameter type's default),
  * the stored value of `entity$arg` wins, else the first contextual value. A value whose type differs from the
- * parameter type is an evaluation error.
+ * parameter type is an evaluation error (ERROR_CODE_INVALID_ARGUMENT, like every rule evaluation error).
  */
 export async function ruleArguments(
   st: EvalState,
@@ -620,9 +620,11 @@ export async function ruleArguments(
     v ??= contextualAttribute(st, entity, a);
     const type = rule.parameters.get(a);
     if (v !== undefined && type !== undefined && v.type !== type) {
+      // The value comes from the store or the request's context: bad input, not a server fault.
       throw new PermifyError(
-        'ERROR_CODE_INTERNAL',
+        'ERROR_CODE_INVALID_ARGUMENT',
         `rule ${rule.name}: argument ${a} has type ${v.type}, parameter expects ${type}`,
+        { details: { rule: rule.name } },
       );
     }
     values.set(a, v ?? null);
@@ -658,6 +660,10 @@ export async function directCall(
     return r;
   } catch (e) {
     if (trace !== undefined) trace.error = e instanceof Error ? e.message : String(e);
+    // Evaluation errors (INVALID_ARGUMENT) name the rule: their text then reaches the client (see toWireError).
+    if (e instanceof PermifyError && e.code === 'ERROR_CODE_INVALID_ARGUMENT' && e.details.rule === undefined) {
+      throw new PermifyError(e.code, e.message, { cause: e.cause ?? e, details: { ...e.details, rule: rule.name } });
+    }
     if (e instanceof PermifyError) throw e;
     throw new PermifyError('ERROR_CODE_INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
   }

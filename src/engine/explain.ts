@@ -25,6 +25,7 @@ import type { CheckRequest, ExplainResponse } from './types.js';
 const explainedCodes: ReadonlySet<string> = new Set([
   'ERROR_CODE_DEPTH_NOT_ENOUGH',
   'ERROR_CODE_TYPE_CONVERSATION',
+  'ERROR_CODE_INVALID_ARGUMENT',
   'ERROR_CODE_INTERNAL',
   'ERROR_CODE_SCHEMA_NOT_FOUND',
 ]);

@@ -65,20 +65,20 @@ describe('rule evaluation (spec 5.3, 8.4, 8.5)', () => {
     expect(run('few', { tries: null }, { max: 1 })).toBe(true);
     expect(run('level_ok', { levels: null })).toBe(false);
   });
-  it('a missing context key is an INTERNAL evaluation error', () => {
+  it('a missing context key is an evaluation error: INVALID_ARGUMENT (Permify: INTERNAL)', () => {
     const e = errorOf(() => run('enough_funds', { funds: d(4000) }));
-    expect(e.code).toBe('ERROR_CODE_INTERNAL');
+    expect(e.code).toBe('ERROR_CODE_INVALID_ARGUMENT');
     expect(e.message.toLowerCase()).toContain('no such key');
   });
   it('an unbound parameter is an evaluation error', () => {
-    expect(errorOf(() => run('enough_funds', {}, { cost: 1 })).code).toBe('ERROR_CODE_INTERNAL');
+    expect(errorOf(() => run('enough_funds', {}, { cost: 1 })).code).toBe('ERROR_CODE_INVALID_ARGUMENT');
   });
   it('values that do not fit the parameter are evaluation errors, never crashes', () => {
     expect(errorOf(() => run('few', { tries: { type: 'integer', value: Number.NaN } }, { max: 1 })).code).toBe(
-      'ERROR_CODE_INTERNAL',
+      'ERROR_CODE_INVALID_ARGUMENT',
     );
     expect(errorOf(() => run('few', { tries: { type: 'string', value: 'x' } }, { max: 1 })).code).toBe(
-      'ERROR_CODE_INTERNAL',
+      'ERROR_CODE_INVALID_ARGUMENT',
     );
   });
   it('array membership', () => {
@@ -94,11 +94,11 @@ describe('rule evaluation (spec 5.3, 8.4, 8.5)', () => {
   });
   it('&& and || absorb errors', () => {
     expect(run('day_ok', { public: { type: 'boolean', value: false } })).toBe(false);
-    expect(errorOf(() => run('day_ok', { public: { type: 'boolean', value: true } })).code).toBe('ERROR_CODE_INTERNAL');
+    expect(errorOf(() => run('day_ok', { public: { type: 'boolean', value: true } })).code).toBe('ERROR_CODE_INVALID_ARGUMENT');
     expect(run('day_ok', { public: { type: 'boolean', value: true } }, { day: 'monday' })).toBe(true);
     expect(run('either', { public: { type: 'boolean', value: true } })).toBe(true);
     expect(errorOf(() => run('either', { public: { type: 'boolean', value: false } })).code).toBe(
-      'ERROR_CODE_INTERNAL',
+      'ERROR_CODE_INVALID_ARGUMENT',
     );
   });
   it('nested context data', () => {

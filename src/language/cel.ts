@@ -15,7 +15,7 @@ import { Environment } from '@marcbachmann/cel-js';
 import type { AttributeValue, JsonValue } from '../data/types.js';
 import { PermifyError } from '../errors.js';
 import type { AttributeType, CompiledRuleProgram } from '../schema/model.js';
-import { re2Matches, Re2BudgetError, Re2SyntaxError } from './re2.js';
+import { re2Matches, Re2Error } from './re2.js';
 
 const celTypeOf: Readonly<Record<AttributeType, string>> = {
   boolean: 'bool',
@@ -250,14 +250,14 @@ export function compileRuleBody(body: string, parameters: ReadonlyMap<string, At
         }
         result = parsed(activation);
       } catch (e) {
-        // A pattern or string that `matches` refuses comes from the schema or the request, not from a fault here.
-        if (e instanceof Re2SyntaxError || e instanceof Re2BudgetError) {
-          throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', e.message, { cause: e });
-        }
-        throw new PermifyError('ERROR_CODE_INTERNAL', summaryOf(e).replaceAll(re2MatchesName, 'matches'), { cause: e });
+        // Every evaluation failure comes from the rule and the data it was given (a missing `context.data` key,
+        // a value of another type, a pattern `matches` refuses), never from a fault of the server: it is the
+        // caller's to fix, so INVALID_ARGUMENT (deliberate difference: Permify answers INTERNAL).
+        const message = e instanceof Re2Error ? e.message : summaryOf(e).replaceAll(re2MatchesName, 'matches');
+        throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', message, { cause: e });
       }
       if (typeof result !== 'boolean') {
-        throw new PermifyError('ERROR_CODE_INTERNAL', `rule expression must result in a boolean value`);
+        throw new PermifyError('ERROR_CODE_INVALID_ARGUMENT', `rule expression must result in a boolean value`);
       }
       return result;
     },

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { compileRuleBody } from './cel.js';
-import { maxMatchWork, re2Matches, Re2BudgetError, Re2SyntaxError } from './re2.js';
+import {
+  configureMatches,
+  defaultMaxPatternLength,
+  maxMatchWork,
+  re2Matches,
+  Re2BudgetError,
+  Re2LimitError,
+  Re2SyntaxError,
+} from './re2.js';
 
 /** [pattern, text, expected] with RE2 (Go regexp) answers. */
 const cases: readonly (readonly [string, string, boolean])[] = [
@@ -133,5 +141,24 @@ describe('matches runs in linear time (no backtracking)', () => {
     }
     // Within the budget the same pattern still answers.
     expect(re2Matches(`a${'b'.repeat(49)}`, '[ab]*a[ab]{49}$')).toBe(true);
+  });
+  it('a pattern longer than max_pattern_length is refused before it is compiled, naming the limit', () => {
+    // 10 000 characters of literal take ~190 ms to compile: refused at once instead.
+    const long = 'a'.repeat(10_000);
+    const start = performance.now();
+    expect(() => re2Matches('a', long)).toThrow(Re2LimitError);
+    expect(() => re2Matches('a', long)).toThrow(
+      `matches: a pattern of 10000 characters exceeds service.permission.max_pattern_length=${defaultMaxPatternLength}`,
+    );
+    expect(performance.now() - start).toBeLessThan(20);
+    expect(re2Matches('a'.repeat(256), 'a'.repeat(defaultMaxPatternLength))).toBe(true);
+    try {
+      configureMatches({ maxPatternLength: 4 });
+      expect(re2Matches('abcd', 'abcd')).toBe(true);
+      expect(() => re2Matches('abcde', 'abcde')).toThrow('max_pattern_length=4');
+      expect(() => configureMatches({ maxPatternLength: 0 })).toThrow(RangeError);
+    } finally {
+      configureMatches({ maxPatternLength: defaultMaxPatternLength });
+    }
   });
 });

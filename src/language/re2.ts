@@ -8,15 +8,46 @@
  *
  * Linear is not yet cheap: the cost of one match grows with the compiled program size times the input length
  * (measured up to ~130 ns per unit on adversarial patterns), so {@link re2Matches} refuses a match whose product
- * exceeds {@link maxMatchWork} instead of blocking the event loop.
+ * exceeds {@link maxMatchWork} instead of blocking the event loop. Compiling is not linear in the pattern either:
+ * patterns longer than `service.permission.max_pattern_length` ({@link configureMatches}) are refused before
+ * they are compiled.
  */
 import { RE2JS, RE2JSException } from 're2js';
 
+/** A pattern or match `matches` refuses; its message is meant for the caller. */
+export class Re2Error extends Error {}
+
 /** Thrown for patterns RE2 rejects; the message is Go's (`error parsing regexp: …`). */
-export class Re2SyntaxError extends Error {}
+export class Re2SyntaxError extends Re2Error {}
 
 /** Thrown when one match would exceed {@link maxMatchWork}. */
-export class Re2BudgetError extends Error {}
+export class Re2BudgetError extends Re2Error {}
+
+/** Thrown for a pattern longer than the configured `service.permission.max_pattern_length`. */
+export class Re2LimitError extends Re2Error {}
+
+/**
+ * Default of `service.permission.max_pattern_length`: the longest pattern `matches` compiles, in characters.
+ * Compiling is not linear in the pattern (a literal run, and every Unicode class such as `\pL`, cost far more
+ * than a character each): a 10 000-character pattern took ~190 ms, a 2 100-character one of case-folded
+ * Unicode classes ~350 ms. At 256 characters ordinary patterns compile in well under a millisecond and the
+ * most expensive ones measured (a run of Unicode class unions) in ~30 ms, once per distinct pattern (cached).
+ */
+export const defaultMaxPatternLength = 256;
+
+let maxPatternLength = defaultMaxPatternLength;
+
+/**
+ * Sets the process-wide pattern length limit (called once at start from the configuration; every server in
+ * the process shares it, like the compiled-pattern cache).
+ * @throws RangeError unless `limits.maxPatternLength` is a positive integer.
+ */
+export function configureMatches(limits: { readonly maxPatternLength: number }): void {
+  if (!Number.isSafeInteger(limits.maxPatternLength) || limits.maxPatternLength < 1) {
+    throw new RangeError(`maxPatternLength must be a positive integer, got ${limits.maxPatternLength}`);
+  }
+  maxPatternLength = limits.maxPatternLength;
+}
 
 /**
  * The most work one `matches` call may do, in compiled program instructions × input characters. At the measured
@@ -29,8 +60,17 @@ export const maxMatchWork = 100_000;
 const cache = new Map<string, RE2JS | Re2SyntaxError>();
 const cacheLimit = 256;
 
-/** The compiled RE2 `pattern` (each distinct pattern is compiled once while cached); throws {@link Re2SyntaxError}. */
+/**
+ * The compiled RE2 `pattern` (each distinct pattern is compiled once while cached, up to 256 patterns of at most
+ * the length limit each). Throws {@link Re2LimitError} for a pattern over the length limit (checked before the
+ * cache or the compiler see it) and {@link Re2SyntaxError} for an invalid one.
+ */
 export function compileRe2(pattern: string): RE2JS {
+  if (pattern.length > maxPatternLength) {
+    throw new Re2LimitError(
+      `matches: a pattern of ${pattern.length} characters exceeds service.permission.max_pattern_length=${maxPatternLength}`,
+    );
+  }
   let entry = cache.get(pattern);
   if (entry !== undefined) {
     cache.delete(pattern);
@@ -50,8 +90,9 @@ export function compileRe2(pattern: string): RE2JS {
 }
 
 /**
- * CEL `matches` with RE2 semantics: true when `pattern` matches anywhere in `text`. Throws {@link Re2SyntaxError}
- * for an invalid pattern and {@link Re2BudgetError} when the match would exceed {@link maxMatchWork}.
+ * CEL `matches` with RE2 semantics: true when `pattern` matches anywhere in `text`. Throws {@link Re2LimitError}
+ * for a pattern over the length limit, {@link Re2SyntaxError} for an invalid pattern and {@link Re2BudgetError}
+ * when the match would exceed {@link maxMatchWork}.
  */
 export function re2Matches(text: string, pattern: string): boolean {
   const re = compileRe2(pattern);

@@ -98,7 +98,7 @@ export interface CompiledRuleProgram {
    *   `0`, `0.0`, `[]`). Integers are CEL `int`, doubles CEL `double`.
    * @param contextData the request's `context.data`, visible as `context.data` (JSON numbers are doubles).
    * @returns the boolean result.
-   * @throws PermifyError (ERROR_CODE_INTERNAL, message = the evaluation error) on evaluation failure or a
+   * @throws PermifyError (ERROR_CODE_INVALID_ARGUMENT, message = the evaluation error) on evaluation failure or a
    *   non-boolean result.
    */
   evaluate(args: ReadonlyMap<string, AttributeValue | null>, contextData: { readonly [k: string]: JsonValue }): boolean;

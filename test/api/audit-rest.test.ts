@@ -233,8 +233,10 @@ describe('LookupEntityStream over REST', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const last = lines.pop() as { error?: { code: number; message: string; details: unknown[] } };
-    expect(last.error?.code).toBe(13);
-    expect(last.error?.details).toEqual([]);
+    // A rule evaluation error (context.data.flag missing): INVALID_ARGUMENT naming the rule (Permify: INTERNAL).
+    expect(last.error?.code).toBe(3);
+    expect(last.error?.message).toMatch(/^bulk execution failed: failed to get request result: no such key: flag/i);
+    expect(last.error?.details).toMatchObject([{ reason: 'ERROR_CODE_INVALID_ARGUMENT', metadata: { rule: 'high' } }]);
     expect(lines.map((l) => (l as { result: { entity_id: string } }).result.entity_id)).toEqual(['a', 'b']);
     for (const l of lines) expect(Object.keys(l)).toEqual(['result']);
   });

@@ -137,7 +137,7 @@ describe('check semantics', async () => {
     );
     expect(await f.check('doc:9', 'is_high', 'user:a', { arguments: ['level'] })).toBe('allowed');
     // Without arguments the parameter is unbound: an evaluation error.
-    expect(await f.outcome('doc:9', 'is_high', 'user:a')).toBe('ERROR_CODE_INTERNAL');
+    expect(await f.outcome('doc:9', 'is_high', 'user:a')).toBe('ERROR_CODE_INVALID_ARGUMENT');
   });
   it('name resolution errors', async () => {
     expect(await f.outcome('doc:1', 'no_such_name', 'user:o')).toBe('ERROR_CODE_SCHEMA_NOT_FOUND');

@@ -287,7 +287,7 @@ rule is_nearly_empty(funds double) {
     ['wallet:w3', 'spend', 'user:ana', { data: { cost: 6000 } }, 'denied'],
     ['wallet:w2', 'spend', 'user:sam', { data: { cost: 100 } }, 'denied'],
     ['wallet:w2', 'spend', 'user:sam', { data: { cost: 0 } }, 'allowed'],
-    ['wallet:w1', 'spend', 'user:ana', undefined, 'ERROR_CODE_INTERNAL'],
+    ['wallet:w1', 'spend', 'user:ana', undefined, 'ERROR_CODE_INVALID_ARGUMENT'],
     ['wallet:w1', 'spend', 'user:sam', undefined, 'denied'],
     ['wallet:w2', 'spend', 'user:sam', { data: { cost: 100 }, attributes: ['wallet:w2$funds|double:500'] }, 'allowed'],
     ['wallet:w1', 'spend', 'user:ana', { data: { cost: 3000 }, attributes: ['wallet:w1$funds|double:100'] }, 'allowed'],
@@ -365,7 +365,7 @@ rule from_subnet(subnets string[]) {
     ['office:o1', 'user:u2', { ip: '1.2.3.4' }, 'denied'],
     ['office:o1', 'user:u1', { ip: '1.2.3.4' }, 'allowed'],
     ['office:o3', 'user:u2', { ip: '10.1.0.5' }, 'denied'],
-    ['office:o1', 'user:u2', undefined, 'ERROR_CODE_INTERNAL'],
+    ['office:o1', 'user:u2', undefined, 'ERROR_CODE_INVALID_ARGUMENT'],
     ['office:o1', 'user:u1', undefined, 'allowed'],
   ])('check %s enter %s %j = %s', async (e, s, data, want) => {
     expect(await f.outcome(e, 'enter', s, { context: data === undefined ? undefined : { data } })).toBe(want);

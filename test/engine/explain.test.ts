@@ -185,7 +185,7 @@ describe('explain', () => {
     const f = await fixture(schema, data, ['doc:1$level|integer:7']);
     const r = await explain(f, 'doc:1', 'high', 'user:x');
     expect(r.can).toBeUndefined();
-    expect(r.error?.code).toBe('ERROR_CODE_INTERNAL');
+    expect(r.error?.code).toBe('ERROR_CODE_INVALID_ARGUMENT');
     const call = r.root.children[0] as TraceNode;
     expect(call.outcome).toBe('error');
     expect(call.rule?.error).not.toBe('');

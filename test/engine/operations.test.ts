@@ -133,7 +133,7 @@ describe('subjectPermission', async () => {
         entity: parseEntity('doc:1'),
         subject: parseSubject('user:o'),
       }),
-    ).rejects.toMatchObject({ code: 'ERROR_CODE_INTERNAL' });
+    ).rejects.toMatchObject({ code: 'ERROR_CODE_INVALID_ARGUMENT' });
   });
   it('entity without relations or permissions yields an empty map', async () => {
     const r = await f.engine.subjectPermission({

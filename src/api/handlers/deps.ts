@@ -83,7 +83,8 @@ function requestValidated(ctx: HandlerContext): boolean {
 /**
  * Normalises an error for the wire. Permify answers with the `ErrorCode` enum name as the status message, so
  * descriptive store/engine messages are replaced by the name; validation texts, schema diagnostics
- * (`L:C: ...`) and internal messages keep their text.
+ * (`L:C: ...`), rule evaluation errors (details.rule: the caller needs the text to fix its data) and internal
+ * messages keep their text.
  */
 export function toWireError(e: unknown): PermifyError {
   const err = withTokenField(toPermifyError(e));
@@ -91,6 +92,7 @@ export function toWireError(e: unknown): PermifyError {
     err.code in errorCodeNumbers &&
     err.code !== 'ERROR_CODE_VALIDATION' &&
     err.code !== 'ERROR_CODE_INTERNAL' &&
+    err.details.rule === undefined &&
     err.message !== err.code &&
     !/^\d+:\d+:/.test(err.message)
   ) {
