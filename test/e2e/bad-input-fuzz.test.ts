@@ -171,14 +171,7 @@ const targets = [
   'snap_token',
 ];
 
-/**
- * Pending: a pattern of many thousand characters in a lookup is compiled per candidate and exceeds the
- * matches() work budget as INTERNAL after a long stall (LookupEntity/LookupSubject); left out until the
- * matches() budget fix lands, then this filter goes.
- */
-const pending = ([path, [tag]]: [string, [string, unknown]]): boolean =>
-  path === 'context.data.pattern' && tag.startsWith('huge-string');
-const mutation = fc.tuple(fc.constantFrom(...targets), badValue).filter((m) => !pending(m));
+const mutation = fc.tuple(fc.constantFrom(...targets), badValue);
 const body = fc.array(mutation, { minLength: 1, maxLength: 3 }).map((ms) => {
   const b = plausibleBody();
   for (const [path, [, value]] of ms) setPath(b, path, value);
@@ -319,25 +312,9 @@ function restRoutes(): { method: string; path: string }[] {
 /** Every failing answer, collected so that one run reports them all. */
 const failures: string[] = [];
 
-/**
- * A CEL evaluation error (`no such key: x` when `context.data.x` is missing, or a value of the
- * wrong type: `found no matching overload`) is INTERNAL with the message text in Permify (schema-and-engine.md,
- * transport notes), so it is the one INTERNAL bad input may produce.
- */
-const celEvaluationError =
-  /^(bulk execution failed: failed to get request result: )?(no such key: |found no matching overload for )/i;
-
 function expectClean(status: number, text: string, what: string): void {
   // 501 is Permify's answer to a known path with the wrong method; anything else 5xx is a server failure.
   if (status === 501 || status < 500) return;
-  let message = '';
-  try {
-    const json = JSON.parse(text) as { message?: string; error?: { message?: string } } | null;
-    message = json?.message ?? json?.error?.message ?? '';
-  } catch {
-    // not JSON: a failure whatever it says
-  }
-  if (status === 500 && celEvaluationError.test(message)) return;
   failures.push(`${status} for ${what}: ${text.slice(0, 300)}`);
 }
 
@@ -461,7 +438,7 @@ describe('bad input over gRPC', () => {
     for (const { path, kind, bytes, what } of grpcCases) {
       const res = await timed(what, () => call(path, kind, bytes));
       const bad = path.endsWith('/Watch') ? [2, 13] : [2, 4, 13];
-      if (bad.includes(res.code) && !(res.code === 13 && celEvaluationError.test(res.details))) {
+      if (bad.includes(res.code)) {
         failures.push(`${res.code} ${res.details.slice(0, 300)} for ${what}`);
       }
       expect(res.details).not.toMatch(/\n\s+at |\/work\/|node_modules/);
