@@ -21,12 +21,16 @@ import { createRestGateway, type RestGateway } from './api/rest/index.js';
 import { createConnectHandler } from './api/connect/handler.js';
 import { createPipeline } from './api/pipeline/invoke.js';
 import { admission, logging, metricsInterceptor, validation } from './api/pipeline/interceptors.js';
+import { observability } from './api/pipeline/tracing.js';
 import { createAuthenticator, type Authenticator } from './api/middleware/auth.js';
 import { createRateLimiter } from './api/middleware/rate-limit.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { createLogger, shutdownLogExport, type Logger } from './observability/logger.js';
 import { createMetrics, listenMetrics, type Metrics, type MetricsListener } from './observability/metrics.js';
+import { createTelemetry, telemetryVersion } from './observability/telemetry.js';
+import { instrumentPgPools, instrumentStore, registerCacheMetrics, traceEngine, traceSchemaResolver } from './observability/instrument.js';
+import { registerReadModelMetrics } from './observability/read-model-metrics.js';
+import { listenProfiler, type ProfilerListener } from './observability/profiler.js';
 import type { ReadModel } from './storage/read-model/read-model.js';
-import { readModelMetricLines } from './storage/read-model/metrics.js';
 import { PermifyError } from './errors.js';
 import type { Store } from './storage/contract.js';
 import { createMemoryStore } from './storage/memory/index.js';
@@ -44,7 +48,13 @@ export interface RunningServer {
    * Bound ports (meaningful when the config asked for port 0). `http` is undefined when disabled, `metrics`
    * unless `server.metrics.address` asks for a separate listener.
    */
-  readonly ports: { readonly grpc: number; readonly http: number | undefined; readonly metrics: number | undefined };
+  readonly ports: {
+    readonly grpc: number;
+    readonly http: number | undefined;
+    readonly metrics: number | undefined;
+    /** The profiler listener (`profiler.enabled`). */
+    readonly profiler?: number | undefined;
+  };
   readonly handlers: Handlers;
   readonly store: Store;
   readonly metrics: Metrics;
@@ -59,6 +69,17 @@ function readPem(path: string, key: string): Buffer {
   } catch (e) {
     throw new PermifyError('ERROR_CODE_VALIDATION', `invalid configuration: ${key}: cannot read file`, { cause: e, details: { limit: key } });
   }
+}
+
+/** Port of the profiler: `profiler.port` (default 6060, Permify's documented one), never an API port. */
+function profilerPortOf(config: Config, grpcPort: number, httpPort: number | undefined): number {
+  const raw = config.profiler.port.trim();
+  const port = raw === '' ? 6060 : Number(raw);
+  const invalid = (why: string): PermifyError =>
+    new PermifyError('ERROR_CODE_VALIDATION', `invalid configuration: profiler.port: ${why}`, { details: { limit: 'profiler.port' } });
+  if (!/^\d+$/.test(raw === '' ? '6060' : raw) || port > 65535) throw invalid(`must be a port number, not ${JSON.stringify(raw)}`);
+  if (port !== 0 && (port === grpcPort || port === httpPort)) throw invalid(`${port} is an API port; the profiler needs its own`);
+  return port;
 }
 
 /** Time the store may take to close beyond what is left of `server.shutdown_timeout`. */
@@ -127,7 +148,11 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
 
 /** Starts both listeners; rejects (after releasing what it opened) when the configuration cannot be served. */
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger({ level: config.logger.level, output: config.logger.output });
+  // OpenTelemetry first: an exporter that cannot be served fails the start naming its key, before anything opens.
+  const telemetry = createTelemetry(config, telemetryVersion());
+  const logger =
+    options.logger ??
+    createLogger({ level: config.logger.level, output: config.logger.output, ...(telemetry.loggerProvider ? { loggerProvider: telemetry.loggerProvider } : {}) });
   // The whole configuration is long; `permify config` prints it as a table, and --log-level debug logs it here.
   logger.debug({ config: redactedConfig(config) }, 'effective configuration');
   const accountReminder = (): void => {
@@ -139,20 +164,13 @@ export async function startServer(config: Config, options: StartServerOptions = 
     accountTimer = setInterval(accountReminder, 24 * 60 * 60 * 1000);
     accountTimer.unref();
   }
-  for (const [key, on] of [
-    ['logger.enabled', config.logger.enabled],
-    ['tracer.enabled', config.tracer.enabled],
-    ['meter.enabled', config.meter.enabled],
-    ['profiler.enabled', config.profiler.enabled],
-  ] as const) {
-    if (on) logger.warn({ key }, `${key} is accepted but not implemented by permify-ts: nothing is exported`);
-  }
   for (const { key, reason } of inertConfigKeys(config)) {
     logger.warn({ key }, `${key} is accepted for compatibility and has no effect: ${reason}`);
   }
 
   const health = createHealthReporter('NOT_SERVING');
-  const metrics = createMetrics();
+  const metrics = createMetrics({ readers: telemetry.metricReaders, resource: telemetry.metricResource });
+  const observed = { tracer: telemetry.tracer, tracing: telemetry.tracing, metrics };
   let authenticator: Authenticator | undefined;
   if (config.authn.enabled) {
     const a = config.authn;
@@ -174,6 +192,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const rateLimiter = createRateLimiter({ rate: config.server.rate_limit, burst: config.server.rate_limit_burst });
   // One call pipeline for every transport: validation (unary), token bucket, authentication (the principal
   // reaches the handler), then metrics and logging of every call, refused ones included.
+    // First, so that its span covers the whole call, refusals included.
+    observability(observed),
   const interceptors = [
     validation(),
     admission({ rateLimiter, ...(authenticator ? { authenticator } : {}) }),
@@ -184,23 +204,29 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let store: Store | undefined;
   let grpcServer: GrpcServer | undefined;
   let gateway: RestGateway | undefined;
+  let profiler: ProfilerListener | undefined;
   let metricsListener: MetricsListener | undefined;
   let readiness: ReadinessMonitor | undefined;
   let unsubscribeTenants: (() => void) | undefined;
   const release = async (): Promise<void> => {
     unsubscribeTenants?.();
     authenticator?.close();
+    await Promise.allSettled([metrics.shutdown(), telemetry.shutdown(), options.logger ? undefined : shutdownLogExport(logger)]);
     await store?.close();
   };
   try {
-    store = options.store ?? (await openStore(config, logger));
-    // The read model's state (per tenant: rows, bytes; lag, fallbacks) at /metrics.
+    // Spans per storage call, Watch streams and GC passes counted; SQL statements and pools observed.
+    store = instrumentStore(options.store ?? (await openStore(config, logger)), observed);
+    const pools = (store as { readonly database?: Parameters<typeof instrumentPgPools>[0] }).database;
+    if (pools !== undefined) instrumentPgPools(pools, observed);
+    // The read model's state (per tenant: rows, bytes, lag; fallbacks) at /metrics and over OTLP.
     const readModel = (store as { readonly readModel?: ReadModel }).readModel;
-    if (readModel !== undefined) metrics.addCollector(() => readModelMetricLines(readModel.state()));
+    if (readModel !== undefined) registerReadModelMetrics(metrics, () => readModel.state());
     // One compiled copy of each schema version for the engine and the Schema handlers.
-    const schemaResolver = createSchemaResolver(store.schemas, {
+    const compiledSchemas = createSchemaResolver(store.schemas, {
       maxEntries: config.service.schema.cache.number_of_counters,
       maxBytes: config.service.schema.cache.max_cost,
+    const schemaResolver = telemetry.tracing ? traceSchemaResolver(compiledSchemas, telemetry.tracer) : compiledSchemas;
     });
     // Rules' matches() is process-wide (one compiled-pattern cache): its pattern length limit is set here.
     configureMatches({ maxPatternLength: config.service.permission.max_pattern_length });
@@ -221,9 +247,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
     unsubscribeTenants = store.tenants.subscribe((event) => {
       if (event.kind === 'deleted') engine.purgeTenant(event.tenantId);
       else engine.purgeAll();
+    registerCacheMetrics(metrics, { schemaResolver: compiledSchemas });
     });
     const handlers = createHandlers({
-      engine,
+      engine: telemetry.tracing ? traceEngine(engine, telemetry.tracer) : engine,
       store,
       schemaResolver,
       limits: {
@@ -279,6 +306,11 @@ export async function startServer(config: Config, options: StartServerOptions = 
       const at = parseHostPort(m.address) as { host: string; port: number };
       metricsListener = await listenMetrics(metrics, at.host, at.port);
       metricsPort = metricsListener.port;
+    let profilerPort: number | undefined;
+    if (config.profiler.enabled) {
+      profiler = await listenProfiler(config.server.host, profilerPortOf(config, grpcPort, httpPort));
+      profilerPort = profiler.port;
+    }
     }
 
     // Health follows the store for the server's whole life (not only until it first answers): NOT_SERVING
@@ -324,7 +356,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       logger.error({ err: reason }, 'unhandled promise rejection');
     };
     const running: RunningServer = {
-      ports: { grpc: grpcPort, http: httpPort, metrics: metricsPort },
+      ports: { grpc: grpcPort, http: httpPort, metrics: metricsPort, profiler: profilerPort },
       handlers,
       store,
       metrics,
@@ -339,7 +371,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
           process.removeListener('unhandledRejection', onUnhandled);
           health.set('NOT_SERVING');
           const deadline = config.server.shutdown_timeout;
-          await Promise.all([gateway?.close(deadline), grpcServer?.close(deadline), metricsListener?.close()]);
+          await Promise.all([gateway?.close(deadline), grpcServer?.close(deadline), metricsListener?.close(), profiler?.close()]);
           // Handlers were aborted at the deadline, but a store call may still hold a connection (a statement
           // blocked on a lock): the store gets what is left of the deadline, and shutdown goes on without it.
           const left = Math.max(0, deadline - (Date.now() - started)) + STORE_CLOSE_SLACK_MS;
@@ -360,7 +392,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   } catch (e) {
     if (accountTimer) clearInterval(accountTimer);
     readiness?.close();
-    await Promise.allSettled([gateway?.close(0), grpcServer?.close(0), metricsListener?.close()]);
+    await Promise.allSettled([gateway?.close(0), grpcServer?.close(0), metricsListener?.close(), profiler?.close()]);
     await release();
     throw e;
   }

@@ -214,8 +214,12 @@ const tls = (prefix: 'grpc' | 'http') =>
     .prefault({});
 
 const exporter = (section: 'logger' | 'tracer' | 'meter', envPrefix: string, flagPrefix: string, defaults: { exporter: string; endpoint: string }) => ({
-  enabled: f.bool(false, { flag: `${flagPrefix}-enabled`, env: `${envPrefix}_ENABLED`, doc: `enable the ${section} exporter (accepted, not implemented)` }),
-  exporter: f.string(defaults.exporter, { flag: `${flagPrefix}-exporter`, env: `${envPrefix}_EXPORTER`, doc: 'exporter kind (accepted, not implemented)' }),
+  enabled: f.bool(false, { flag: `${flagPrefix}-enabled`, env: `${envPrefix}_ENABLED`, doc: `export ${section === 'logger' ? 'log records' : section === 'tracer' ? 'spans' : 'metrics'} with OpenTelemetry` }),
+  exporter: f.string(defaults.exporter, {
+    flag: `${flagPrefix}-exporter`,
+    env: `${envPrefix}_EXPORTER`,
+    doc: `otlp, otlp-http or otlp-grpc${section === 'tracer' ? ', signoz (OTLP/gRPC) or zipkin' : ''}; other names fail at start`,
+  }),
   endpoint: f.string(defaults.endpoint, { flag: `${flagPrefix}-endpoint`, env: `${envPrefix}_ENDPOINT`, doc: 'collector endpoint', secret: true }),
   insecure: f.bool(false, { flag: `${flagPrefix}-insecure`, env: `${envPrefix}_INSECURE`, doc: 'plain-text connection to the collector' }),
   urlpath: f.string('', { flag: `${flagPrefix}-urlpath`, env: `${envPrefix}_URL_PATH`, doc: 'collector URL path' }),
@@ -275,8 +279,8 @@ export const configSchema = z
       .prefault({}),
     profiler: z
       .object({
-        enabled: f.bool(false, { flag: 'profiler-enabled', env: 'PERMIFY_PROFILER_ENABLED', doc: 'accepted, not implemented' }),
-        port: f.string('', { flag: 'profiler-port', env: 'PERMIFY_PROFILER_PORT', doc: 'accepted, not implemented' }),
+        enabled: f.bool(false, { flag: 'profiler-enabled', env: 'PERMIFY_PROFILER_ENABLED', doc: 'serve CPU and heap profiles (pprof format) on profiler.port' }),
+        port: f.string('', { flag: 'profiler-port', env: 'PERMIFY_PROFILER_PORT', doc: 'port of the profiler listener (never an API port; empty = 6060)' }),
       })
       .prefault({}),
     logger: z
@@ -314,7 +318,12 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
-    tracer: z.object({ ...exporter('tracer', 'PERMIFY_TRACER', 'tracer', { exporter: '', endpoint: '' }) }).prefault({}),
+    tracer: z
+      .object({
+        ...exporter('tracer', 'PERMIFY_TRACER', 'tracer', { exporter: '', endpoint: '' }),
+        sample_rate: f.float(1, { flag: 'tracer-sample-rate', env: 'PERMIFY_TRACER_SAMPLE_RATE', doc: 'share of new traces kept, 0..1 (a sampled incoming traceparent is always followed)' }),
+      })
+      .prefault({}),
     meter: z
       .object({
         ...exporter('meter', 'PERMIFY_METER', 'meter', { exporter: 'otlp', endpoint: 'telemetry.permify.co' }),

@@ -1,51 +1,322 @@
 /**
- * Wraps every handler of the map to count finished calls and their duration (by gRPC status name) and to
- * log one `debug` line per call. Used for the gRPC transport; the REST gateway measures its own requests.
+ * Decorators that observe the layers below the handlers without those layers knowing, composed in
+ * server.ts:
+ *
+ * - {@link traceEngine} and {@link traceSchemaResolver}: one span per engine operation (check, bulk check,
+ *   lookups, expand, subject permission) and per schema resolution, never one per sub-problem of a deep
+ *   check: the check count and result are attributes of the operation's span (and of the RPC span);
+ * - {@link instrumentStore}: one span per storage-contract call (the read model's waits included: they
+ *   happen inside its reader calls), Watch streams open, garbage-collection runs and rows removed;
+ * - {@link instrumentPgPools}: a span and a duration per SQL statement, errors per statement kind, and the
+ *   pools' size and waiting clients (the `pg` driver is not patched globally: under ESM that is unreliable;
+ *   the store's own pools are observed instead).
+ *
+ * Spans are only started under a recording parent (a sampled call), so an unsampled call costs one context
+ * lookup per decorated call. Metrics are recorded for every statement (each costs far more than a record).
  */
-import { GrpcStatus, toPermifyError } from '../errors.js';
-import { services, type HandlerContext, type HandlerLogger, type Handlers } from '../api/handlers/types.js';
+import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import type pg from 'pg';
+import type { PermissionEngine } from '../engine/index.js';
+import type { SchemaResolver } from '../engine/schema-resolver.js';
+import type { Store } from '../storage/contract.js';
+import { toPermifyError } from '../errors.js';
 import type { Metrics } from './metrics.js';
+import { rpcSpan } from './context.js';
 
-const statusName: Record<number, string> = Object.fromEntries(Object.entries(GrpcStatus).map(([k, v]) => [v, k]));
+/** The recording span current in this async context, or undefined (no tracing, or call not sampled). */
+function recordingParent(): Span | undefined {
+  const s = trace.getSpan(context.active());
+  return s !== undefined && s.isRecording() ? s : undefined;
+}
 
-export function instrumentHandlers(handlers: Handlers, metrics: Metrics, logger: HandlerLogger): Handlers {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [service, methods] of Object.entries(handlers as unknown as Record<string, Record<string, unknown>>)) {
-    const wrapped: Record<string, unknown> = {};
-    for (const [name, fn] of Object.entries(methods)) {
-      const rpc = `${service}/${name}`;
-      const done = (started: number, e?: unknown): void => {
-        const code = e === undefined ? 'OK' : (statusName[toPermifyError(e).grpcStatus] ?? 'UNKNOWN');
-        const seconds = (performance.now() - started) / 1000;
-        metrics.observe('grpc', rpc, code, seconds);
-        logger.debug({ transport: 'grpc', rpc, code, ms: seconds * 1000 }, 'call finished');
-      };
-      const desc = services[service as keyof typeof services];
-      const isStreaming = desc.methods.find((m) => m.name === name)?.methodKind !== 'unary';
-      wrapped[name] = isStreaming
-        ? async function* (request: unknown, ctx: HandlerContext) {
-            const started = performance.now();
+function fail(span: Span, e: unknown): void {
+  const err = toPermifyError(e);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: String(err.code) });
+  span.setAttribute('permify.code', String(err.code));
+}
+
+/**
+ * Runs `fn` in a child span of the current recording span (or plainly when there is none); `onResult`
+ * may add attributes from the result.
+ */
+function inSpan<R>(tracer: Tracer, name: string, attrs: Attributes, fn: () => R, onResult?: (span: Span, r: Awaited<R>) => void): R {
+  const parentSpan = recordingParent();
+  if (parentSpan === undefined) return fn();
+  const parent = context.active();
+  const span = tracer.startSpan(name, { attributes: attrs }, parent);
+  let r: R;
+  try {
+    r = context.with(trace.setSpan(parent, span), fn);
+  } catch (e) {
+    fail(span, e);
+    span.end();
+    throw e;
+  }
+  if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
+    return (r as unknown as Promise<Awaited<R>>).then(
+      (v) => {
+        onResult?.(span, v);
+        span.end();
+        return v;
+      },
+      (e: unknown) => {
+        fail(span, e);
+        span.end();
+        throw e;
+      },
+    ) as R;
+  }
+  span.end();
+  return r;
+}
+
+type Req = { tenantId?: string; entity?: { type?: string }; permission?: string; subject?: { type?: string }; entityType?: string };
+
+function engineAttrs(req: Req): Attributes {
+  const a: Attributes = {};
+  if (req.tenantId) a['permify.tenant_id'] = req.tenantId;
+  if (req.entity?.type) a['permify.entity_type'] = req.entity.type;
+  if (req.entityType) a['permify.entity_type'] = req.entityType;
+  if (req.permission) a['permify.permission'] = req.permission;
+  if (req.subject?.type) a['permify.subject_type'] = req.subject.type;
+  return a;
+}
+
+function engineResult(span: Span, r: unknown): void {
+  const res = r as { can?: unknown; metadata?: { checkCount?: unknown }; results?: readonly { metadata?: { checkCount?: unknown } }[] };
+  let count = typeof res?.metadata?.checkCount === 'number' ? res.metadata.checkCount : undefined;
+  if (count === undefined && Array.isArray(res?.results)) {
+    count = res.results.reduce((n, x) => n + (typeof x?.metadata?.checkCount === 'number' ? x.metadata.checkCount : 0), 0);
+  }
+  const rpc = rpcSpan(context.active());
+  if (count !== undefined) {
+    span.setAttribute('permify.check_count', count);
+    rpc?.setAttribute('permify.check_count', count);
+  }
+  if (typeof res?.can === 'string') {
+    span.setAttribute('permify.result', res.can);
+    rpc?.setAttribute('permify.result', res.can);
+  }
+}
+
+const ENGINE_OPS = ['check', 'explain', 'bulkCheck', 'expand', 'lookupEntity', 'lookupSubject', 'subjectPermission'] as const;
+
+/** Spans `engine.<operation>` around the engine's operations (streams and purges pass through). */
+export function traceEngine(engine: PermissionEngine, tracer: Tracer): PermissionEngine {
+  const out: Record<string, unknown> = { ...engine };
+  for (const op of ENGINE_OPS) {
+    const fn = engine[op] as (req: Req, signal?: AbortSignal) => Promise<unknown>;
+    out[op] = (req: Req, signal?: AbortSignal) => inSpan(tracer, `engine.${op}`, engineAttrs(req), () => fn(req, signal), engineResult);
+  }
+  return out as unknown as PermissionEngine;
+}
+
+/** A span `schema.resolve` per resolution; the version used is set on it and on the RPC span. */
+export function traceSchemaResolver(resolver: SchemaResolver, tracer: Tracer): SchemaResolver {
+  return {
+    resolve: (tenantId, version, signal) =>
+      inSpan(
+        tracer,
+        'schema.resolve',
+        { 'permify.tenant_id': tenantId, ...(version ? { 'permify.schema_version': version } : {}) },
+        () => resolver.resolve(tenantId, version, signal),
+        (span, r) => {
+          span.setAttribute('permify.schema_version', r.version);
+          rpcSpan(context.active())?.setAttribute('permify.schema_version', r.version);
+        },
+      ),
+    purgeTenant: (tenantId) => resolver.purgeTenant(tenantId),
+    purgeAll: () => resolver.purgeAll(),
+    get cachedBytes() {
+      return resolver.cachedBytes;
+    },
+  };
+}
+
+/**
+ * Cache gauges readable from outside the engine: `permify_schema_cache_bytes` (compiled schema versions
+ * kept by the resolver).
+ */
+export function registerCacheMetrics(metrics: Metrics, caches: { readonly schemaResolver: SchemaResolver }): void {
+  metrics.meter
+    .createObservableGauge('permify_schema_cache_bytes', { description: 'Estimated bytes of the compiled schema versions cached.' })
+    .addCallback((r) => r.observe(caches.schemaResolver.cachedBytes));
+}
+
+const STORE_METHODS = {
+  reader: ['headSnapToken', 'queryRelationships', 'readRelationships', 'querySingleAttribute', 'queryAttributes', 'readAttributes', 'queryUniqueSubjectIds'],
+  writer: ['write'],
+  bulk: ['importBatch', 'exportPage'],
+  schemas: ['writeSchema', 'readSchema', 'headVersion', 'listVersions'],
+  tenants: ['createTenant', 'deleteTenant', 'listTenants'],
+  bundles: ['writeBundles', 'readBundle', 'deleteBundle'],
+} as const;
+
+function traceSection<T extends object>(section: T, prefix: string, methods: readonly string[], tracer: Tracer): T {
+  const wrapped = new Map<PropertyKey, unknown>();
+  for (const name of methods) {
+    const fn = (section as Record<string, unknown>)[name];
+    if (typeof fn !== 'function') continue;
+    const spanName = `storage.${prefix}.${name}`;
+    wrapped.set(name, (...args: unknown[]) =>
+      inSpan(
+        tracer,
+        spanName,
+        typeof args[0] === 'string' ? { 'permify.tenant_id': args[0] } : {},
+        () => (fn as (...a: unknown[]) => unknown).apply(section, args),
+        name === 'headSnapToken'
+          ? (_span, token) => {
+              if (typeof token === 'string') rpcSpan(context.active())?.setAttribute('permify.snap_token', token);
+            }
+          : undefined,
+      ),
+    );
+  }
+  // A proxy keeps every other member (getters, helpers such as purgeTenant) as it is.
+  return new Proxy(section, {
+    get: (target, p) => (wrapped.has(p) ? wrapped.get(p) : Reflect.get(target, p, target)),
+  });
+}
+
+export interface InstrumentStoreOptions {
+  readonly tracer: Tracer;
+  readonly tracing: boolean;
+  readonly metrics: Metrics;
+}
+
+/**
+ * The store seen through spans (when tracing), with Watch streams and garbage-collection passes counted.
+ * Every other member of the store (its read model, its database) is kept. The store's `gc.collect` is
+ * replaced in place so that its own timer's passes are counted too.
+ */
+export function instrumentStore<S extends Store>(store: S, options: InstrumentStoreOptions): S {
+  const { tracer, tracing, metrics } = options;
+  const meter = metrics.meter;
+  const watchOpen = meter.createUpDownCounter('permify_watch_streams', { description: 'Watch streams open.' });
+  watchOpen.add(0);
+  const gcRuns = meter.createCounter('permify_gc_runs', { description: 'Garbage-collection passes, by outcome.' });
+  const gcRows = meter.createCounter('permify_gc_removed_rows', { description: 'Rows removed by garbage collection.' });
+  const gcDuration = meter.createHistogram('permify_gc_duration_seconds', {
+    description: 'Duration of garbage-collection passes, seconds.',
+    advice: { explicitBucketBoundaries: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300] },
+  });
+  gcRuns.add(0, { outcome: 'ok' });
+  gcRows.add(0);
+
+  const gc = store.gc;
+  const collect = gc.collect.bind(gc);
+  (gc as { collect: typeof gc.collect }).collect = async (windowMs, signal) => {
+    const started = performance.now();
+    try {
+      const r = await collect(windowMs, signal);
+      gcRuns.add(1, { outcome: 'ok' });
+      gcRows.add(r.removedRows);
+      return r;
+    } catch (e) {
+      gcRuns.add(1, { outcome: 'error' });
+      throw e;
+    } finally {
+      gcDuration.record((performance.now() - started) / 1000);
+    }
+  };
+
+  const watcher = store.watcher;
+  const watch = watcher.watch.bind(watcher);
+  const countedWatcher = new Proxy(watcher, {
+    get: (target, p) =>
+      p === 'watch'
+        ? async function* (tenantId: string, snapToken: string, signal: AbortSignal) {
+            watchOpen.add(1);
             try {
-              yield* (fn as (r: unknown, c: HandlerContext) => AsyncIterable<unknown>)(request, ctx);
-              done(started);
-            } catch (e) {
-              done(started, e);
-              throw e;
+              yield* watch(tenantId, snapToken, signal);
+            } finally {
+              watchOpen.add(-1);
             }
           }
-        : async (request: unknown, ctx: HandlerContext) => {
-            const started = performance.now();
-            try {
-              const r = await (fn as (r: unknown, c: HandlerContext) => Promise<unknown>)(request, ctx);
-              done(started);
-              return r;
-            } catch (e) {
-              done(started, e);
-              throw e;
-            }
-          };
+        : Reflect.get(target, p, target),
+  });
+
+  const out: Record<string, unknown> = { ...(store as object), watcher: countedWatcher };
+  if (tracing) {
+    for (const [section, methods] of Object.entries(STORE_METHODS)) {
+      out[section] = traceSection((store as unknown as Record<string, object>)[section] as object, section, methods, tracer);
     }
-    out[service] = wrapped;
   }
-  return out as unknown as Handlers;
+  return out as unknown as S;
+}
+
+const STATEMENT_KIND = /^\s*([a-z]+)/i;
+const INSTRUMENTED = Symbol('permify.instrumented');
+
+/**
+ * Observes every statement of the PostgreSQL store's pools: `permify_storage_statement_duration_seconds`
+ * and `permify_storage_statement_errors_total` by pool and statement kind (SELECT, INSERT, ...), a span
+ * `pg.query` (with the statement text, never its values) under a recording parent, and the pools' size,
+ * idle and waiting clients. Clients are instrumented when first checked out.
+ */
+export function instrumentPgPools(pools: { readonly writer: pg.Pool; readonly reader: pg.Pool }, options: InstrumentStoreOptions): void {
+  const { tracer, metrics } = options;
+  const meter = metrics.meter;
+  const duration = meter.createHistogram('permify_storage_statement_duration_seconds', {
+    description: 'SQL statement durations by pool and statement kind, seconds.',
+    advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
+  });
+  const errors = meter.createCounter('permify_storage_statement_errors', { description: 'Failed SQL statements by pool and statement kind.' });
+  const size = meter.createObservableGauge('permify_pool_connections', { description: 'Pool connections by pool and state (total, idle).' });
+  const waiting = meter.createObservableGauge('permify_pool_waiting', { description: 'Callers waiting for a pool connection.' });
+  const named = [
+    ['writer', pools.writer],
+    ...(pools.reader !== pools.writer ? [['reader', pools.reader] as const] : []),
+  ] as const;
+  meter.addBatchObservableCallback(
+    (r) => {
+      for (const [name, pool] of named) {
+        r.observe(size, pool.totalCount, { pool: name, state: 'total' });
+        r.observe(size, pool.idleCount, { pool: name, state: 'idle' });
+        r.observe(waiting, pool.waitingCount, { pool: name });
+      }
+    },
+    [size, waiting],
+  );
+  errors.add(0, { pool: 'writer', statement: 'SELECT' });
+
+  const attrCache = new Map<string, Attributes>();
+  const attrsOf = (pool: string, text: string): Attributes => {
+    const kind = (STATEMENT_KIND.exec(text)?.[1] ?? 'OTHER').toUpperCase();
+    const key = `${pool} ${kind}`;
+    let a = attrCache.get(key);
+    if (a === undefined) attrCache.set(key, (a = { pool, statement: kind }));
+    return a;
+  };
+
+  for (const [name, pool] of named) {
+    pool.on('acquire', (client: pg.PoolClient & { [INSTRUMENTED]?: true }) => {
+      if (client[INSTRUMENTED]) return;
+      client[INSTRUMENTED] = true;
+      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+      (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const first = args[0];
+        const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text;
+        // Callback forms and submittables (cursors, COPY streams) pass through untouched.
+        if (typeof text !== 'string' || typeof args[args.length - 1] === 'function' || typeof (first as { submit?: unknown })?.submit === 'function') {
+          return query(...args);
+        }
+        const attrs = attrsOf(name, text);
+        const started = performance.now();
+        const run = (): Promise<unknown> => query(...args) as Promise<unknown>;
+        const p = inSpan(tracer, 'pg.query', { 'db.system': 'postgresql', 'db.statement': text, 'permify.pool': name }, run);
+        return p.then(
+          (v) => {
+            duration.record((performance.now() - started) / 1000, attrs);
+            return v;
+          },
+          (e: unknown) => {
+            duration.record((performance.now() - started) / 1000, attrs);
+            errors.add(1, attrs);
+            throw e;
+          },
+        );
+      };
+    });
+  }
 }

@@ -2,25 +2,41 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from './metrics.js';
 
 describe('metrics registry', () => {
-  it('counts calls per (transport, rpc, code) and sums durations per (transport, rpc)', () => {
-    const m = createMetrics();
+  it('counts calls per (transport, rpc, code) and keeps a duration histogram with buckets', async () => {
+    const m = createMetrics({ runtime: false });
     m.observe('grpc', 'base.v1.Permission/Check', 'OK', 0.5);
     m.observe('grpc', 'base.v1.Permission/Check', 'OK', 0.25);
     m.observe('grpc', 'base.v1.Permission/Check', 'INVALID_ARGUMENT', 0.25);
     m.observe('rest', 'base.v1.Permission/Check', '200', 1);
     m.rateLimited();
-    const text = m.render();
+    const text = await m.render();
     expect(text).toContain('permify_requests_total{transport="grpc",rpc="base.v1.Permission/Check",code="OK"} 2\n');
     expect(text).toContain('permify_requests_total{transport="grpc",rpc="base.v1.Permission/Check",code="INVALID_ARGUMENT"} 1\n');
     expect(text).toContain('permify_requests_total{transport="rest",rpc="base.v1.Permission/Check",code="200"} 1\n');
-    expect(text).toContain('permify_request_duration_seconds_sum{transport="grpc",rpc="base.v1.Permission/Check"} 1\n');
-    expect(text).toContain('permify_request_duration_seconds_count{transport="grpc",rpc="base.v1.Permission/Check"} 3\n');
+    expect(text).toContain('# TYPE permify_request_duration_seconds histogram');
+    expect(text).toContain('permify_request_duration_seconds_sum{transport="grpc",rpc="base.v1.Permission/Check",code="OK"} 0.75\n');
+    expect(text).toContain('permify_request_duration_seconds_bucket{transport="grpc",rpc="base.v1.Permission/Check",code="OK",le="0.25"} 1\n');
+    expect(text).toContain('permify_request_duration_seconds_bucket{transport="grpc",rpc="base.v1.Permission/Check",code="OK",le="0.5"} 2\n');
     expect(text).toContain('permify_rate_limited_total 1\n');
+    await m.shutdown();
   });
 
-  it('escapes label values', () => {
-    const m = createMetrics();
+  it('escapes label values', async () => {
+    const m = createMetrics({ runtime: false });
     m.observe('rest', 'a"b\\c\nd', '404', 0);
-    expect(m.render()).toContain('rpc="a\\"b\\\\c\\nd",code="404"} 1\n');
+    expect(await m.render()).toContain('rpc="a\\"b\\\\c\\nd",code="404"} 1\n');
+    await m.shutdown();
+  });
+
+  it('adds process and runtime metrics unless asked not to', async () => {
+    const m = createMetrics();
+    const text = await m.render();
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes']) {
+      expect(text).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? [0-9.e+-]+$`, 'm'));
+    }
+    await m.shutdown();
+    const off = createMetrics({ runtime: false });
+    expect(await off.render()).not.toContain('process_cpu_seconds_total');
+    await off.shutdown();
   });
 });

@@ -1,77 +1,141 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
+import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
+import type { Resource } from '@opentelemetry/resources';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { registerRuntimeMetrics } from './runtime-metrics.js';
 
 /**
- * A small Prometheus registry with stable metric names, served as text at `GET /metrics` on the HTTP port
- * (behind authentication when it is enabled) or on a separate listener (`server.metrics.address`):
+ * The process's metrics: ONE set of OpenTelemetry instruments read by two readers, the Prometheus text at
+ * `GET /metrics` (on the HTTP port behind authentication, or on `server.metrics.address`) and, when
+ * `meter.enabled`, an OTLP push every `meter.interval` seconds. Names are stable and Prometheus-style
+ * (`permify_*`, `process_*`, `nodejs_*`), so the same name is seen in both places (OTLP without the
+ * `_total` suffix Prometheus adds to counters):
  *
- * - `permify_requests_total{transport,rpc,code}`: finished calls by gRPC status name;
- * - `permify_request_duration_seconds_sum/_count{transport,rpc}`: total handling time;
- * - `permify_rate_limited_total`: calls refused by the token bucket.
+ * - `permify_requests_total{transport,rpc,code}`: finished calls (gRPC/Connect by status name, REST by HTTP
+ *   status); `permify_request_duration_seconds{transport,rpc,code}`: histogram of their duration;
+ * - `permify_requests_in_flight{transport,rpc}`; `permify_rate_limited_total`; `permify_rejected_total{code}`
+ *   (calls refused before their handler: malformed, invalid, unauthenticated, rate limited);
+ * - families registered by the other modules of this folder (engine caches, storage, pools, read model,
+ *   watch streams, garbage collection) and the process/runtime metrics (runtime-metrics.ts).
  */
 export interface Metrics {
+  /** The meter every module registers its instruments on. */
+  readonly meter: Meter;
   observe(transport: 'grpc' | 'rest' | 'connect', rpc: string, code: string, seconds: number): void;
   rateLimited(): void;
+  /** A call refused before its handler ran, by its Permify error code. */
+  rejected(code: string): void;
+  /** +1 when a call starts, -1 when it ends. */
+  inFlight(transport: string, rpc: string, delta: 1 | -1): void;
   /**
-   * Adds lines (complete Prometheus text: HELP, TYPE, samples) that `collect` renders at each scrape, e.g. a
-   * store's internal state; returns the function that removes it.
+   * Adds lines (complete Prometheus text: HELP, TYPE, samples) that `collect` renders at each scrape, for
+   * state that is not an instrument; returns the function that removes it. Only the Prometheus endpoint
+   * sees these lines.
    */
   addCollector(collect: () => readonly string[]): () => void;
   /** Prometheus text exposition format 0.0.4. */
-  render(): string;
+  render(): Promise<string>;
+  /** Final OTLP push, then stops the readers. Idempotent. */
+  shutdown(): Promise<void>;
 }
 
-const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-
-interface Series {
-  sum: number;
-  count: number;
-  /** Finished calls by status name. */
-  readonly codes: Map<string, number>;
+export interface MetricsOptions {
+  /** More readers of the same instruments (the OTLP push). */
+  readonly readers?: readonly MetricReader[];
+  readonly resource?: Resource;
+  /** Process and Node runtime metrics (default true). */
+  readonly runtime?: boolean;
 }
 
-export function createMetrics(): Metrics {
-  // transport -> rpc -> series: plain map lookups on the hot path; label text is built only by render().
-  const series = new Map<string, Map<string, Series>>();
-  let limited = 0;
+/** Request duration buckets, seconds: sub-millisecond cached checks up to calls near a 10 s deadline. */
+export const requestDurationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Attribute objects are reused per label set: the hot path allocates nothing once a label set was seen. */
+function attributeCache(): (a: string, b: string, c?: string) => Attributes {
+  const byKey = new Map<string, Attributes>();
+  return (a, b, c) => {
+    const key = c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`;
+    let attrs = byKey.get(key);
+    if (attrs === undefined) {
+      attrs = c === undefined ? { transport: a, rpc: b } : { transport: a, rpc: b, code: c };
+      byKey.set(key, attrs);
+    }
+    return attrs;
+  };
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const provider = new MeterProvider({
+    readers: [prometheus, ...(options.readers ?? [])],
+    ...(options.resource ? { resource: options.resource } : {}),
+  });
+  const meter = provider.getMeter('permify');
+  // No scope label on every sample (one scope), and target_info keeps the resource attributes.
+  const serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
+
+  const requests: Counter = meter.createCounter('permify_requests', {
+    description: 'Finished calls by transport, RPC and status (gRPC status name; HTTP status for REST).',
+  });
+  const duration: Histogram = meter.createHistogram('permify_request_duration_seconds', {
+    description: 'Time spent handling calls, by transport, RPC and status.',
+    advice: { explicitBucketBoundaries: requestDurationBuckets },
+  });
+  const inFlight: UpDownCounter = meter.createUpDownCounter('permify_requests_in_flight', {
+    description: 'Calls being handled, by transport and RPC.',
+  });
+  const limited: Counter = meter.createCounter('permify_rate_limited', { description: 'Calls refused by the rate limiter.' });
+  const rejected: Counter = meter.createCounter('permify_rejected', {
+    description: 'Calls refused before their handler (malformed, invalid, unauthenticated, rate limited), by error code.',
+  });
+  // Present (at 0) from the start, so dashboards and alerts find the series before the first refusal.
+  limited.add(0);
+
+  const attrs = attributeCache();
+  const codeAttrs = new Map<string, Attributes>();
   const collectors = new Set<() => readonly string[]>();
+  const stopRuntime = options.runtime === false ? undefined : registerRuntimeMetrics(meter);
+  let shut: Promise<void> | undefined;
+
   return {
+    meter,
+    observe(transport, rpc, code, seconds) {
+      const a = attrs(transport, rpc, code);
+      requests.add(1, a);
+      duration.record(seconds, a);
+    },
+    rateLimited() {
+      limited.add(1);
+    },
+    rejected(code) {
+      let a = codeAttrs.get(code);
+      if (a === undefined) codeAttrs.set(code, (a = { code }));
+      rejected.add(1, a);
+    },
+    inFlight(transport, rpc, delta) {
+      inFlight.add(delta, attrs(transport, rpc));
+    },
     addCollector(collect) {
       const own = (): readonly string[] => collect();
       collectors.add(own);
       return () => collectors.delete(own);
     },
-    observe(transport, rpc, code, seconds) {
-      let byRpc = series.get(transport);
-      if (byRpc === undefined) series.set(transport, (byRpc = new Map()));
-      let s = byRpc.get(rpc);
-      if (s === undefined) byRpc.set(rpc, (s = { sum: 0, count: 0, codes: new Map() }));
-      s.sum += seconds;
-      s.count += 1;
-      s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
+    async render() {
+      const { resourceMetrics } = await prometheus.collect();
+      let text = serializer.serialize(resourceMetrics);
+      const extra: string[] = [];
+      for (const collect of collectors) extra.push(...collect());
+      if (extra.length > 0) text += extra.join('\n') + '\n';
+      return text;
     },
-    rateLimited() {
-      limited++;
-    },
-    render() {
-      const lines = ['# HELP permify_requests_total Finished calls by transport, RPC and gRPC status.', '# TYPE permify_requests_total counter'];
-      for (const [transport, byRpc] of series) {
-        for (const [rpc, s] of byRpc) {
-          for (const [code, n] of s.codes) {
-            lines.push(`permify_requests_total{transport="${label(transport)}",rpc="${label(rpc)}",code="${label(code)}"} ${n}`);
-          }
-        }
-      }
-      lines.push('# HELP permify_request_duration_seconds Time spent handling calls.', '# TYPE permify_request_duration_seconds summary');
-      for (const [transport, byRpc] of series) {
-        for (const [rpc, s] of byRpc) {
-          const k = `transport="${label(transport)}",rpc="${label(rpc)}"`;
-          lines.push(`permify_request_duration_seconds_sum{${k}} ${s.sum}`, `permify_request_duration_seconds_count{${k}} ${s.count}`);
-        }
-      }
-      lines.push('# HELP permify_rate_limited_total Calls refused by the rate limiter.', '# TYPE permify_rate_limited_total counter', `permify_rate_limited_total ${limited}`);
-      for (const collect of collectors) lines.push(...collect());
-      return lines.join('\n') + '\n';
+    shutdown() {
+      shut ??= (async () => {
+        stopRuntime?.();
+        await provider.shutdown().catch(() => undefined);
+      })();
+      return shut;
     },
   };
 }
@@ -95,8 +159,13 @@ export async function listenMetrics(metrics: Metrics, host: string, port: number
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' }).end('method not allowed\n');
+    } else if (req.method === 'HEAD') {
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end();
     } else {
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(req.method === 'GET' ? metrics.render() : undefined);
+      metrics.render().then(
+        (text) => res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(text),
+        () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics collection failed\n'),
+      );
     }
   });
   server.keepAliveTimeout = 5_000;

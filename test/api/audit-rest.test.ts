@@ -443,7 +443,7 @@ describe('a client that goes away mid-body', () => {
       let text = '';
       for (let i = 0; i < 50 && !text.includes('code="499"} 3'); i++) {
         await new Promise((r) => setTimeout(r, 20));
-        text = s.metrics.render();
+        text = await s.metrics.render();
       }
       expect(text).toContain('permify_requests_total{transport="rest",rpc="base.v1.Tenancy/List",code="499"} 3');
       expect(text).not.toContain('rpc="base.v1.Tenancy/List",code="500"');

@@ -61,7 +61,7 @@ describe('pre-shared keys', () => {
     expect(await grpcTenantList(port)).toEqual({ code: 16, details: 'ERROR_CODE_MISSING_BEARER_TOKEN' });
     expect(await grpcTenantList(port, 'bad')).toEqual({ code: 16, details: 'ERROR_CODE_INVALID_KEY' });
     expect((await grpcTenantList(port, 'k1')).code).toBe(0);
-    expect(server.metrics.render()).toContain('permify_requests_total{transport="grpc",rpc="base.v1.Tenancy/List",code="OK"} 1');
+    expect((await server.metrics.render())).toContain('permify_requests_total{transport="grpc",rpc="base.v1.Tenancy/List",code="OK"} 1');
   });
 
   it('invalid requests are rejected before authentication (INVALID_ARGUMENT, not an auth error)', async () => {
@@ -202,7 +202,7 @@ describe('rate limiting (global token bucket)', () => {
     });
     const g = await grpcTenantList(server.ports.grpc);
     expect(g.code).toBe(8);
-    const metrics = server.metrics.render();
+    const metrics = (await server.metrics.render());
     expect(metrics).toMatch(/permify_rate_limited_total [1-9]/);
     expect(g.details).toContain('is rejected by grpc_ratelimit middleware');
   });

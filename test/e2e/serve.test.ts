@@ -95,9 +95,9 @@ describe('lifecycle', () => {
     expect(defaults.find((l) => l.msg.startsWith('permify-ts serving'))?.msg).toMatch(
       /^permify-ts serving: gRPC on 0\.0\.0\.0:\d+, REST on 0\.0\.0\.0:\d+, store memory, authn off, rate limit 100 requests\/s$/,
     );
-    const lines = await logsOf({ 'tracer.enabled': true });
+    const lines = await logsOf({ 'service.circuit_breaker': true });
     expect(lines.some((l) => l.level === 'warn' && l.msg.includes('account_id is not set'))).toBe(true);
-    expect(lines.some((l) => l.level === 'warn' && l.key === 'tracer.enabled')).toBe(true);
+    expect(lines.some((l) => l.level === 'warn' && l.key === 'service.circuit_breaker')).toBe(true);
     const quiet = await logsOf({ account_id: 'acme' });
     expect(quiet.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([]);
   });

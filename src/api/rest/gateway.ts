@@ -572,8 +572,9 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
         if (url.pathname === '/metrics' && req.method === 'GET' && opts.metrics && opts.metricsRoute !== false) {
           req.resume();
           await pipeline.admit(new RestCall(METRICS_ENTRY, logger, req, controller));
+          const text = await opts.metrics.render();
           res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
-          res.end(opts.metrics.render());
+          res.end(text);
           return;
         }
         if (playground && (await playground(req, res, url.pathname))) {
