@@ -192,9 +192,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const rateLimiter = createRateLimiter({ rate: config.server.rate_limit, burst: config.server.rate_limit_burst });
   // One call pipeline for every transport: validation (unary), token bucket, authentication (the principal
   // reaches the handler), then metrics and logging of every call, refused ones included.
+  const interceptors = [
     // First, so that its span covers the whole call, refusals included.
     observability(observed),
-  const interceptors = [
     validation(),
     admission({ rateLimiter, ...(authenticator ? { authenticator } : {}) }),
     metricsInterceptor(metrics),
@@ -204,15 +204,15 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let store: Store | undefined;
   let grpcServer: GrpcServer | undefined;
   let gateway: RestGateway | undefined;
-  let profiler: ProfilerListener | undefined;
   let metricsListener: MetricsListener | undefined;
+  let profiler: ProfilerListener | undefined;
   let readiness: ReadinessMonitor | undefined;
   let unsubscribeTenants: (() => void) | undefined;
   const release = async (): Promise<void> => {
     unsubscribeTenants?.();
     authenticator?.close();
-    await Promise.allSettled([metrics.shutdown(), telemetry.shutdown(), options.logger ? undefined : shutdownLogExport(logger)]);
     await store?.close();
+    await Promise.allSettled([metrics.shutdown(), telemetry.shutdown(), options.logger ? undefined : shutdownLogExport(logger)]);
   };
   try {
     // Spans per storage call, Watch streams and GC passes counted; SQL statements and pools observed.
@@ -226,8 +226,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const compiledSchemas = createSchemaResolver(store.schemas, {
       maxEntries: config.service.schema.cache.number_of_counters,
       maxBytes: config.service.schema.cache.max_cost,
-    const schemaResolver = telemetry.tracing ? traceSchemaResolver(compiledSchemas, telemetry.tracer) : compiledSchemas;
     });
+    const schemaResolver = telemetry.tracing ? traceSchemaResolver(compiledSchemas, telemetry.tracer) : compiledSchemas;
     // Rules' matches() is process-wide (one compiled-pattern cache): its pattern length limit is set here.
     configureMatches({ maxPatternLength: config.service.permission.max_pattern_length });
     const engine = createEngine({
@@ -247,8 +247,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
     unsubscribeTenants = store.tenants.subscribe((event) => {
       if (event.kind === 'deleted') engine.purgeTenant(event.tenantId);
       else engine.purgeAll();
-    registerCacheMetrics(metrics, { schemaResolver: compiledSchemas });
     });
+    registerCacheMetrics(metrics, { schemaResolver: compiledSchemas });
     const handlers = createHandlers({
       engine: telemetry.tracing ? traceEngine(engine, telemetry.tracer) : engine,
       store,
@@ -306,11 +306,11 @@ export async function startServer(config: Config, options: StartServerOptions = 
       const at = parseHostPort(m.address) as { host: string; port: number };
       metricsListener = await listenMetrics(metrics, at.host, at.port);
       metricsPort = metricsListener.port;
+    }
     let profilerPort: number | undefined;
     if (config.profiler.enabled) {
       profiler = await listenProfiler(config.server.host, profilerPortOf(config, grpcPort, httpPort));
       profilerPort = profiler.port;
-    }
     }
 
     // Health follows the store for the server's whole life (not only until it first answers): NOT_SERVING
