@@ -12,6 +12,7 @@ describe('inert configuration keys', () => {
     expect(inertConfigKeys(load({}))).toEqual([]);
     const keys = inertConfigKeys(
       load({
+        // Wired into the engine (LookupEntity's check fan-out), so not inert.
         'service.permission.bulk_limit': '50',
         'service.circuit_breaker': 'true',
         'server.name_override': 'permify.local',
@@ -22,7 +23,6 @@ describe('inert configuration keys', () => {
     expect(keys).toEqual([
       'server.name_override',
       'service.circuit_breaker',
-      'service.permission.bulk_limit',
       'distributed.address',
     ]);
     const pg = inertConfigKeys(
@@ -58,6 +58,7 @@ describe('inert configuration keys', () => {
       'server.grpc.port': '0',
       'server.http.enabled': 'false',
       'service.permission.bulk_limit': '7',
+      'server.name_override': 'permify.local',
     });
     const server = await startServer(config, {
       logger: createLogger({ level: 'info', output: 'json', destination: sink }),
@@ -65,7 +66,7 @@ describe('inert configuration keys', () => {
     await server.close();
     const warnings = lines.filter((l) => l.level === 'warn');
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.key).toBe('service.permission.bulk_limit');
-    expect(warnings[0]?.msg).toMatch(/service\.permission\.bulk_limit is accepted for compatibility and has no effect/);
+    expect(warnings[0]?.key).toBe('server.name_override');
+    expect(warnings[0]?.msg).toMatch(/server\.name_override is accepted for compatibility and has no effect/);
   });
 });

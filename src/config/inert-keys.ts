@@ -38,11 +38,6 @@ const rules: readonly InertRule[] = [
     reason: 'there is no circuit breaker; store failures answer each request with its error',
   },
   {
-    key: 'service.permission.bulk_limit',
-    value: (c) => c.service.permission.bulk_limit,
-    reason: 'the check fan-out of LookupEntity/LookupSubject is bounded by service.permission.concurrency_limit',
-  },
-  {
     key: 'database.min_idle_connections',
     value: (c) => c.database.min_idle_connections,
     when: postgres,

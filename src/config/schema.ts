@@ -355,7 +355,7 @@ export const configSchema = z
           .prefault({}),
         permission: z
           .object({
-            bulk_limit: f.int(100, { flag: 'service-permission-bulk-limit', env: 'PERMIFY_SERVICE_PERMISSION_BULK_LIMIT', doc: 'accepted for compatibility, no effect (lookup fan-out is bounded by concurrency_limit)' }, 1),
+            bulk_limit: f.int(100, { flag: 'service-permission-bulk-limit', env: 'PERMIFY_SERVICE_PERMISSION_BULK_LIMIT', doc: 'candidate checks of one LookupEntity(Stream) page in flight at once (the lookup check fan-out)' }, 1),
             concurrency_limit: f.int(100, { flag: 'service-permission-concurrency-limit', env: 'PERMIFY_SERVICE_PERMISSION_CONCURRENCY_LIMIT', doc: 'parallel branches per check' }, 1),
             max_lookup_candidates: f.int(1_000_000, { flag: 'service-permission-max-lookup-candidates', env: 'PERMIFY_SERVICE_PERMISSION_MAX_LOOKUP_CANDIDATES', doc: 'candidates one lookup may consider' }, 1),
             max_explain_nodes: f.int(100_000, { flag: 'service-permission-max-explain-nodes', env: 'PERMIFY_SERVICE_PERMISSION_MAX_EXPLAIN_NODES', doc: 'nodes of one Explain proof tree; a larger one fails naming this limit' }, 1),

@@ -47,8 +47,14 @@ export interface EngineOptions {
   readonly maxPageSize?: number;
   /** Longest run, in ms, of one request without giving the event loop a turn; default 10. */
   readonly timeSliceMs?: number;
-  /** Max concurrent sub-problems per combination (and per lookup page); default 100. */
+  /** Max concurrent sub-problems per combination; default 100. */
   readonly concurrency?: number;
+  /**
+   * Candidate checks of one LookupEntity(Stream) page in flight at once (`service.permission.bulk_limit`, Permify's
+   * bulk checker concurrency); default 100. LookupSubject computes its answer as a set, with no check per
+   * candidate, so this does not apply to it.
+   */
+  readonly bulkLimit?: number;
   /** Max candidates of one LookupEntity; exceeding it is an error naming the limit. Default 1_000_000. */
   readonly maxLookupCandidates?: number;
   /**
@@ -73,6 +79,7 @@ export const engineDefaults = {
   maxPageSize: 10_000,
   timeSliceMs: defaultTimeSliceMs,
   concurrency: 100,
+  bulkLimit: 100,
   maxLookupCandidates: 1_000_000,
   maxDepth: 1000,
   maxExplainNodes: 100_000,
@@ -90,6 +97,8 @@ export interface EngineState {
   /** Results computed across a purge of their tenant are not cached (the purge may have come after their reads). */
   readonly purges: PurgeLog;
   readonly concurrency: number;
+  /** Candidate checks of one LookupEntity page in flight at once. */
+  readonly bulkLimit: number;
   readonly maxCandidates: number;
   readonly maxDepth: number;
   readonly maxPageSize: number;
@@ -134,6 +143,7 @@ export function createEngineState(options: EngineOptions): EngineState {
   return {
     reader: options.reader,
     concurrency,
+    bulkLimit: positiveInteger('bulkLimit', options.bulkLimit, engineDefaults.bulkLimit),
     maxCandidates,
     maxDepth: positiveInteger('maxDepth', options.maxDepth, engineDefaults.maxDepth),
     maxExplainNodes: positiveInteger('maxExplainNodes', options.maxExplainNodes, engineDefaults.maxExplainNodes),

@@ -75,7 +75,7 @@ async function* lookupEntityItems(
     await st.budget.pause();
     const ids = [...candidateSet];
     await st.budget.pause();
-    candidates = new LazySortedIds(ids, pageSize + lookaheadSlack + es.concurrency);
+    candidates = new LazySortedIds(ids, pageSize + lookaheadSlack + es.bulkLimit);
     if (ids.length > pageSize && cacheable(es, st)) {
       es.candidateCache.set(cacheKey, st.tenantId, candidates, candidateBytes(ids));
     }
@@ -91,7 +91,8 @@ async function* lookupEntityItems(
   let emitted = 0;
   // Look ahead no further than the ids still needed (plus a little slack): checks past a full page are waste.
   const launch = (): void => {
-    const limit = Math.min(es.concurrency, pageSize - emitted + lookaheadSlack);
+    // At most bulk_limit candidate checks in flight (Permify's bulk checker concurrency).
+    const limit = Math.min(es.bulkLimit, pageSize - emitted + lookaheadSlack);
     while (window.length < limit && launched < n) {
       const id = sorted.at(launched++) as string;
       window.push(
