@@ -41,6 +41,8 @@ export interface StartServerOptions {
   readonly handleSignals?: boolean;
   /** Use this store instead of building one from `config.database` (tests inject faults this way). */
   readonly store?: Store;
+  /** Where the logger built from the configuration writes (default stdout); unused with `logger`. */
+  readonly logDestination?: NodeJS.WritableStream;
 }
 
 export interface RunningServer {
@@ -152,7 +154,12 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const telemetry = createTelemetry(config, telemetryVersion());
   const logger =
     options.logger ??
-    createLogger({ level: config.logger.level, output: config.logger.output, ...(telemetry.loggerProvider ? { loggerProvider: telemetry.loggerProvider } : {}) });
+    createLogger({
+      level: config.logger.level,
+      output: config.logger.output,
+      ...(options.logDestination ? { destination: options.logDestination } : {}),
+      ...(telemetry.loggerProvider ? { loggerProvider: telemetry.loggerProvider } : {}),
+    });
   // The whole configuration is long; `permify config` prints it as a table, and --log-level debug logs it here.
   logger.debug({ config: redactedConfig(config) }, 'effective configuration');
   const accountReminder = (): void => {
@@ -240,7 +247,6 @@ export async function startServer(config: Config, options: StartServerOptions = 
       maxPageSize: config.service.permission.max_page_size,
       timeSliceMs: config.service.permission.time_slice,
       concurrency: config.service.permission.concurrency_limit,
-      bulkLimit: config.service.permission.bulk_limit,
       maxLookupCandidates: config.service.permission.max_lookup_candidates,
       maxExplainNodes: config.service.permission.max_explain_nodes,
     });

@@ -84,11 +84,14 @@ class RestCall extends Call {
     super(entry, 'rest', logger);
   }
 
-  /** As gRPC metadata (§1.6): `Grpc-Metadata-<name>`, and `Authorization` / `X-Request-Id` as they are. */
+  /**
+   * As gRPC metadata (§1.6): `Grpc-Metadata-<name>`, and `Authorization` / `X-Request-Id` as they are, as
+   * are the W3C trace-context headers `traceparent` / `tracestate` (set by HTTP clients and proxies).
+   */
   header(name: string): string | undefined {
     const prefixed = this.req.headers[`grpc-metadata-${name}`];
     if (typeof prefixed === 'string') return prefixed;
-    if (name !== 'authorization' && name !== 'x-request-id') return undefined;
+    if (name !== 'authorization' && name !== 'x-request-id' && name !== 'traceparent' && name !== 'tracestate') return undefined;
     const v = this.req.headers[name];
     return typeof v === 'string' ? v : undefined;
   }
