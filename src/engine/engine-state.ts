@@ -11,6 +11,7 @@
  */
 import type { Entity, RequestContext, Subject } from '../data/types.js';
 import { PermifyError, toPermifyError } from '../errors.js';
+import type { Schema } from '../schema/model.js';
 import type { DataReader, SchemaStore } from '../storage/contract.js';
 import { createWorkBudget, defaultTimeSliceMs, type WorkBudgetOptions } from './budget.js';
 import { type CandidateCache, createCandidateCache } from './candidate-cache.js';
@@ -232,23 +233,29 @@ export function resultOf(b: boolean): CheckResult {
   return b ? 'allowed' : 'denied';
 }
 
-/** Whether results computed by `st` may enter a cache (its tenant was not purged since it started). */
-export function cacheable(es: EngineState, st: EvalState): boolean {
-  return !es.purges.purgedSince(st.tenantId, st.generation);
+/** Whether results of a request may enter a cache (its tenant was not purged since it started). */
+export function cacheable(es: EngineState, at: { readonly tenantId: string; readonly generation: number }): boolean {
+  return !es.purges.purgedSince(at.tenantId, at.generation);
 }
 
-/**
- * Resolves the request's schema version and snap token and returns its evaluation state (a fresh work
- * budget). The schema and the head token are read concurrently.
- */
-export async function prepare(
+/** What a request reads: its tenant, the compiled schema of the resolved version, and the resolved snapshot. */
+export interface ResolvedRequest {
+  readonly tenantId: string;
+  readonly schema: Schema;
+  readonly schemaVersion: string;
+  readonly snapToken: string;
+  /** Purge generation when the request started. */
+  readonly generation: number;
+}
+
+/** Resolves the request's schema version and snap token (read concurrently; empty means head). */
+export async function resolveRequest(
   es: EngineState,
   tenantId: string,
   schemaVersion: string | undefined,
   snapToken: string | undefined,
-  context: RequestContext | undefined,
   signal: AbortSignal | undefined,
-): Promise<EvalState> {
+): Promise<ResolvedRequest> {
   const generation = es.purges.generation;
   const schemaPromise = es.resolver.resolve(tenantId, schemaVersion, signal);
   // The schema may fail while the head token is still being read: mark the rejection handled now (it is
@@ -257,34 +264,66 @@ export async function prepare(
   const snap =
     snapToken !== undefined && snapToken !== '' ? snapToken : await es.reader.headSnapToken(tenantId, signal);
   const schema = await schemaPromise;
+  return { tenantId, schema: schema.schema, schemaVersion: schema.version, snapToken: snap, generation };
+}
+
+/**
+ * The evaluation state of a resolved request (a fresh work budget, memo and reader). Made only when something
+ * is evaluated: a Check answered from the cache never builds one.
+ */
+export function evalStateOf(
+  es: EngineState,
+  at: ResolvedRequest,
+  context: RequestContext | undefined,
+  signal: AbortSignal | undefined,
+): EvalState {
   return createEvalState({
-    tenantId,
-    schema: schema.schema,
-    schemaVersion: schema.version,
-    snapToken: snap,
+    tenantId: at.tenantId,
+    schema: at.schema,
+    schemaVersion: at.schemaVersion,
+    snapToken: at.snapToken,
     reader: es.reader,
     budget: createWorkBudget(es.budgetOptions),
-    generation,
+    generation: at.generation,
     context,
     signal,
     concurrency: es.concurrency,
   });
 }
 
+/** {@link resolveRequest}, then {@link evalStateOf}: for operations that always evaluate. */
+export async function prepare(
+  es: EngineState,
+  tenantId: string,
+  schemaVersion: string | undefined,
+  snapToken: string | undefined,
+  context: RequestContext | undefined,
+  signal: AbortSignal | undefined,
+): Promise<EvalState> {
+  return evalStateOf(es, await resolveRequest(es, tenantId, schemaVersion, snapToken, signal), context, signal);
+}
+
 /**
  * The check-cache view of a prepared request (its tenant, version, snapshot and context), made once per
  * request; undefined when the cache is off or the context is too large to be cached.
  */
-export function cacheView(es: EngineState, st: EvalState, context: RequestContext | undefined): CheckCacheView | undefined {
+export function cacheView(
+  es: EngineState,
+  at: { readonly tenantId: string; readonly schemaVersion: string; readonly snapToken: string },
+  context: RequestContext | undefined,
+): CheckCacheView | undefined {
   if (!es.cacheOn) return undefined;
-  return es.checkCache.view(st.tenantId, st.schemaVersion, st.snapToken, contextKey(context));
+  return es.checkCache.view(at.tenantId, at.schemaVersion, at.snapToken, contextKey(context));
 }
 
-/** A full Check entering through `invoke` at `depth`, through the cache when `view` is given. */
+/**
+ * A full Check entering through `invoke` at `depth`, through the cache when `view` is given. `state` makes
+ * the evaluation state, only on a miss.
+ */
 export async function cachedCheck(
   es: EngineState,
-  st: EvalState,
   view: CheckCacheView | undefined,
+  state: () => EvalState,
   entity: Entity,
   permission: string,
   subject: Subject,
@@ -295,6 +334,7 @@ export async function cachedCheck(
     const hit = es.checkCache.get(view, entity, permission, subject, args, depth);
     if (hit !== undefined) return { can: hit, count: 0 };
   }
+  const st = state();
   const before = st.count;
   const can = resultOf(await checkRoot(st, entity, permission, subject, depth, args));
   if (view !== undefined && cacheable(es, st)) es.checkCache.set(view, entity, permission, subject, args, depth, can);

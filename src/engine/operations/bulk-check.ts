@@ -4,7 +4,17 @@
  * behaviour), except that cancellation and deadlines end the whole request.
  */
 import { mapBounded } from '../combine.js';
-import { cachedCheck, cacheView, checkDepth, endsRequest, type EngineState, normalise, prepare } from '../engine-state.js';
+import {
+  cachedCheck,
+  cacheView,
+  checkDepth,
+  endsRequest,
+  type EngineState,
+  evalStateOf,
+  normalise,
+  type ResolvedRequest,
+  resolveRequest,
+} from '../engine-state.js';
 import { type EvalState, forkEvalState } from '../state.js';
 import type { BulkCheckRequest, BulkCheckResponse, CheckResponse } from '../types.js';
 
@@ -20,21 +30,24 @@ export async function bulkCheck(
   } catch (e) {
     throw normalise(e);
   }
-  let base: EvalState;
+  let at: ResolvedRequest;
   try {
-    base = await prepare(es, req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, req.context, signal);
+    at = await resolveRequest(es, req.tenantId, req.metadata.schemaVersion, req.metadata.snapToken, signal);
   } catch (e) {
     const err = normalise(e);
     if (endsRequest(err)) throw err;
     return { results: req.items.map(() => failed) };
   }
-  const view = cacheView(es, base, req.context);
+  const view = cacheView(es, at, req.context);
+  // One evaluation state for the request (its budget), made at the first miss; each item gets its own fork.
+  let base: EvalState | undefined;
+  const fork = (): EvalState => forkEvalState((base ??= evalStateOf(es, at, req.context, signal)));
   const results = await mapBounded(req.items, es.concurrency, async (item): Promise<CheckResponse> => {
     try {
       const r = await cachedCheck(
         es,
-        forkEvalState(base),
         view,
+        fork,
         item.entity,
         item.permission,
         item.subject,
