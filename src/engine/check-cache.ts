@@ -117,6 +117,28 @@ const off: CheckCache = {
  * A cache of at most `maxEntries` entries and about `maxBytes` bytes; either 0 disables caching (no view is
  * made, every get misses, set is a no-op).
  */
+/**
+ * Hits, misses and evictions of every check cache of the process, for metrics (plain increments on the hot
+ * path; one engine per server, so per process this is the server's cache).
+ */
+export const checkCacheCounters = { hits: 0, misses: 0, evictions: 0 };
+const liveCaches = new Set<WeakRef<CheckCache>>();
+
+/** Entries and estimated bytes held by the process's live check caches. */
+export function checkCacheOccupancy(): { readonly entries: number; readonly bytes: number } {
+  let entries = 0;
+  let bytes = 0;
+  for (const ref of liveCaches) {
+    const c = ref.deref();
+    if (c === undefined) liveCaches.delete(ref);
+    else {
+      entries += c.size;
+      bytes += c.bytes;
+    }
+  }
+  return { entries, bytes };
+}
+
 export function createCheckCache(maxEntries: number, maxBytes: number): CheckCache {
   if (maxEntries <= 0 || maxBytes <= 0) return off;
   const buckets = new Map<number, Entry>();
@@ -195,7 +217,7 @@ export function createCheckCache(maxEntries: number, maxBytes: number): CheckCac
     bytes -= e.bytes;
   };
 
-  return {
+  const cache: CheckCache = {
     view(tenantId, schemaVersion, snapToken, context) {
       if (context.length > maxCheckCacheContextChars) return undefined;
       return {
@@ -209,7 +231,11 @@ export function createCheckCache(maxEntries: number, maxBytes: number): CheckCac
     get(view, entity, permission, subject, args, depth) {
       const a = argsText(args);
       const e = find(queryHash(view, entity, permission, subject, a), view, entity, permission, subject, a);
-      if (e === undefined || e.value >> 1 > depth) return undefined;
+      if (e === undefined || e.value >> 1 > depth) {
+        checkCacheCounters.misses++;
+        return undefined;
+      }
+      checkCacheCounters.hits++;
       if (e !== newest) {
         unlink(e);
         pushNewest(e);
@@ -262,7 +288,10 @@ export function createCheckCache(maxEntries: number, maxBytes: number): CheckCac
       pushNewest(e);
       size++;
       bytes += entryBytes;
-      while ((size > maxEntries || bytes > maxBytes) && oldest !== undefined) remove(oldest);
+      while ((size > maxEntries || bytes > maxBytes) && oldest !== undefined) {
+        remove(oldest);
+        checkCacheCounters.evictions++;
+      }
     },
     purgeTenant(tenantId) {
       for (let e = oldest; e !== undefined; ) {
@@ -285,4 +314,6 @@ export function createCheckCache(maxEntries: number, maxBytes: number): CheckCac
       return bytes;
     },
   };
+  liveCaches.add(new WeakRef(cache));
+  return cache;
 }

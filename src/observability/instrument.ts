@@ -18,6 +18,7 @@ import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer
 import type pg from 'pg';
 import type { PermissionEngine } from '../engine/index.js';
 import type { SchemaResolver } from '../engine/schema-resolver.js';
+import { checkCacheCounters, checkCacheOccupancy } from '../engine/check-cache.js';
 import type { Store } from '../storage/contract.js';
 import { toPermifyError } from '../errors.js';
 import type { Metrics } from './metrics.js';
@@ -134,13 +135,30 @@ export function traceSchemaResolver(resolver: SchemaResolver, tracer: Tracer): S
 }
 
 /**
- * Cache gauges readable from outside the engine: `permify_schema_cache_bytes` (compiled schema versions
- * kept by the resolver).
+ * Cache metrics, read at collection: the check cache's `permify_check_cache_hits_total`, `_misses_total`,
+ * `_evictions_total`, `permify_check_cache_entries` and `permify_check_cache_bytes`, and
+ * `permify_schema_cache_bytes` (compiled schema versions kept by the resolver).
  */
 export function registerCacheMetrics(metrics: Metrics, caches: { readonly schemaResolver: SchemaResolver }): void {
-  metrics.meter
-    .createObservableGauge('permify_schema_cache_bytes', { description: 'Estimated bytes of the compiled schema versions cached.' })
-    .addCallback((r) => r.observe(caches.schemaResolver.cachedBytes));
+  const meter = metrics.meter;
+  const hits = meter.createObservableCounter('permify_check_cache_hits', { description: 'Check cache lookups answered from the cache.' });
+  const misses = meter.createObservableCounter('permify_check_cache_misses', { description: 'Check cache lookups that found no usable entry.' });
+  const evictions = meter.createObservableCounter('permify_check_cache_evictions', { description: 'Check cache entries pushed out by the entry or byte bound.' });
+  const entries = meter.createObservableGauge('permify_check_cache_entries', { description: 'Entries in the check cache.' });
+  const bytes = meter.createObservableGauge('permify_check_cache_bytes', { description: 'Estimated bytes held by the check cache.' });
+  const schemaBytes = meter.createObservableGauge('permify_schema_cache_bytes', { description: 'Estimated bytes of the compiled schema versions cached.' });
+  meter.addBatchObservableCallback(
+    (r) => {
+      r.observe(hits, checkCacheCounters.hits);
+      r.observe(misses, checkCacheCounters.misses);
+      r.observe(evictions, checkCacheCounters.evictions);
+      const o = checkCacheOccupancy();
+      r.observe(entries, o.entries);
+      r.observe(bytes, o.bytes);
+      r.observe(schemaBytes, caches.schemaResolver.cachedBytes);
+    },
+    [hits, misses, evictions, entries, bytes, schemaBytes],
+  );
 }
 
 const STORE_METHODS = {

@@ -40,3 +40,4 @@ describe('metrics registry', () => {
     await off.shutdown();
   });
 });
+
