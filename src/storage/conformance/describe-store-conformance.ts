@@ -987,6 +987,27 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         expect(second.attributes).toEqual(first.attributes);
       });
 
+      it('exports values with tabs, newlines, backslashes, quotes and non-ASCII text unchanged', async () => {
+        const t = uniqueTenantId("bulk-q'uote");
+        const odd = 'a\tb\nc\\d\\ne\'f"g\r\u0001h €😀';
+        await store.writer.write(t, [
+          {
+            writeTuples: [T('doc:1#viewer@user:1')],
+            writeAttributes: [
+              { entity: { type: 'doc', id: '1' }, attribute: 's', value: { type: 'string', value: odd } },
+              { entity: { type: 'doc', id: '1' }, attribute: 'l', value: { type: 'string[]', value: [odd, '\\', ''] } },
+            ],
+          },
+        ]);
+        const page = await store.bulk.exportPage(t, await head(t), '', 10);
+        expect(ts(page.tuples)).toEqual(['doc:1#viewer@user:1']);
+        expect(page.attributes.map((a) => a.value)).toEqual([
+          { type: 'string', value: odd },
+          { type: 'string[]', value: [odd, '\\', ''] },
+        ]);
+        expect(page.cursor).toBe('');
+      });
+
       it('Watch delivers an imported batch as one change set', async () => {
         const t = uniqueTenantId('bulk-watch');
         await store.tenants.createTenant(t, 'watched');

@@ -7,22 +7,32 @@
  * with set-based statements: tuples `INSERT ... SELECT ... ON CONFLICT DO NOTHING` (a live duplicate is a
  * no-op), attributes expire the live value of each key, then insert. No per-item parameters or round trips.
  *
- * Export: keyset pages over the reader's snapshot reads (`id > last ORDER BY id`, the primary key), tuples
- * first, then attributes; the cursor is the table plus the reader's continuation token.
+ * Export: one dedicated statement per page, `COPY (SELECT ... WHERE tenant_id = T AND id > last AND <visible at
+ * the snap token> ORDER BY id LIMIT size + 1) TO STDOUT`: keyset pagination on the primary key (the order rows
+ * were inserted in), tuples first, then attributes. COPY's text rows are parsed by scanning for tabs, which
+ * costs a fraction of the per-row protocol decoding of an ordinary result. COPY takes no bind parameters, so
+ * the few values are inlined: the tenant id quoted by the driver, the snapshot and ids as validated digits.
+ * The cursor is the shared `t:<id>` / `a:<id>` position (bulk-common.ts).
  */
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
-import { PermifyError } from '../../errors.js';
-import type { Tuple } from '../../data/types.js';
-import { checkExportPageSize, lastAttributeWins } from '../bulk-common.js';
-import type { Attribute } from '../../data/types.js';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { throwIfAborted } from '../../errors.js';
+import type { Attribute, Tuple } from '../../data/types.js';
+import {
+  checkExportPageSize,
+  decodeExportCursor,
+  encodeExportCursor,
+  lastAttributeWins,
+  type ExportPosition,
+} from '../bulk-common.js';
 import type { BulkStore, DataReader, ExportPage, ImportBatch } from '../contract.js';
-import { liveSentinel, query, toStoreError, type Database } from './database.js';
+import { connect, liveSentinel, mustDiscard, query, toStoreError, type Database } from './database.js';
 import { mvccWrite } from './data-writer.js';
+import { decodeToken, formatPgSnapshot } from './snap-token.js';
 import { checkSteps } from './validate.js';
-import { encodeAttributeValue, normaliseRelation } from './values.js';
+import { decodeAttributeValue, encodeAttributeValue, normaliseRelation } from './values.js';
 
 const live = `'${liveSentinel}'::xid8`;
 
@@ -107,15 +117,218 @@ async function importInto(
   });
 }
 
-/** Export cursor: `t.<reader token>` / `a.<reader token>`; "" = start. */
-function decodeCursor(cursor: string): { table: 'tuples' | 'attributes'; token: string } {
-  if (cursor === '') return { table: 'tuples', token: '' };
-  const m = /^([ta])\.(.*)$/s.exec(cursor);
-  if (!m) throw new PermifyError('ERROR_CODE_INVALID_CONTINUOUS_TOKEN', 'invalid export cursor');
-  return { table: m[1] === 't' ? 'tuples' : 'attributes', token: m[2] as string };
+/** The transaction id and snapshot a snap token reads at, as SQL literals' text (digits, colons, commas). */
+async function resolveToken(
+  db: Database,
+  token: string,
+  signal: AbortSignal | undefined,
+): Promise<{ xid: string; snapshot: string }> {
+  const decoded = decodeToken(token);
+  if (decoded.snapshot) return { xid: decoded.xid.toString(), snapshot: formatPgSnapshot(decoded.snapshot) };
+  if (decoded.xid === 0n) return { xid: '0', snapshot: '1:1:' };
+  // A legacy (transaction id only) token: its snapshot is recorded with the transaction; a collected one
+  // means everything up to and including it is visible (as the reader treats it).
+  const r = await query<{ snapshot: string }>(
+    db.reader,
+    'SELECT snapshot::text AS snapshot FROM transactions WHERE id = $1::xid8',
+    [decoded.xid.toString()],
+    signal,
+  );
+  return { xid: decoded.xid.toString(), snapshot: r.rows[0]?.snapshot ?? `${decoded.xid + 1n}:${decoded.xid + 1n}:` };
 }
 
-export function createPostgresBulkStore(db: Database, reader: DataReader): BulkStore {
+/** The rows visible at a resolved snap token (the same rule as the reader's). */
+function visibleAt(t: { xid: string; snapshot: string }): string {
+  if (!/^\d+$/.test(t.xid) || !/^\d+:\d+:[\d,]*$/.test(t.snapshot)) throw new Error('unexpected snapshot text');
+  const s = `'${t.snapshot}'::pg_snapshot`;
+  const x = `'${t.xid}'::xid8`;
+  return (
+    `(pg_visible_in_snapshot(created_tx_id, ${s}) OR created_tx_id = ${x})` +
+    ` AND (expired_tx_id = ${live} OR NOT pg_visible_in_snapshot(expired_tx_id, ${s})) AND expired_tx_id <> ${x}`
+  );
+}
+
+const copyEscapes: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
+/** A field of COPY's text output: PostgreSQL escapes backslash and the control characters as `\x` pairs. */
+function uncopy(v: string): string {
+  return v.indexOf('\\') < 0 ? v : v.replace(/\\(.)/gs, (_, c: string) => copyEscapes[c] ?? c);
+}
+
+/**
+ * Runs `COPY (<select>) TO STDOUT` on a reader connection and hands each complete chunk of rows (text without
+ * the final newline) to `onRows`. Rows are split on newline bytes, which never occur inside a UTF-8 sequence,
+ * so a multi-byte character split across network chunks is decoded whole. An abort destroys the stream and
+ * discards the connection (it is mid-COPY).
+ *
+ * Sorting is disabled for the statement (SET LOCAL in a read-only transaction), which leaves the primary key
+ * scan as the only plan for `ORDER BY id`: right after a large import the table has no statistics yet and the
+ * planner would take the tenant index and sort every remaining row of the tenant for each page (quadratic in
+ * the export). A primary-key scan costs at most the rows from the cursor to the page's end, so a whole
+ * export reads the table at most once.
+ */
+async function copyOut(
+  db: Database,
+  select: string,
+  signal: AbortSignal | undefined,
+  onRows: (text: string) => void,
+): Promise<void> {
+  const c = await connect(db.reader, signal);
+  let broken = false;
+  try {
+    await c.query('BEGIN READ ONLY; SET LOCAL enable_sort = off');
+  } catch (e) {
+    c.release(true);
+    throw toStoreError(e, signal);
+  }
+  const stream = c.query(copyTo(`COPY (${select}) TO STDOUT`));
+  const onAbort = (): void => {
+    stream.destroy(new DOMException('aborted', 'AbortError'));
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    let rest: Buffer | undefined;
+    for await (const data of stream as AsyncIterable<Buffer>) {
+      const chunk = rest === undefined ? data : Buffer.concat([rest, data]);
+      const end = chunk.lastIndexOf(10);
+      if (end < 0) {
+        rest = chunk;
+        continue;
+      }
+      onRows(chunk.toString('utf8', 0, end));
+      rest = end + 1 < chunk.length ? chunk.subarray(end + 1) : undefined;
+    }
+    throwIfAborted(signal);
+    if (rest !== undefined && rest.length > 0) throw new Error('COPY output ended inside a row');
+    await c.query('COMMIT');
+  } catch (e) {
+    broken = true;
+    throw toStoreError(e, signal);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    c.release(broken || mustDiscard(c) ? true : undefined);
+  }
+}
+
+/**
+ * Reads the fields of text rows `id\tf1\t...\tfN` by scanning for separators (a split per row costs several
+ * times more), calling `row(id, fields)` with a reused array.
+ */
+function scanRows(text: string, columns: number, row: (id: number, f: readonly string[]) => void): void {
+  const f: string[] = new Array<string>(columns);
+  let p = 0;
+  const n = text.length;
+  while (p < n) {
+    let q = text.indexOf('\t', p);
+    const id = Number(text.slice(p, q));
+    for (let i = 0; i < columns; i += 1) {
+      p = q + 1;
+      q = i === columns - 1 ? text.indexOf('\n', p) : text.indexOf('\t', p);
+      if (q < 0) q = n;
+      f[i] = uncopy(text.slice(p, q));
+    }
+    p = q + 1;
+    row(id, f);
+  }
+}
+
+/** `id > after` rows of one table visible at the token, in id order, at most `limit`. */
+async function selectTuples(
+  db: Database,
+  tenant: string,
+  vis: string,
+  afterId: number,
+  limit: number,
+  signal: AbortSignal | undefined,
+): Promise<{ items: Tuple[]; ids: number[] }> {
+  const items: Tuple[] = [];
+  const ids: number[] = [];
+  const select =
+    'SELECT id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation FROM relation_tuples' +
+    ` WHERE tenant_id = ${tenant} AND id > ${afterId} AND ${vis} ORDER BY id LIMIT ${limit}`;
+  await copyOut(db, select, signal, (text) =>
+    scanRows(text, 6, (id, f) => {
+      ids.push(id);
+      items.push({
+        entity: { type: f[0] as string, id: f[1] as string },
+        relation: f[2] as string,
+        subject: { type: f[3] as string, id: f[4] as string, relation: f[5] as string },
+      });
+    }),
+  );
+  return { items, ids };
+}
+
+async function selectAttributes(
+  db: Database,
+  tenant: string,
+  vis: string,
+  afterId: number,
+  limit: number,
+  signal: AbortSignal | undefined,
+): Promise<{ items: Attribute[]; ids: number[] }> {
+  const items: Attribute[] = [];
+  const ids: number[] = [];
+  const select =
+    'SELECT id, entity_type, entity_id, attribute, value::text FROM attributes' +
+    ` WHERE tenant_id = ${tenant} AND id > ${afterId} AND ${vis} ORDER BY id LIMIT ${limit}`;
+  await copyOut(db, select, signal, (text) =>
+    scanRows(text, 4, (id, f) => {
+      ids.push(id);
+      items.push({
+        entity: { type: f[0] as string, id: f[1] as string },
+        attribute: f[2] as string,
+        value: decodeAttributeValue(JSON.parse(f[3] as string)),
+      });
+    }),
+  );
+  return { items, ids };
+}
+
+/** A SQL string literal (standard_conforming_strings: quotes doubled; a backslash is an ordinary character). */
+function literal(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/\u0000/.test(v)) throw new Error('NUL in a tenant id');
+  return `'${v.replace(/'/g, "''")}'`;
+}
+
+async function exportFrom(
+  db: Database,
+  tenantId: string,
+  snapToken: string,
+  position: ExportPosition,
+  size: number,
+  signal: AbortSignal | undefined,
+): Promise<ExportPage> {
+  const vis = visibleAt(await resolveToken(db, snapToken, signal));
+  const tenant = literal(tenantId);
+  let tuples: Tuple[] = [];
+  let afterAttribute = position.afterId;
+  if (position.table === 'tuples') {
+    // One row past the page says whether the table goes on.
+    const t = await selectTuples(db, tenant, vis, position.afterId, size + 1, signal);
+    if (t.items.length > size) {
+      t.items.length = size;
+      return {
+        tuples: t.items,
+        attributes: [],
+        cursor: encodeExportCursor({ table: 'tuples', afterId: t.ids[size - 1] as number }),
+      };
+    }
+    tuples = t.items;
+    afterAttribute = 0;
+  }
+  const room = size - tuples.length;
+  const a = await selectAttributes(db, tenant, vis, afterAttribute, room + 1, signal);
+  if (a.items.length > room) {
+    a.items.length = room;
+    const last = room > 0 ? (a.ids[room - 1] as number) : afterAttribute;
+    return { tuples, attributes: a.items, cursor: encodeExportCursor({ table: 'attributes', afterId: last }) };
+  }
+  return { tuples, attributes: a.items, cursor: '' };
+}
+
+export function createPostgresBulkStore(db: Database, _reader: DataReader): BulkStore {
   return {
     async importBatch(tenantId, batch, signal) {
       checkSteps([{ writeTuples: batch.tuples, writeAttributes: batch.attributes }]);
@@ -124,28 +337,7 @@ export function createPostgresBulkStore(db: Database, reader: DataReader): BulkS
 
     async exportPage(tenantId, snapToken, cursor, size, signal): Promise<ExportPage> {
       checkExportPageSize(size);
-      const position = decodeCursor(cursor);
-      let tuples: readonly Tuple[] = [];
-      let attributeToken = position.token;
-      if (position.table === 'tuples') {
-        const page = await reader.readRelationships(tenantId, {}, snapToken, { size, token: position.token }, signal);
-        tuples = page.items;
-        if (page.continuousToken !== '') return { tuples, attributes: [], cursor: `t.${page.continuousToken}` };
-        attributeToken = '';
-        if (tuples.length === size) return { tuples, attributes: [], cursor: 'a.' };
-      }
-      const page = await reader.readAttributes(
-        tenantId,
-        {},
-        snapToken,
-        { size: size - tuples.length, token: attributeToken },
-        signal,
-      );
-      return {
-        tuples,
-        attributes: page.items,
-        cursor: page.continuousToken === '' ? '' : `a.${page.continuousToken}`,
-      };
+      return exportFrom(db, tenantId, snapToken, decodeExportCursor(cursor), size, signal);
     },
   };
 }
