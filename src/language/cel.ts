@@ -15,7 +15,7 @@ import { Environment } from '@marcbachmann/cel-js';
 import type { AttributeValue, JsonValue } from '../data/types.js';
 import { PermifyError } from '../errors.js';
 import type { AttributeType, CompiledRuleProgram } from '../schema/model.js';
-import { re2Matches, Re2Error } from './re2.js';
+import { re2Matches, Re2Error, withEvaluationBudget } from './re2.js';
 
 const celTypeOf: Readonly<Record<AttributeType, string>> = {
   boolean: 'bool',
@@ -248,7 +248,8 @@ export function compileRuleBody(body: string, parameters: ReadonlyMap<string, At
           if (type === undefined || name === 'context') continue;
           activation[name] = toCel(type, value);
         }
-        result = parsed(activation);
+        // All matches() calls of this evaluation share one work budget.
+        result = withEvaluationBudget(() => parsed(activation));
       } catch (e) {
         // Every evaluation failure comes from the rule and the data it was given (a missing `context.data` key,
         // a value of another type, a pattern `matches` refuses), never from a fault of the server: it is the

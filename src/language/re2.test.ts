@@ -3,6 +3,8 @@ import { compileRuleBody } from './cel.js';
 import {
   configureMatches,
   defaultMaxPatternLength,
+  compileWorkPerChar,
+  maxEvaluationWork,
   maxMatchWork,
   re2Matches,
   Re2BudgetError,
@@ -160,5 +162,34 @@ describe('matches runs in linear time (no backtracking)', () => {
     } finally {
       configureMatches({ maxPatternLength: defaultMaxPatternLength });
     }
+  });
+  it('all matches() calls of one rule evaluation share one budget: a list of patterns cannot stall the loop', () => {
+    const compiled = compileRuleBody('context.data.ps.exists(p, context.data.v.matches(p))', new Map());
+    if (!compiled.ok) throw new Error('rule did not compile');
+    // 50 distinct 218-character Unicode-class patterns compiled for ~520 ms in one evaluation before the budget.
+    const heavy = Array.from({ length: 50 }, (_, i) => `${'(?i)[\\pL\\pN\\pM\\pS\\pP\\pZ]'.repeat(9)}q${i}`);
+    let start = performance.now();
+    expect(() => compiled.program.evaluate(new Map(), { v: 'x', ps: heavy })).toThrow(
+      `exceeds the budget of one rule evaluation, ${maxEvaluationWork}`,
+    );
+    expect(performance.now() - start).toBeLessThan(300);
+    // Many matches each within the per-call budget add up: refused once the evaluation's total is spent.
+    const many = Array.from({ length: 200 }, (_, i) => `[ab]*a[ab]{90}$|x${i}`);
+    start = performance.now();
+    expect(() => compiled.program.evaluate(new Map(), { v: 'ab'.repeat(400), ps: many })).toThrow(
+      'exceeds the budget of one rule evaluation',
+    );
+    expect(performance.now() - start).toBeLessThan(300);
+    // One pattern used many times is charged its compile work once; short matches stay cheap.
+    const same = Array.from({ length: 500 }, () => 'b$');
+    expect(compiled.program.evaluate(new Map(), { v: 'xa', ps: same })).toBe(false);
+    // The charge does not depend on the cache: the same evaluation fails whether its patterns are cached or not.
+    const two = [`${'a'.repeat(250)}1`, `${'a'.repeat(250)}2`];
+    expect(2 * 251 * compileWorkPerChar).toBeGreaterThan(maxEvaluationWork);
+    for (let i = 0; i < 2; i++) {
+      expect(() => compiled.program.evaluate(new Map(), { v: 'a', ps: two })).toThrow('compiling a pattern of 251');
+    }
+    for (const p of two) expect(re2Matches('a', p)).toBe(false);
+    expect(() => compiled.program.evaluate(new Map(), { v: 'a', ps: two })).toThrow('compiling a pattern of 251');
   });
 });
