@@ -22,24 +22,43 @@
  * high concurrency measures queueing in front of the server rather than the server's latency.
  *
  *   node --import tsx bench/api.ts [--tuples 100000] [--seconds 3] [--seed 42] [--rounds 3]
- *        [--only <target substrings, comma-separated>] [--conc 1,16,64] [--cpu-prof <dir for the server's .cpuprofile>]
+ *        [--only <target substrings, comma-separated>] [--conc 1,16,64] [--suite check|ops|check,ops]
+ *        [--ops-conc 16] [--baseline <checkout of another commit>] [--compiled [--reuse-build]]
+ *        [--cpu-prof <dir>]
+ *
+ * `--suite ops` measures the other operations (LookupEntity, LookupSubject, Expand, SubjectPermission,
+ * Data/Write) over gRPC, REST and Connect. `--baseline DIR` starts a second server from another checkout
+ * (`git worktree add /tmp/base <commit>`, with a node_modules symlink) and measures it in the same slices as
+ * ours (`base ...` targets, `vs base` ratios), so a regression shows as a ratio of one run. `--compiled`
+ * runs the servers from tsc output, as `permify serve` does: under tsx every function created at run time
+ * also pays for tsx's name-keeping helper. `--cpu-prof DIR` writes DIR/ours.cpuprofile covering only the
+ * measured slices (started and stopped through the inspector, so start-up, loading and warm-up are not in it).
  *
  * The dataset is bench/datasets/google-docs.ts (the engine benchmark's generator). The rate limiter is
  * disabled (server.rate_limit 0) so that the figures measure the request path, not the bucket.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { create, toBinary, toJsonString } from '@bufbuild/protobuf';
+import { create, fromJson, toBinary, toJsonString, type DescMessage, type JsonValue } from '@bufbuild/protobuf';
+import { Session } from 'node:inspector/promises';
+import { existsSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { generateGoogleDocsDataset, type GoogleDocsCheck } from './datasets/google-docs.js';
 import { CheckResult } from '../src/api/gen/base/v1/base_pb.js';
 import {
+  DataWriteRequestSchema,
   PermissionCheckRequestSchema,
   PermissionCheckResponseSchema,
+  PermissionExpandRequestSchema,
+  PermissionLookupEntityRequestSchema,
+  PermissionLookupSubjectRequestSchema,
+  PermissionSubjectPermissionRequestSchema,
 } from '../src/api/gen/base/v1/service_pb.js';
 import type { Attribute } from '../src/data/types.js';
 
@@ -50,20 +69,28 @@ interface Ports {
 }
 type ChildMessage =
   | { type: 'ready'; ports: Ports }
+  | { type: 'prof-written' }
   | { type: 'cpu'; micros: number }
   | { type: 'loop-delay'; p99Ms: number; maxMs: number };
 
 // ---------------------------------------------------------------- child side: the servers under test
-async function runChild(kind: Kind): Promise<void> {
+async function runChild(kind: Kind, root: string, compiled: string | undefined): Promise<void> {
   const fixed = Buffer.from(
     toBinary(PermissionCheckResponseSchema, create(PermissionCheckResponseSchema, { can: CheckResult.ALLOWED, metadata: { checkCount: 1 } })),
   );
   const fixedJson = toJsonString(PermissionCheckResponseSchema, create(PermissionCheckResponseSchema, { can: CheckResult.ALLOWED, metadata: { checkCount: 1 } }), { useProtoFieldName: true });
   let ports: Ports;
   if (kind === 'ours' || kind === 'ours-uncached') {
-    const { loadConfig } = await import('../src/config/load.js');
-    const { startServer } = await import('../src/server.js');
-    const { createLogger } = await import('../src/observability/logger.js');
+    // `root`: this checkout, or another commit's (a git worktree, --baseline) measured in the same run.
+    type LoadModule = typeof import('../src/config/load.js');
+    type ServerModule = typeof import('../src/server.js');
+    type LoggerModule = typeof import('../src/observability/logger.js');
+    // `compiled`: the tsc output of that checkout (see --compiled), else its sources through tsx.
+    const src = compiled ?? path.join(root, 'src');
+    const ext = compiled === undefined ? 'ts' : 'js';
+    const { loadConfig } = (await import(path.join(src, `config/load.${ext}`))) as LoadModule;
+    const { startServer } = (await import(path.join(src, `server.${ext}`))) as ServerModule;
+    const { createLogger } = (await import(path.join(src, `observability/logger.${ext}`))) as LoggerModule;
     const { config } = loadConfig({
       env: {},
       cwd: '/nonexistent',
@@ -112,8 +139,22 @@ async function runChild(kind: Kind): Promise<void> {
   // those of the load generator.
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
-  process.on('message', (m: { type: string }) => {
-    if (m.type === 'loop-delay-reset') loopDelay.reset();
+  // CPU profile of the measured slices only (no start-up, data load or warm-up): started and stopped by the
+  // parent, written as <dir>/<kind>.cpuprofile.
+  let profiler: Session | undefined;
+  process.on('message', (m: { type: string; dir?: string }) => {
+    if (m.type === 'prof-start') {
+      profiler = new Session();
+      profiler.connect();
+      void profiler.post('Profiler.enable').then(() => profiler?.post('Profiler.start'));
+    } else if (m.type === 'prof-stop' && profiler !== undefined) {
+      const session = profiler;
+      void session.post('Profiler.stop').then(({ profile }) => {
+        writeFileSync(path.join(m.dir ?? '.', `${kind}.cpuprofile`), JSON.stringify(profile));
+        session.disconnect();
+        process.send?.({ type: 'prof-written' });
+      });
+    } else if (m.type === 'loop-delay-reset') loopDelay.reset();
     else if (m.type === 'loop-delay') {
       process.send?.({
         type: 'loop-delay',
@@ -135,12 +176,20 @@ interface Child {
   cpu: () => Promise<number>;
   resetLoopDelay: () => void;
   loopDelay: () => Promise<{ p99Ms: number; maxMs: number }>;
+  profileStart: () => void;
+  profileStop: (dir: string) => Promise<void>;
 }
 
-function startChild(kind: Kind, profileDir?: string): Promise<Child> {
-  const execArgv = ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
-  const child = fork(fileURLToPath(import.meta.url), ['--child', kind], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const thisRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function startChild(kind: Kind, root = thisRoot, compiled?: string): Promise<Child> {
+  const args = ['--child', kind, '--root', root, ...(compiled === undefined ? [] : ['--compiled-dir', compiled])];
+  const child = fork(fileURLToPath(import.meta.url), args, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const waiters: ((n: number) => void)[] = [];
+  const profWaiters: (() => void)[] = [];
   const delayWaiters: ((d: { p99Ms: number; maxMs: number }) => void)[] = [];
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -160,22 +209,29 @@ function startChild(kind: Kind, profileDir?: string): Promise<Child> {
               delayWaiters.push(r);
               child.send({ type: 'loop-delay' });
             }),
+          profileStart: () => child.send({ type: 'prof-start' }),
+          profileStop: (dir) =>
+            new Promise<void>((r) => {
+              profWaiters.push(r);
+              child.send({ type: 'prof-stop', dir });
+            }),
         });
       } else if (m.type === 'cpu') waiters.shift()?.(m.micros);
       else if (m.type === 'loop-delay') delayWaiters.shift()?.({ p99Ms: m.p99Ms, maxMs: m.maxMs });
+      else if (m.type === 'prof-written') profWaiters.shift()?.();
     });
   });
 }
 
 type Caller = (i: number) => Promise<void>;
 
-function grpcCaller(port: number, requests: Buffer[]): { call: Caller; close: () => void } {
+function grpcCaller(port: number, requests: Buffer[], method = '/base.v1.Permission/Check'): { call: Caller; close: () => void } {
   const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const md = new grpc.Metadata();
   return {
     call: (i) =>
       new Promise((resolve, reject) => {
-        client.makeUnaryRequest('/base.v1.Permission/Check', (b: Buffer) => b, (b: Buffer) => b, requests[i % requests.length] as Buffer, md, (err) =>
+        client.makeUnaryRequest(method, (b: Buffer) => b, (b: Buffer) => b, requests[i % requests.length] as Buffer, md, (err) =>
           err ? reject(err) : resolve(),
         );
       }),
@@ -183,14 +239,14 @@ function grpcCaller(port: number, requests: Buffer[]): { call: Caller; close: ()
   };
 }
 
-function restCaller(port: number, bodies: string[]): { call: Caller; close: () => void } {
+function restCaller(port: number, bodies: string[], urlPath = '/v1/tenants/t1/permissions/check'): { call: Caller; close: () => void } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
   return {
     call: (i) =>
       new Promise((resolve, reject) => {
         const body = bodies[i % bodies.length] as string;
         const req = http.request(
-          { host: '127.0.0.1', port, method: 'POST', path: '/v1/tenants/t1/permissions/check', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+          { host: '127.0.0.1', port, method: 'POST', path: urlPath, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
           (res) => {
             res.resume();
             res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
@@ -343,125 +399,309 @@ async function warmUp(call: Caller, cpu: () => Promise<number>, batch = 1000, ma
   return perCall;
 }
 
+/**
+ * Compiles a checkout's src/ with its own tsconfig.build.json into node_modules/.cache/permify-bench/<hash
+ * of the checkout path> (inside node_modules, so packages resolve and nothing lands in the work tree) and
+ * returns that directory. tsx, used otherwise, keeps function names by wrapping every function created at
+ * run time in a helper call, a cost the compiled server does not have (a few % of a cached check).
+ * Type errors do not stop the emit.
+ */
+function compile(root: string, reuse: boolean): string {
+  const out = path.join(root, 'node_modules', '.cache', 'permify-bench', createHash('sha256').update(root).digest('hex').slice(0, 12));
+  if (reuse && existsSync(path.join(out, 'server.js'))) {
+    process.stdout.write(`reusing the earlier build of ${root} in ${out}\n`);
+    return out;
+  }
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [path.join(thisRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', out, '--sourceMap', 'false', '--declaration', 'false', '--declarationMap', 'false'], { encoding: 'utf8' });
+  if (!existsSync(path.join(out, 'server.js'))) throw new Error(`tsc of ${root} produced no server.js: ${r.stdout}${r.stderr}`);
+  process.stdout.write(`compiled ${root} into ${out} in ${((performance.now() - t0) / 1000).toFixed(0)} s${r.status === 0 ? '' : ' (with type errors)'}\n`);
+  return out;
+}
+
+/** JSON request bodies (REST, Connect) and binary ones (gRPC) of one operation, cycled through by the callers. */
+interface OperationRequests {
+  readonly name: string;
+  readonly grpcMethod: string;
+  readonly restPath: string;
+  readonly json: Record<string, JsonValue>[];
+}
+
+/**
+ * The other operations, on the google-docs data and the same sample (entity, subject) pairs as the checks:
+ * LookupEntity and LookupSubject (first page of 10), Expand, SubjectPermission, and Data/Write of one tuple.
+ * Write goes last: every write moves the head snapshot, which the read operations would then miss the cache on.
+ */
+function operationRequests(checks: readonly GoogleDocsCheck[]): OperationRequests[] {
+  const md = { snap_token: '', schema_version: '', depth: 20 };
+  return [
+    {
+      name: 'LookupEntity',
+      grpcMethod: '/base.v1.Permission/LookupEntity',
+      restPath: '/v1/tenants/t1/permissions/lookup-entity',
+      json: checks.map((c) => ({ metadata: md, entity_type: 'document', permission: 'view', subject: { ...c.subject }, page_size: 10 })),
+    },
+    {
+      name: 'LookupSubject',
+      grpcMethod: '/base.v1.Permission/LookupSubject',
+      restPath: '/v1/tenants/t1/permissions/lookup-subject',
+      json: checks.map((c) => ({ metadata: md, entity: { ...c.entity }, permission: 'view', subject_reference: { type: 'user', relation: '' }, page_size: 10 })),
+    },
+    {
+      name: 'Expand',
+      grpcMethod: '/base.v1.Permission/Expand',
+      restPath: '/v1/tenants/t1/permissions/expand',
+      json: checks.map((c) => ({ metadata: { snap_token: '', schema_version: '' }, entity: { ...c.entity }, permission: 'view' })),
+    },
+    {
+      name: 'SubjectPermission',
+      grpcMethod: '/base.v1.Permission/SubjectPermission',
+      restPath: '/v1/tenants/t1/permissions/subject-permission',
+      json: checks.map((c) => ({ metadata: { ...md, only_permission: false }, entity: { ...c.entity }, subject: { ...c.subject } })),
+    },
+    {
+      name: 'Write',
+      grpcMethod: '/base.v1.Data/Write',
+      restPath: '/v1/tenants/t1/data/write',
+      json: checks.map((_c, i) => ({
+        metadata: { schema_version: '' },
+        tuples: [{ entity: { type: 'document', id: `bench-w${i}` }, relation: 'viewer', subject: { type: 'user', id: `bench-u${i}`, relation: '' } }],
+        attributes: [],
+      })),
+    },
+  ];
+}
+
+const requestSchemas: Readonly<Record<string, DescMessage>> = {
+  LookupEntity: PermissionLookupEntityRequestSchema,
+  LookupSubject: PermissionLookupSubjectRequestSchema,
+  Expand: PermissionExpandRequestSchema,
+  SubjectPermission: PermissionSubjectPermissionRequestSchema,
+  Write: DataWriteRequestSchema,
+};
+
+const grpcBodies = (op: OperationRequests): Buffer[] =>
+  op.json.map((j) => {
+    const schema = requestSchemas[op.name] as DescMessage;
+    return Buffer.from(toBinary(schema, fromJson(schema, { tenant_id: 't1', ...j })));
+  });
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { tuples: { type: 'string', default: '100000' }, seconds: { type: 'string', default: '3' }, seed: { type: 'string', default: '42' }, child: { type: 'string' }, 'cpu-prof': { type: 'string' }, only: { type: 'string' }, conc: { type: 'string', default: '1,16,64' }, rounds: { type: 'string', default: '3' } },
+    options: {
+      tuples: { type: 'string', default: '100000' },
+      seconds: { type: 'string', default: '3' },
+      seed: { type: 'string', default: '42' },
+      child: { type: 'string' },
+      root: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      only: { type: 'string' },
+      conc: { type: 'string', default: '1,16,64' },
+      rounds: { type: 'string', default: '3' },
+      suite: { type: 'string', default: 'check' },
+      baseline: { type: 'string' },
+      'ops-conc': { type: 'string', default: '16' },
+      compiled: { type: 'boolean', default: false },
+      'reuse-build': { type: 'boolean', default: false },
+      'compiled-dir': { type: 'string' },
+    },
     strict: false,
   });
-  if (typeof values.child === 'string') return runChild(values.child as Kind);
+  if (typeof values.child === 'string') {
+    const compiledDir = typeof values['compiled-dir'] === 'string' ? values['compiled-dir'] : undefined;
+    return runChild(values.child as Kind, typeof values.root === 'string' ? values.root : thisRoot, compiledDir);
+  }
   const tuples = Number(values.tuples);
   const ms = Number(values.seconds) * 1000;
   const dataset = generateGoogleDocsDataset({ tuples, seed: Number(values.seed), sampleChecks: 1000 });
   const concurrencies = String(values.conc).split(',').map(Number);
   const only = typeof values.only === 'string' ? values.only : '';
+  const suites = new Set(String(values.suite).split(','));
+  const profileDir = typeof values['cpu-prof'] === 'string' ? values['cpu-prof'] : undefined;
+  const baselineRoot = typeof values.baseline === 'string' ? path.resolve(values.baseline) : undefined;
+  const rounds = Math.max(1, Number(values.rounds));
 
-  const ours = await startChild('ours', typeof values['cpu-prof'] === 'string' ? values['cpu-prof'] : undefined);
-  const uncached = await startChild('ours-uncached');
-  const bareGrpc = await startChild('bare-grpc');
-  const bareConnect = await startChild('bare-connect');
-  const bareHttp = await startChild('bare-http');
+  const checkSuite = suites.has('check');
+  const reuse = values['reuse-build'] === true;
+  const oursBuild = values.compiled === true ? compile(thisRoot, reuse) : undefined;
+  const baseBuild = values.compiled === true && baselineRoot !== undefined ? compile(baselineRoot, reuse) : undefined;
+  process.stdout.write(`servers run ${values.compiled === true ? 'compiled by tsc (as `permify serve` runs them)' : 'from sources through tsx'}\n`);
+  const ours = await startChild('ours', thisRoot, oursBuild);
+  const base = baselineRoot === undefined ? undefined : await startChild('ours', baselineRoot, baseBuild);
+  const uncached = checkSuite ? await startChild('ours-uncached', thisRoot, oursBuild) : undefined;
+  const bareGrpc = checkSuite ? await startChild('bare-grpc') : undefined;
+  const bareConnect = checkSuite ? await startChild('bare-connect') : undefined;
+  const bareHttp = checkSuite ? await startChild('bare-http') : undefined;
+  const children = [ours, base, uncached, bareGrpc, bareConnect, bareHttp].filter((c): c is Child => c !== undefined);
+  const closers: (() => void)[] = [];
   try {
-    const httpPort = ours.ports.http as number;
     const t0 = performance.now();
-    await load(httpPort, dataset);
-    await load(uncached.ports.http as number, dataset);
-    process.stdout.write(`loaded ${dataset.tuples.length} tuples, ${dataset.attributes.length} attributes over REST (twice) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-
-    const checkJson = (c: GoogleDocsCheck) => ({ metadata: { depth: 20, snap_token: '', schema_version: '' }, entity: c.entity, permission: c.permission, subject: c.subject });
-    const bodies = dataset.sampleChecks.map((c) => JSON.stringify(checkJson(c)));
-    const grpcRequests = dataset.sampleChecks.map((c) =>
-      Buffer.from(toBinary(PermissionCheckRequestSchema, create(PermissionCheckRequestSchema, { tenantId: 't1', metadata: { depth: 20 }, entity: c.entity, permission: c.permission, subject: c.subject }))),
-    );
-
-    // `ours gRPC` cycles through the same 1000 checks, so after the warm-up every answer comes from the check
-    // cache; `ours uncached` is a second server with the cache off (every Check walks the graph).
-    const targets = [
-      { name: 'ours gRPC', caller: grpcCaller(ours.ports.grpc as number, grpcRequests), cpu: ours.cpu },
-      { name: 'ours uncached', caller: grpcCaller(uncached.ports.grpc as number, grpcRequests), cpu: uncached.cpu },
-      { name: 'bare grpc-js', caller: grpcCaller(bareGrpc.ports.grpc as number, grpcRequests), cpu: bareGrpc.cpu },
-      { name: 'bare connect', caller: grpcCaller(bareConnect.ports.grpc as number, grpcRequests), cpu: bareConnect.cpu },
-      { name: 'ours REST', caller: restCaller(httpPort, bodies), cpu: ours.cpu },
-      { name: 'bare node:http', caller: restCaller(bareHttp.ports.http as number, bodies), cpu: bareHttp.cpu },
-    ];
+    for (const c of [ours, base, uncached]) if (c !== undefined) await load(c.ports.http as number, dataset);
+    process.stdout.write(`loaded ${dataset.tuples.length} tuples, ${dataset.attributes.length} attributes over REST into each server in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    if (baselineRoot !== undefined) process.stdout.write(`baseline: the server of ${baselineRoot}, measured in the same slices ('base ...')\n`);
     // --only takes comma-separated substrings of target names (e.g. `--only 'ours gRPC,bare grpc'`).
     const selected = (name: string): boolean => only.split(',').some((o) => name.includes(o));
-    const active = targets.filter((t) => selected(t.name));
-    process.stdout.write('\nwarm-up (server CPU µs per call of successive 1000-call batches, until three agree within 10%):\n');
-    for (const t of active) {
-      const w = await warmUp(t.caller.call, t.cpu);
-      process.stdout.write(`  ${t.name.padEnd(15)} ${w.map((x) => x.toFixed(0)).join(' ')}\n`);
-    }
-    const results = new Map<string, Series>();
-    process.stdout.write(`\n${'target'.padEnd(16)} ${'conc'.padStart(4)} ${'checks/s'.padStart(10)} ${'cpu µs/chk'.padStart(11)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}\n`);
-    // Each (target, concurrency) figure is the sum of `rounds` slices, the slices of the targets taking turns:
-    // on a shared machine a burst of outside load then hits ours and the bare servers alike instead of
-    // whichever target happened to be running.
-    const rounds = Math.max(1, Number(values.rounds));
-    for (const c of concurrencies) {
-      const samples = new Map<string, Sample[]>();
-      for (let round = 0; round < rounds; round++) {
-        for (const t of active) {
-          const list = samples.get(t.name) ?? [];
-          list.push(await closedLoop(t.caller.call, c, ms / rounds, t.cpu));
-          samples.set(t.name, list);
+    const profiled = async <T>(f: () => Promise<T>): Promise<T> => {
+      if (profileDir !== undefined) ours.profileStart();
+      try {
+        return await f();
+      } finally {
+        if (profileDir !== undefined) {
+          await ours.profileStop(profileDir);
+          process.stdout.write(`CPU profile of ours (measured slices only): ${path.join(profileDir, 'ours.cpuprofile')}\n`);
         }
       }
-      for (const t of active) {
-        const s = summarise(samples.get(t.name) ?? []);
-        results.set(`${t.name}@${c}`, s);
-        process.stdout.write(
-          `${t.name.padEnd(16)} ${String(c).padStart(4)} ${s.checksPerSec.toFixed(0).padStart(10)} ${s.cpuMicrosPerCheck.toFixed(1).padStart(11)} ${s.p50.toFixed(3).padStart(8)} ${s.p99.toFixed(3).padStart(8)}\n`,
-        );
-      }
-    }
-    const ratio = (a: string, b: string, c: number, f: (s: Series) => number): string => {
-      const x = results.get(`${a}@${c}`);
-      const y = results.get(`${b}@${c}`);
-      return x && y ? (f(x) / f(y)).toFixed(2) : '  - ';
     };
-    const rate = (s: Series): number => s.checksPerSec;
-    const cpuPer = (s: Series): number => s.cpuMicrosPerCheck;
-    process.stdout.write(
-      '\nratios to the bare servers of this run (throughput x; CPU per check x):\n' +
-        '  targets: gRPC cached >= 0.80x bare grpc-js at 64; REST >= 0.50x bare node:http\n',
-    );
-    for (const c of concurrencies) {
-      process.stdout.write(
-        `  concurrency ${String(c).padStart(2)}: gRPC cached ${ratio('ours gRPC', 'bare grpc-js', c, rate)}x (cpu ${ratio('ours gRPC', 'bare grpc-js', c, cpuPer)}x), ` +
-          `uncached ${ratio('ours uncached', 'bare grpc-js', c, rate)}x (cpu ${ratio('ours uncached', 'bare grpc-js', c, cpuPer)}x); ` +
-          `bare connect ${ratio('bare connect', 'bare grpc-js', c, rate)}x (cpu ${ratio('bare connect', 'bare grpc-js', c, cpuPer)}x); ` +
-          `REST ${ratio('ours REST', 'bare node:http', c, rate)}x (cpu ${ratio('ours REST', 'bare node:http', c, cpuPer)}x)\n`,
+
+    if (checkSuite && uncached && bareGrpc && bareConnect && bareHttp) {
+      const checkJson = (c: GoogleDocsCheck) => ({ metadata: { depth: 20, snap_token: '', schema_version: '' }, entity: c.entity, permission: c.permission, subject: c.subject });
+      const bodies = dataset.sampleChecks.map((c) => JSON.stringify(checkJson(c)));
+      const grpcRequests = dataset.sampleChecks.map((c) =>
+        Buffer.from(toBinary(PermissionCheckRequestSchema, create(PermissionCheckRequestSchema, { tenantId: 't1', metadata: { depth: 20 }, entity: c.entity, permission: c.permission, subject: c.subject }))),
       );
-    }
-    process.stdout.write(
-      '\nlatency at half of our saturation rate (paced, target p99 <= 2 ms); the bare server of the same transport\n' +
-        'is driven at the same rate by the same generator, so what the machine and the generator add shows up in both:\n',
-    );
-    const byName = (n: string) => targets.find((t) => t.name === n);
-    const pacedPairs = [
-      { ours: byName('ours gRPC'), bare: byName('bare grpc-js'), oursChild: ours, bareChild: bareGrpc },
-      { ours: byName('ours REST'), bare: byName('bare node:http'), oursChild: ours, bareChild: bareHttp },
-    ];
-    for (const pair of pacedPairs) {
-      if (!pair.ours || !pair.bare || !selected(pair.ours.name)) continue;
-      const sat = Math.max(...concurrencies.map((c) => results.get(`${pair.ours?.name}@${c}`)?.checksPerSec ?? 0));
-      for (const [t, child] of [
-        [pair.ours, pair.oursChild],
-        [pair.bare, pair.bareChild],
-      ] as const) {
-        child.resetLoopDelay();
-        const p = await paced(t.caller.call, sat / 2, ms);
-        const d = await child.loopDelay();
+      const target = (name: string, caller: { call: Caller; close: () => void }, cpu: () => Promise<number>) => {
+        closers.push(caller.close);
+        return { name, caller, cpu };
+      };
+      // `ours gRPC` cycles through the same 1000 checks, so after the warm-up every answer comes from the check
+      // cache; `ours uncached` is a second server with the cache off (every Check walks the graph).
+      const targets = [
+        target('ours gRPC', grpcCaller(ours.ports.grpc as number, grpcRequests), ours.cpu),
+        ...(base ? [target('base gRPC', grpcCaller(base.ports.grpc as number, grpcRequests), base.cpu)] : []),
+        target('ours uncached', grpcCaller(uncached.ports.grpc as number, grpcRequests), uncached.cpu),
+        target('bare grpc-js', grpcCaller(bareGrpc.ports.grpc as number, grpcRequests), bareGrpc.cpu),
+        target('bare connect', grpcCaller(bareConnect.ports.grpc as number, grpcRequests), bareConnect.cpu),
+        target('ours REST', restCaller(ours.ports.http as number, bodies), ours.cpu),
+        ...(base ? [target('base REST', restCaller(base.ports.http as number, bodies), base.cpu)] : []),
+        target('bare node:http', restCaller(bareHttp.ports.http as number, bodies), bareHttp.cpu),
+      ];
+      const active = targets.filter((t) => selected(t.name));
+      process.stdout.write('\nwarm-up (server CPU µs per call of successive 1000-call batches, until three agree within 10%):\n');
+      for (const t of active) {
+        const w = await warmUp(t.caller.call, t.cpu);
+        process.stdout.write(`  ${t.name.padEnd(15)} ${w.map((x) => x.toFixed(0)).join(' ')}\n`);
+      }
+      const results = new Map<string, Series>();
+      process.stdout.write(`\n${'target'.padEnd(16)} ${'conc'.padStart(4)} ${'checks/s'.padStart(10)} ${'cpu µs/chk'.padStart(11)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}\n`);
+      // Each (target, concurrency) figure is the sum of `rounds` slices, the slices of the targets taking turns:
+      // on a shared machine a burst of outside load then hits ours and the bare servers alike instead of
+      // whichever target happened to be running.
+      await profiled(async () => {
+        for (const c of concurrencies) {
+          const samples = new Map<string, Sample[]>();
+          for (let round = 0; round < rounds; round++) {
+            for (const t of active) {
+              const list = samples.get(t.name) ?? [];
+              list.push(await closedLoop(t.caller.call, c, ms / rounds, t.cpu));
+              samples.set(t.name, list);
+            }
+          }
+          for (const t of active) {
+            const s = summarise(samples.get(t.name) ?? []);
+            results.set(`${t.name}@${c}`, s);
+            process.stdout.write(
+              `${t.name.padEnd(16)} ${String(c).padStart(4)} ${s.checksPerSec.toFixed(0).padStart(10)} ${s.cpuMicrosPerCheck.toFixed(1).padStart(11)} ${s.p50.toFixed(3).padStart(8)} ${s.p99.toFixed(3).padStart(8)}\n`,
+            );
+          }
+        }
+      });
+      const ratio = (a: string, b: string, c: number, f: (s: Series) => number): string => {
+        const x = results.get(`${a}@${c}`);
+        const y = results.get(`${b}@${c}`);
+        return x && y ? (f(x) / f(y)).toFixed(2) : '  - ';
+      };
+      const rate = (s: Series): number => s.checksPerSec;
+      const cpuPer = (s: Series): number => s.cpuMicrosPerCheck;
+      process.stdout.write(
+        '\nratios to the bare servers of this run (throughput x; CPU per check x):\n' +
+          '  targets: gRPC cached >= 0.80x bare grpc-js at 64; REST >= 0.50x bare node:http\n',
+      );
+      for (const c of concurrencies) {
         process.stdout.write(
-          `  ${t.name.padEnd(15)} rate ${(sat / 2).toFixed(0)}/s (achieved ${p.achieved.toFixed(0)}/s): p50 ${p.p50.toFixed(3)} ms, ` +
-            `p99 ${p.p99.toFixed(3)} ms; server event-loop delay p99 ${d.p99Ms.toFixed(3)} ms (max ${d.maxMs.toFixed(1)}), ` +
-            `generator lag p99 ${p.lagP99.toFixed(3)} ms\n`,
+          `  concurrency ${String(c).padStart(2)}: gRPC cached ${ratio('ours gRPC', 'bare grpc-js', c, rate)}x (cpu ${ratio('ours gRPC', 'bare grpc-js', c, cpuPer)}x), ` +
+            `uncached ${ratio('ours uncached', 'bare grpc-js', c, rate)}x (cpu ${ratio('ours uncached', 'bare grpc-js', c, cpuPer)}x); ` +
+            `bare connect ${ratio('bare connect', 'bare grpc-js', c, rate)}x (cpu ${ratio('bare connect', 'bare grpc-js', c, cpuPer)}x); ` +
+            `REST ${ratio('ours REST', 'bare node:http', c, rate)}x (cpu ${ratio('ours REST', 'bare node:http', c, cpuPer)}x)` +
+            (base
+              ? `; vs base: gRPC ${ratio('ours gRPC', 'base gRPC', c, rate)}x (cpu ${ratio('ours gRPC', 'base gRPC', c, cpuPer)}x), REST ${ratio('ours REST', 'base REST', c, rate)}x (cpu ${ratio('ours REST', 'base REST', c, cpuPer)}x)`
+              : '') +
+            '\n',
         );
       }
+      process.stdout.write(
+        '\nlatency at half of our saturation rate (paced, target p99 <= 2 ms); the bare server of the same transport\n' +
+          'is driven at the same rate by the same generator, so what the machine and the generator add shows up in both:\n',
+      );
+      const byName = (n: string) => targets.find((t) => t.name === n);
+      const pacedPairs = [
+        { ours: byName('ours gRPC'), bare: byName('bare grpc-js'), oursChild: ours, bareChild: bareGrpc },
+        { ours: byName('ours REST'), bare: byName('bare node:http'), oursChild: ours, bareChild: bareHttp },
+      ];
+      for (const pair of pacedPairs) {
+        if (!pair.ours || !pair.bare || !selected(pair.ours.name)) continue;
+        const sat = Math.max(...concurrencies.map((c) => results.get(`${pair.ours?.name}@${c}`)?.checksPerSec ?? 0));
+        for (const [t, child] of [
+          [pair.ours, pair.oursChild],
+          [pair.bare, pair.bareChild],
+        ] as const) {
+          child.resetLoopDelay();
+          const p = await paced(t.caller.call, sat / 2, ms);
+          const d = await child.loopDelay();
+          process.stdout.write(
+            `  ${t.name.padEnd(15)} rate ${(sat / 2).toFixed(0)}/s (achieved ${p.achieved.toFixed(0)}/s): p50 ${p.p50.toFixed(3)} ms, ` +
+              `p99 ${p.p99.toFixed(3)} ms; server event-loop delay p99 ${d.p99Ms.toFixed(3)} ms (max ${d.maxMs.toFixed(1)}), ` +
+              `generator lag p99 ${p.lagP99.toFixed(3)} ms\n`,
+          );
+        }
+      }
     }
-    for (const t of targets) t.caller.close();
+
+    if (suites.has('ops')) {
+      // Every other operation over every transport of ours (gRPC, REST, Connect under /connect/), and over
+      // gRPC and REST of the baseline server when one is given: ops/s and server CPU µs per call at one
+      // concurrency, the servers taking turns slice by slice.
+      const conc = Number(values['ops-conc']);
+      process.stdout.write(
+        `\nother operations at ${conc} in flight (server CPU µs per call; "vs base" = ours / baseline, CPU ratio < 1 is better):\n` +
+          `${'operation'.padEnd(18)} ${'transport'.padEnd(9)} ${'ours/s'.padStart(8)} ${'cpu µs'.padStart(8)}${base ? ` ${'base/s'.padStart(8)} ${'cpu µs'.padStart(8)} ${'rate x'.padStart(7)} ${'cpu x'.padStart(6)}` : ''}\n`,
+      );
+      await profiled(async () => {
+        for (const op of operationRequests(dataset.sampleChecks)) {
+          const bin = grpcBodies(op);
+          const restBodies = op.json.map((j) => JSON.stringify(j));
+          const connectBodies = op.json.map((j) => JSON.stringify({ tenant_id: 't1', ...j }));
+          const connectPath = `/connect/${op.grpcMethod.slice(1)}`;
+          const transports = [
+            { transport: 'gRPC', ours: grpcCaller(ours.ports.grpc as number, bin, op.grpcMethod), base: base && grpcCaller(base.ports.grpc as number, bin, op.grpcMethod) },
+            { transport: 'REST', ours: restCaller(ours.ports.http as number, restBodies, op.restPath), base: base && restCaller(base.ports.http as number, restBodies, op.restPath) },
+            { transport: 'Connect', ours: restCaller(ours.ports.http as number, connectBodies, connectPath), base: undefined },
+          ];
+          for (const t of transports) {
+            if (!selected(`${op.name} ${t.transport}`)) continue;
+            closers.push(t.ours.close);
+            if (t.base) closers.push(t.base.close);
+            await warmUp(t.ours.call, ours.cpu, 200, 10);
+            if (t.base && base) await warmUp(t.base.call, base.cpu, 200, 10);
+            const mine: Sample[] = [];
+            const theirs: Sample[] = [];
+            for (let round = 0; round < rounds; round++) {
+              mine.push(await closedLoop(t.ours.call, conc, ms / rounds, ours.cpu));
+              if (t.base && base) theirs.push(await closedLoop(t.base.call, conc, ms / rounds, base.cpu));
+            }
+            const a = summarise(mine);
+            let line = `${op.name.padEnd(18)} ${t.transport.padEnd(9)} ${a.checksPerSec.toFixed(0).padStart(8)} ${a.cpuMicrosPerCheck.toFixed(0).padStart(8)}`;
+            if (theirs.length > 0) {
+              const b = summarise(theirs);
+              line += ` ${b.checksPerSec.toFixed(0).padStart(8)} ${b.cpuMicrosPerCheck.toFixed(0).padStart(8)} ${(a.checksPerSec / b.checksPerSec).toFixed(2).padStart(7)} ${(a.cpuMicrosPerCheck / b.cpuMicrosPerCheck).toFixed(2).padStart(6)}`;
+            }
+            process.stdout.write(`${line}\n`);
+          }
+        }
+      });
+    }
+    for (const close of closers) close();
   } finally {
-    for (const c of [ours, uncached, bareGrpc, bareConnect, bareHttp]) c.child.send({ type: 'exit' });
+    for (const c of children) c.child.send({ type: 'exit' });
   }
 }
 
