@@ -15,7 +15,7 @@
  *
  *   node --import tsx bench/read-model.ts [--tuples 50000] [--checks 2000] [--concurrency 64]
  *     [--lookups 200] [--budget-ms 10000] [--write-rate 1000] [--write-seconds 5] [--uri postgres://...]
- *     [--skip-memory] [--skip-direct]
+ *     [--skip-memory] [--skip-direct] [--skip-model]
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -45,6 +45,7 @@ const { values } = parseArgs({
     uri: { type: 'string' },
     'skip-memory': { type: 'boolean', default: false },
     'skip-direct': { type: 'boolean', default: false },
+    'skip-model': { type: 'boolean', default: false },
   },
 });
 const num = (k: string): number => {
@@ -77,13 +78,14 @@ async function runChecks(
   engine: PermissionEngine,
   checks: readonly GoogleDocsCheck[],
   parallel: number,
+  forMs = budgetMs,
 ): Promise<CheckRun> {
   const latencies: number[] = [];
   const answers = new Map<number, string>();
   let next = 0;
   const start = performance.now();
   const worker = async (): Promise<void> => {
-    while (performance.now() - start < budgetMs) {
+    while (performance.now() - start < forMs) {
       const i = next++ % checks.length;
       const c = checks[i] as GoogleDocsCheck;
       const t0 = performance.now();
@@ -262,98 +264,127 @@ async function main(): Promise<void> {
       await mem.close();
     }
 
-    // The model, as a server process builds it.
-    global.gc?.();
-    const rss0 = process.memoryUsage().rss;
-    const inner = await createPostgresStore({ ...pgOptions, readCacheEntries: 10_000 });
-    await inner.ready();
-    // A long wait_timeout so that the apply-lag figure below measures the lag rather than the timeout.
-    const model = createReadModelStore(inner, { logger: silentLogger, waitTimeoutMs: 5_000 });
-    stores.push(model);
-    const l0 = performance.now();
-    if (!(await model.readModel.whenLoaded(TENANT))) throw new Error('model did not load');
-    const loadMs = performance.now() - l0;
-    global.gc?.();
-    const rss1 = process.memoryUsage().rss;
-    const st = model.readModel.state();
-    const rows = st.rows;
-    console.log(
-      `model load: ${fmt(rows)} rows in ${fmt(loadMs)} ms = ${fmt((rows / loadMs) * 1000)} rows/s; model estimate ${fmt(st.bytes / Math.max(1, rows), 1)} bytes/row; RSS +${fmt((rss1 - rss0) / 1048576, 1)} MiB = ${fmt((rss1 - rss0) / Math.max(1, rows), 1)} bytes/row (load ${load()})`,
-    );
-    const modelEngine = createEngine({ reader: model.reader, schemas: model.schemas, checkCacheSize: 0 });
-    await runChecks(modelEngine, checks.slice(0, 200), concurrency);
-    const m = await runChecks(modelEngine, checks, concurrency);
-    const wrongChecks = memory ? wrong(memory.answers, m.answers) : -1;
-    console.log(
-      `postgres + read model: ${fmt(m.perSecond)} checks/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms; wrong answers ${wrongChecks}${memory ? `; ratio to memory ${fmt(m.perSecond / memory.perSecond, 2)}` : ''} (load ${load()})`,
-    );
-    const half = await runAtRate(modelEngine, checks, m.perSecond / 2, Math.min(budgetMs, 5_000));
-    console.log(
-      `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${half.count} checks)`,
-    );
-    const ml = await runLookups(modelEngine, users);
-    console.log(
-      `postgres + read model: lookupEntity ${fmt(ml.perSecond, 1)}/s, p99 ${fmt(ml.p99, 2)} ms; wrong answers ${memoryLookups ? wrong(memoryLookups.answers, ml.answers) : -1}${memoryLookups ? `; ratio to memory ${fmt(ml.perSecond / memoryLookups.perSecond, 2)}` : ''}`,
-    );
-    const fb = model.readModel.state();
-    console.log(`model reads ${fmt(fb.modelReads)}, fallbacks to PostgreSQL ${fmt(fb.fallbacks)}`);
-
-    // Apply lag: another instance writes; this instance's model must cover each returned token.
-    const otherInner = await createPostgresStore(pgOptions);
-    await otherInner.ready();
-    const other = createReadModelStore(otherInner, { logger: silentLogger });
-    stores.push(other);
-    const rate = num('write-rate');
-    const lags: number[] = [];
-    const pending: Promise<void>[] = [];
-    const wStart = performance.now();
-    let w = 0;
-    while (performance.now() - wStart < num('write-seconds') * 1000) {
-      const due = wStart + (w * 1000) / rate;
-      const now = performance.now();
-      if (due > now + 1) await sleep(due - now);
-      else if (w % 8 === 0) await new Promise((r) => setImmediate(r));
-      const id = `lag${w++}`;
-      pending.push(
-        other.writer
-          .write(TENANT, [
-            {
-              writeTuples: [
-                {
-                  entity: { type: 'document', id },
-                  relation: 'viewer',
-                  subject: { type: 'user', id: 'lagger', relation: '' },
-                },
-              ],
-            },
-          ])
-          .then(async (token) => {
-            const t = performance.now();
-            const v = await model.readModel.view(TENANT, token);
-            if (v !== undefined) lags.push(performance.now() - t);
-            else lags.push(Number.POSITIVE_INFINITY);
-          }),
+    let m: CheckRun | undefined;
+    if (!values['skip-model']) {
+      // The model, as a server process builds it.
+      global.gc?.();
+      const rss0 = process.memoryUsage().rss;
+      const inner = await createPostgresStore({ ...pgOptions, readCacheEntries: 10_000 });
+      await inner.ready();
+      // A long wait_timeout so that the apply-lag figure below measures the lag rather than the timeout.
+      const model = createReadModelStore(inner, { logger: silentLogger, waitTimeoutMs: 5_000 });
+      stores.push(model);
+      const l0 = performance.now();
+      if (!(await model.readModel.whenLoaded(TENANT))) throw new Error('model did not load');
+      const loadMs = performance.now() - l0;
+      global.gc?.();
+      const rss1 = process.memoryUsage().rss;
+      const st = model.readModel.state();
+      const rows = st.rows;
+      console.log(
+        `model load: ${fmt(rows)} rows in ${fmt(loadMs)} ms = ${fmt((rows / loadMs) * 1000)} rows/s; model estimate ${fmt(st.bytes / Math.max(1, rows), 1)} bytes/row; RSS +${fmt((rss1 - rss0) / 1048576, 1)} MiB = ${fmt((rss1 - rss0) / Math.max(1, rows), 1)} bytes/row (load ${load()})`,
       );
-      if (pending.length > 256) await Promise.all(pending.splice(0, 128));
+      const modelEngine = createEngine({ reader: model.reader, schemas: model.schemas, checkCacheSize: 0 });
+      await runChecks(modelEngine, checks.slice(0, 200), concurrency);
+      m = await runChecks(modelEngine, checks, concurrency);
+      const wrongChecks = memory ? wrong(memory.answers, m.answers) : -1;
+      console.log(
+        `postgres + read model: ${fmt(m.perSecond)} checks/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms; wrong answers ${wrongChecks}${memory ? `; ratio to memory ${fmt(m.perSecond / memory.perSecond, 2)}` : ''} (load ${load()})`,
+      );
+      const half = await runAtRate(modelEngine, checks, m.perSecond / 2, Math.min(budgetMs, 5_000));
+      console.log(
+        `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${half.count} checks)`,
+      );
+      const ml = await runLookups(modelEngine, users);
+      console.log(
+        `postgres + read model: lookupEntity ${fmt(ml.perSecond, 1)}/s, p99 ${fmt(ml.p99, 2)} ms; wrong answers ${memoryLookups ? wrong(memoryLookups.answers, ml.answers) : -1}${memoryLookups ? `; ratio to memory ${fmt(ml.perSecond / memoryLookups.perSecond, 2)}` : ''}`,
+      );
+      const fb = model.readModel.state();
+      console.log(`model reads ${fmt(fb.modelReads)}, fallbacks to PostgreSQL ${fmt(fb.fallbacks)}`);
+
+      // Apply lag: another instance writes; this instance's model must cover each returned token.
+      const otherInner = await createPostgresStore(pgOptions);
+      await otherInner.ready();
+      const other = createReadModelStore(otherInner, { logger: silentLogger });
+      stores.push(other);
+      const rate = num('write-rate');
+      const lags: number[] = [];
+      const pending: Promise<void>[] = [];
+      const wStart = performance.now();
+      let w = 0;
+      while (performance.now() - wStart < num('write-seconds') * 1000) {
+        const due = wStart + (w * 1000) / rate;
+        const now = performance.now();
+        if (due > now + 1) await sleep(due - now);
+        else if (w % 8 === 0) await new Promise((r) => setImmediate(r));
+        const id = `lag${w++}`;
+        pending.push(
+          other.writer
+            .write(TENANT, [
+              {
+                writeTuples: [
+                  {
+                    entity: { type: 'document', id },
+                    relation: 'viewer',
+                    subject: { type: 'user', id: 'lagger', relation: '' },
+                  },
+                ],
+              },
+            ])
+            .then(async (token) => {
+              const t = performance.now();
+              const v = await model.readModel.view(TENANT, token);
+              if (v !== undefined) lags.push(performance.now() - t);
+              else lags.push(Number.POSITIVE_INFINITY);
+            }),
+        );
+        if (pending.length > 256) await Promise.all(pending.splice(0, 128));
+      }
+      await Promise.all(pending);
+      const wallW = (performance.now() - wStart) / 1000;
+      lags.sort((a, b) => a - b);
+      const cs = model.readModel.stats;
+      console.log(
+        `apply lag at ${fmt(lags.length / wallW)} writes/s achieved (${fmt(rate)} asked) from another instance: p50 ${fmt(quantile(lags, 0.5), 2)} ms, p99 ${fmt(quantile(lags, 0.99), 2)} ms (misses after ${model.readModel.options.waitTimeoutMs} ms count as infinite); tailing cycles avg ${fmt(cs.cycleMsTotal / Math.max(1, cs.cycles), 2)} ms, max ${fmt(cs.cycleMsMax, 1)} ms (load ${load()})`,
+      );
     }
-    await Promise.all(pending);
-    const wallW = (performance.now() - wStart) / 1000;
-    lags.sort((a, b) => a - b);
-    const cs = model.readModel.stats;
-    console.log(
-      `apply lag at ${fmt(lags.length / wallW)} writes/s achieved (${fmt(rate)} asked) from another instance: p50 ${fmt(quantile(lags, 0.5), 2)} ms, p99 ${fmt(quantile(lags, 0.99), 2)} ms (misses after ${model.readModel.options.waitTimeoutMs} ms count as infinite); tailing cycles avg ${fmt(cs.cycleMsTotal / Math.max(1, cs.cycles), 2)} ms, max ${fmt(cs.cycleMsMax, 1)} ms (load ${load()})`,
-    );
 
     if (!values['skip-direct']) {
-      const counter = countStatements(direct.database.reader);
-      const directEngine = createEngine({ reader: direct.reader, schemas: direct.schemas, checkCacheSize: 0 });
-      await runChecks(directEngine, checks.slice(0, 100), concurrency);
-      counter.count = 0;
-      const d = await runChecks(directEngine, checks, concurrency);
-      console.log(
-        `postgres direct (model off, reader cache off): ${fmt(d.perSecond)} checks/s, p50 ${fmt(d.p50, 2)} ms, p99 ${fmt(d.p99, 2)} ms; ${fmt(counter.count / d.count, 1)} SQL statements per check; wrong answers ${memory ? wrong(memory.answers, d.answers) : -1} (load ${load()})`,
-      );
-      if (memory)
+      // Direct reads as before batching (one statement per read, head token and schema head per request), then
+      // batched (batch-reader.ts, head-cache.ts): both with the snapshot read cache off.
+      const unbatched = await createPostgresStore({ ...pgOptions, batchReads: false, headCacheMaxAgeMs: 0 });
+      stores.push(unbatched);
+      await unbatched.ready();
+      const runDirect = async (store: PostgresStore, label: string): Promise<CheckRun> => {
+        const counter = countStatements(store.database.reader);
+        const engine = createEngine({ reader: store.reader, schemas: store.schemas, checkCacheSize: 0 });
+        await runChecks(engine, checks.slice(0, 100), concurrency);
+        counter.count = 0;
+        const cpu0 = process.cpuUsage();
+        const d = await runChecks(engine, checks, concurrency);
+        const cpu = process.cpuUsage(cpu0);
+        console.log(
+          `postgres direct, ${label} (model off, reader cache off): ${fmt(d.perSecond)} checks/s, p50 ${fmt(d.p50, 2)} ms, p99 ${fmt(d.p99, 2)} ms; ${fmt(counter.count / d.count, 1)} SQL statements per check; Node CPU ${fmt((cpu.user + cpu.system) / d.count, 0)} µs per check; wrong answers ${memory ? wrong(memory.answers, d.answers) : -1} (load ${load()})`,
+        );
+        return d;
+      };
+      // One check at a time: statements per check without coalescing across concurrent requests.
+      for (const [store, label] of [
+        [unbatched, 'unbatched'],
+        [direct, 'batched'],
+      ] as const) {
+        const counter = countStatements(store.database.reader);
+        const engine = createEngine({ reader: store.reader, schemas: store.schemas, checkCacheSize: 0 });
+        counter.count = 0;
+        const one = await runChecks(engine, checks.slice(0, 300), 1, Math.min(budgetMs, 3_000));
+        console.log(
+          `postgres direct, ${label}, one in flight: ${fmt(one.perSecond)} checks/s, p50 ${fmt(one.p50, 2)} ms; ${fmt(counter.count / one.count, 1)} SQL statements per check`,
+        );
+      }
+      const old = await runDirect(unbatched, 'unbatched');
+      const d = await runDirect(direct, 'batched');
+      console.log(`ratio: batched/unbatched direct ${fmt(d.perSecond / old.perSecond, 2)}`);
+      if (memory && m)
         console.log(
           `ratios: model/memory ${fmt(m.perSecond / memory.perSecond, 2)}, model/direct ${fmt(m.perSecond / d.perSecond, 1)}`,
         );

@@ -141,7 +141,6 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
     maxBytes: rm.max_bytes,
     waitTimeoutMs: rm.wait_timeout,
     pollIntervalMs: rm.poll_interval,
-    uri: d.uri !== '' ? d.uri : d.writer.uri,
   });
   // Ready once caught up; a database that is down at start is reported by readiness, not waited for here.
   await store.readModel.whenCaughtUp(d.connect_timeout > 0 ? d.connect_timeout : 5_000);

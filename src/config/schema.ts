@@ -385,7 +385,7 @@ export const configSchema = z
         reader: z.object({ uri: f.string('', { flag: 'database-reader-uri', env: 'PERMIFY_DATABASE_READER_URI', doc: 'reader URI (when uri is empty)', secret: true }) }).prefault({}),
         auto_migrate: f.bool(true, { flag: 'database-auto-migrate', env: 'PERMIFY_DATABASE_AUTO_MIGRATE', doc: 'apply migrations at start' }),
         max_connections: f.int(0, { flag: 'database-max-connections', env: 'PERMIFY_DATABASE_MAX_CONNECTIONS', doc: 'pool size (0 = max_open_connections)' }),
-        max_open_connections: f.int(20, { flag: 'database-max-open-connections', env: 'PERMIFY_DATABASE_MAX_OPEN_CONNECTIONS', doc: 'pool size (deprecated)' }),
+        max_open_connections: f.int(0, { flag: 'database-max-open-connections', env: 'PERMIFY_DATABASE_MAX_OPEN_CONNECTIONS', doc: 'pool size per role (deprecated name; 0 = twice the CPU cores, 4 to 20: see docs/postgres.md)' }),
         max_idle_connections: f.int(1, { flag: 'database-max-idle-connections', env: 'PERMIFY_DATABASE_MAX_IDLE_CONNECTIONS', doc: 'pool minimum when min_connections is 0 (deprecated)' }),
         min_connections: f.int(0, { flag: 'database-min-connections', env: 'PERMIFY_DATABASE_MIN_CONNECTIONS', doc: 'connections per pool kept open when idle (0 = max_idle_connections)' }),
         min_idle_connections: f.int(1, { flag: 'database-min-idle-connections', env: 'PERMIFY_DATABASE_MIN_IDLE_CONNECTIONS', doc: 'accepted for compatibility, no effect (see min_connections)' }),

@@ -28,7 +28,7 @@ function countSelects(store: PostgresStore): void {
   const count = (args: unknown[]) => {
     const first = args[0] as { text?: string } | string;
     const text = typeof first === 'string' ? first : (first.text ?? '');
-    if (/FROM (relation_tuples|attributes)\b/.test(text)) selects.set(store, (selects.get(store) ?? 0) + 1);
+    if (/\b(relation_tuples|attributes)\b/.test(text)) selects.set(store, (selects.get(store) ?? 0) + 1);
   };
   const pool = store.database.reader;
   pool.on('acquire', (client) => {

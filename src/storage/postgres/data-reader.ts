@@ -251,6 +251,25 @@ function attributeFilterKey(f: AttributeFilter): string {
 export interface PostgresDataReader extends DataReader {
   /** Forgets what was cached for a deleted tenant (undefined: for every tenant, when deletions were missed). */
   purgeTenant(tenantId: string | undefined): void;
+  /**
+   * Tuples of several `entity#relation` keys at one token in one statement (the batching reader's fetch).
+   * A key with a `subject` yields the rows of that subject (type and id, any subject relation) and every
+   * userset row (subject relation not empty): together, everything a Check step reads of the relation.
+   * A key without one yields every row. Rows per key in ascending id order; one array per key, in order.
+   */
+  relationRows(
+    tenantId: string,
+    snapToken: SnapToken,
+    keys: readonly RelationKey[],
+    signal?: AbortSignal,
+  ): Promise<Tuple[][]>;
+}
+
+export interface RelationKey {
+  readonly entityType: string;
+  readonly entityId: string;
+  readonly relation: string;
+  readonly subject?: { readonly type: string; readonly id: string };
 }
 
 export function createPostgresDataReader(db: Database, options: PostgresReaderOptions = {}): PostgresDataReader {
@@ -260,9 +279,18 @@ export function createPostgresDataReader(db: Database, options: PostgresReaderOp
     options.readCacheMaxRows ?? DEFAULT_READ_CACHE_MAX_ROWS,
   );
 
+  // A request's reads all carry its token: decode it once (tokens are immutable; bad ones are not kept).
+  const parsed = new LRUCache<string, ResolvedToken>({ max: 4_096 });
+
   async function resolve(tenantId: string, token: SnapToken, signal?: AbortSignal): Promise<ResolvedToken> {
+    const hit = parsed.get(token);
+    if (hit !== undefined) return hit;
     const decoded = decodeToken(token);
-    if (decoded.snapshot) return { xid: decoded.xid.toString(), snapshot: formatPgSnapshot(decoded.snapshot) };
+    if (decoded.snapshot) {
+      const r = { xid: decoded.xid.toString(), snapshot: formatPgSnapshot(decoded.snapshot) };
+      parsed.set(token, r);
+      return r;
+    }
     if (decoded.xid === 0n) return { xid: '0', snapshot: nothingVisible };
     const key = `${tenantId}\u0000${decoded.xid}`;
     const cached = legacy.get(key);
@@ -406,6 +434,32 @@ export function createPostgresDataReader(db: Database, options: PostgresReaderOp
         items: items.map(attributeFromRow),
         continuousToken: more ? encodePageToken('attributes', filter, last.id) : '',
       };
+    },
+
+    async relationRows(tenantId, snapToken, keys, signal): Promise<Tuple[][]> {
+      const out: Tuple[][] = keys.map(() => []);
+      if (keys.length === 0) return out;
+      const t = await resolve(tenantId, snapToken, signal);
+      const p = new Params();
+      const k = {
+        et: p.add(keys.map((x) => x.entityType)),
+        eid: p.add(keys.map((x) => x.entityId)),
+        rel: p.add(keys.map((x) => x.relation)),
+        st: p.add(keys.map((x) => x.subject?.type ?? null)),
+        sid: p.add(keys.map((x) => x.subject?.id ?? null)),
+      };
+      // One index probe (idx_tuples_entity) per key: a nested loop over the unnested keys.
+      const sql =
+        `SELECT k.i::int AS i, r.${tupleColumns.split(', ').join(', r.')}` +
+        ` FROM unnest(${k.et}::text[], ${k.eid}::text[], ${k.rel}::text[], ${k.st}::text[], ${k.sid}::text[])` +
+        ` WITH ORDINALITY AS k(et, eid, rel, st, sid, i)` +
+        ` JOIN relation_tuples r ON r.tenant_id = ${p.add(tenantId)} AND r.entity_type = k.et` +
+        ` AND r.entity_id = k.eid AND r.relation = k.rel` +
+        ` WHERE (k.st IS NULL OR r.subject_relation <> '' OR (r.subject_type = k.st AND r.subject_id = k.sid))` +
+        ` AND ${visibility(p, t).replace(/(created_tx_id|expired_tx_id)/g, 'r.$1')} ORDER BY k.i, r.id`;
+      const r = await query<TupleRow & { i: number }>(db.reader, sql, p.values, signal);
+      for (const row of r.rows) (out[row.i - 1] as Tuple[]).push(tupleFromRow(row));
+      return out;
     },
 
     queryUniqueSubjectIds(tenantId, subjectType, subjectRelation, snapToken, signal): Promise<readonly string[]> {

@@ -11,10 +11,14 @@
  */
 import { PermifyError } from '../../errors.js';
 import type { Store } from '../contract.js';
-import { createDatabase, query, silentLogger, type Database, type StoreLogger } from './database.js';
+import { availableParallelism } from 'node:os';
+import { createDatabase, query, raceAbort, silentLogger, type Database, type StoreLogger } from './database.js';
+import { createBatchingReader } from './batch-reader.js';
 import { createPostgresBulkStore } from './bulk.js';
 import { createPostgresBundleStore } from './bundle-store.js';
-import { createPostgresDataReader } from './data-reader.js';
+import { listenDataChanged, notifyDataChanged } from './data-events.js';
+import { createPostgresDataReader, DEFAULT_READ_CACHE_ENTRIES } from './data-reader.js';
+import { HeadCache } from './head-cache.js';
 import { createPostgresDataWriter } from './data-writer.js';
 import { createPostgresGarbageCollector, type PostgresGarbageCollector } from './gc.js';
 import { migrateUp, migrationStatus } from './migrator.js';
@@ -27,7 +31,7 @@ export interface PostgresStoreOptions {
   readonly uri?: string;
   readonly writerUri?: string;
   readonly readerUri?: string;
-  /** Pool size per role (default 20). */
+  /** Pool size per role (default / 0: {@link defaultPoolSize}). */
   readonly maxOpenConnections?: number;
   /** Connections per role kept open when idle (default 0). */
   readonly minConnections?: number;
@@ -56,6 +60,23 @@ export interface PostgresStoreOptions {
   readonly logger?: StoreLogger;
   /** Entries of the reader's snapshot read cache (0 disables it; default 10 000). */
   readonly readCacheEntries?: number;
+  /** Coalesce the engine's `entity#relation` reads into batched statements (batch-reader.ts; default true). */
+  readonly batchReads?: boolean;
+  /**
+   * Longest a tenant's head token and schema head are reused (head-cache.ts; default 1 000, 0 = read them
+   * for every request). Writes through any process invalidate them at once (NOTIFY).
+   */
+  readonly headCacheMaxAgeMs?: number;
+}
+
+/**
+ * Default pool size per role: twice the cores of this machine, at least 4 and at most 20. What bounds a
+ * PostgreSQL server's throughput is its cores; more connections than a small multiple of them only queue
+ * inside the server (and each costs it memory). A client cannot see the database's cores, so this assumes
+ * a database machine like this one; set database.max_open_connections for another shape.
+ */
+export function defaultPoolSize(): number {
+  return Math.min(20, Math.max(4, 2 * availableParallelism()));
 }
 
 export interface PostgresStore extends Store {
@@ -66,6 +87,12 @@ export interface PostgresStore extends Store {
   readonly database: Database;
   /** Resolves once the database is reachable and migrated (or rejects when the store is closed first). */
   ready(): Promise<void>;
+  /**
+   * Calls `listener` with the tenant id whenever a process announces a committed write to it
+   * (`permify_data_changed`), and with undefined when announcements may have been missed (the event
+   * connection came back). Returns the unsubscribe function.
+   */
+  onDataChanged(listener: (tenantId: string | undefined) => void): () => void;
 }
 
 function resolveUris(o: PostgresStoreOptions): { writerUri: string; readerUri: string } {
@@ -87,7 +114,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const db = createDatabase({
     writerUri,
     readerUri,
-    maxOpenConnections: options.maxOpenConnections ?? 20,
+    maxOpenConnections:
+      options.maxOpenConnections !== undefined && options.maxOpenConnections > 0
+        ? options.maxOpenConnections
+        : defaultPoolSize(),
     minConnections: options.minConnections ?? 0,
     maxConnectionLifetimeMs: options.maxConnectionLifetimeMs ?? 0,
     maxConnectionIdleTimeMs: options.maxConnectionIdleTimeMs ?? 60_000,
@@ -142,9 +172,45 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
   await attempt(1_000);
 
-  const reader = createPostgresDataReader(db, {
+  const direct = createPostgresDataReader(db, {
     ...(options.readCacheEntries !== undefined ? { readCacheEntries: options.readCacheEntries } : {}),
   });
+  const readCacheEntries = options.readCacheEntries ?? DEFAULT_READ_CACHE_ENTRIES;
+  const reader =
+    (options.batchReads ?? true)
+      ? createBatchingReader(
+          direct,
+          readCacheEntries > 0 ? { prefetchEntries: readCacheEntries, prefetchTtlMs: 0 } : {},
+        )
+      : direct;
+  // Data-change events: other processes' writes invalidate the head cache (and wake read models).
+  const dataListeners = new Set<(tenantId: string | undefined) => void>();
+  const dataEvents = listenDataChanged(
+    writerUri,
+    logger,
+    (tenantId) => {
+      heads.invalidate(tenantId);
+      for (const l of dataListeners) l(tenantId);
+    },
+    () => {
+      heads.invalidate(undefined);
+      for (const l of dataListeners) l(undefined);
+    },
+  );
+  const heads = new HeadCache({
+    maxAgeMs: options.headCacheMaxAgeMs ?? 1_000,
+    usable: () => dataEvents.connected,
+  });
+  /** After a commit: this process's head reads see it at once, other processes are told. */
+  const written = (tenantId: string): void => {
+    heads.invalidate(tenantId);
+    notifyDataChanged(db, tenantId).catch((e: unknown) =>
+      logger.warn({ err: (e as Error).message }, 'NOTIFY after a write failed (other processes poll)'),
+    );
+  };
+  const writer = createPostgresDataWriter(db);
+  const schemas = createPostgresSchemaStore(db);
+  const bulk = createPostgresBulkStore(db, reader);
   // The reader's snapshot cache forgets a deleted tenant: at once for deletions through this store, and via the
   // NOTIFY channel for those of other instances (everything, when deletions may have been missed).
   const tenantStore = createPostgresTenantStore(db);
@@ -156,16 +222,53 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     async deleteTenant(id, signal) {
       await tenantStore.deleteTenant(id, signal);
       reader.purgeTenant(id);
+      heads.invalidate(id);
     },
   };
   return {
     kind: 'postgres',
     database: db,
-    reader,
-    writer: createPostgresDataWriter(db),
-    bulk: createPostgresBulkStore(db, reader),
-    schemas: createPostgresSchemaStore(db),
+    reader: {
+      ...reader,
+      headSnapToken: (tenantId, signal) =>
+        raceAbort(
+          heads.headToken(tenantId, () => reader.headSnapToken(tenantId)),
+          signal,
+        ),
+    },
+    writer: {
+      async write(tenantId, steps, signal) {
+        const token = await writer.write(tenantId, steps, signal);
+        written(tenantId);
+        return token;
+      },
+    },
+    bulk: {
+      ...bulk,
+      async importBatch(tenantId, batch, signal) {
+        const token = await bulk.importBatch(tenantId, batch, signal);
+        written(tenantId);
+        return token;
+      },
+    },
+    schemas: {
+      ...schemas,
+      async writeSchema(tenantId, definitions, signal) {
+        const version = await schemas.writeSchema(tenantId, definitions, signal);
+        written(tenantId);
+        return version;
+      },
+      headVersion: (tenantId, signal) =>
+        raceAbort(
+          heads.schemaHead(tenantId, () => schemas.headVersion(tenantId)),
+          signal,
+        ),
+    },
     tenants,
+    onDataChanged(listener) {
+      dataListeners.add(listener);
+      return () => dataListeners.delete(listener);
+    },
     bundles: createPostgresBundleStore(db),
     watcher,
     gc,
@@ -182,6 +285,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       if (retryTimer) clearTimeout(retryTimer);
       rejectReady(new PermifyError('UNAVAILABLE', 'store closed'));
       unsubscribeTenantEvents();
+      dataEvents.close();
       await gc.close();
       await db.close();
     },

@@ -21,7 +21,6 @@ import { A_ID, T_ID } from '../memory/tables.js';
 import type { PostgresStore } from '../postgres/index.js';
 import { checkAttributeFilter, checkTupleFilter } from '../postgres/validate.js';
 import { normaliseRelation } from '../postgres/values.js';
-import { listenDataChanged, notifyDataChanged } from './data-events.js';
 import { EMPTY_VIEW, ReadModel, type ModelTenant, type ModelView, type ReadModelOptions } from './read-model.js';
 
 export interface ReadModelStore extends PostgresStore {
@@ -189,32 +188,19 @@ export function createReadModelSchemaStore(model: ReadModel, direct: SchemaStore
 
 export interface ReadModelStoreOptions extends Partial<ReadModelOptions> {
   readonly logger: ReadModelOptions['logger'];
-  /**
-   * URI of the writer database, for the LISTEN connection that wakes the model when another process writes
-   * (default: the writer pool's connection string; without one the model only polls).
-   */
-  readonly uri?: string;
 }
 
 /** Wraps `direct` with a read model and starts tailing. */
 export function createReadModelStore(direct: PostgresStore, options: ReadModelStoreOptions): ReadModelStore {
   const model = new ReadModel(direct.database, { ...READ_MODEL_DEFAULTS, ...options });
   model.start();
-  const uri =
-    options.uri ??
-    (direct.database.writer as unknown as { options?: { connectionString?: string } }).options?.connectionString;
-  const events =
-    uri === undefined
-      ? undefined
-      : listenDataChanged(uri, options.logger, (tenantId) => {
-          if (model.loadedTenant(tenantId) !== undefined) model.kick();
-        });
+  // Other processes' writes wake the model (the store LISTENs; its writes NOTIFY after commit).
+  const stopEvents = direct.onDataChanged((tenantId) => {
+    if (tenantId === undefined || model.loadedTenant(tenantId) !== undefined) model.kick();
+  });
   const written = (tenantId: string, token: string): void => {
     model.noteWrite(tenantId, token);
     model.kick();
-    notifyDataChanged(direct.database, tenantId).catch((e: unknown) =>
-      options.logger.warn({ err: (e as Error).message }, 'read model: NOTIFY after a write failed'),
-    );
   };
   // Deletions drop the tenant at once; a `missed` (the channel was down) needs nothing here: every tailing
   // cycle compares each tenant's `tenants.created_at` with the one it loaded, in the cycle's own snapshot.
@@ -255,6 +241,7 @@ export function createReadModelStore(direct: PostgresStore, options: ReadModelSt
       subscribe: (listener) => direct.tenants.subscribe(listener),
     },
     bundles: direct.bundles,
+    onDataChanged: (listener) => direct.onDataChanged(listener),
     watcher: direct.watcher,
     gc: direct.gc,
     /** Ready once the database is and the model has caught up (one tailing cycle done). */
@@ -263,7 +250,7 @@ export function createReadModelStore(direct: PostgresStore, options: ReadModelSt
     },
     async close() {
       unsubscribe();
-      events?.close();
+      stopEvents();
       await model.close();
       await direct.close();
     },

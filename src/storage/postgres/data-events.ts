@@ -1,11 +1,12 @@
 /**
- * Wake-ups of the read model across processes: after a data write commits, its process sends
- * `NOTIFY permify_data_changed, '<tenant>'`; every read model LISTENs on one dedicated connection and runs a
- * tailing cycle soon. Notifications only shorten the lag: the model's polling is the safety net, so a lost
- * connection costs latency, never correctness. The connection is reopened with a doubling delay (1 s to 30 s).
+ * Data-change events across processes: after a data or schema write commits, its process sends
+ * `NOTIFY permify_data_changed, '<tenant>'`; listeners use one dedicated connection. The read model runs a
+ * tailing cycle soon (its polling is the safety net, so a lost connection costs latency, never
+ * correctness); the head cache (head-cache.ts) forgets the tenant's head token and schema head, and caches
+ * nothing while the connection is down. The connection is reopened with a doubling delay (1 s to 30 s).
  */
 import pg from 'pg';
-import { query, type Database, type StoreLogger } from '../postgres/database.js';
+import { query, type Database, type StoreLogger } from './database.js';
 
 export const dataChangedChannel = 'permify_data_changed';
 
@@ -15,6 +16,8 @@ export async function notifyDataChanged(db: Database, tenantId: string): Promise
 }
 
 export interface DataEventListener {
+  /** True while LISTEN is established (notifications are being received). */
+  readonly connected: boolean;
   close(): void;
 }
 
@@ -22,6 +25,8 @@ export function listenDataChanged(
   uri: string,
   logger: StoreLogger,
   onChange: (tenantId: string) => void,
+  /** Called whenever LISTEN is (re)established: events sent while it was down were missed. */
+  onConnected?: () => void,
 ): DataEventListener {
   let client: pg.Client | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -46,13 +51,13 @@ export function listenDataChanged(
     client = undefined;
     c.removeAllListeners('notification');
     void c.end().catch(() => undefined);
-    logger.warn({ reason }, 'read model: data event connection lost; polling until it is back');
+    logger.warn({ reason }, 'data event connection lost; reconnecting (read model polls, head cache off meanwhile)');
     retry();
   };
 
   async function open(): Promise<void> {
     const mine = ++epoch;
-    const c = new pg.Client({ connectionString: uri, application_name: 'permify-ts-read-model', keepAlive: true });
+    const c = new pg.Client({ connectionString: uri, application_name: 'permify-ts-events', keepAlive: true });
     c.on('error', (err) => lost(mine, c, err.message));
     c.on('end', () => lost(mine, c, 'connection ended'));
     c.on('notification', (n) => {
@@ -64,7 +69,7 @@ export function listenDataChanged(
     } catch (e) {
       if (mine === epoch) {
         epoch += 1;
-        logger.warn({ err: (e as Error).message }, 'read model: data event connection failed; retrying');
+        logger.warn({ err: (e as Error).message }, 'data event connection failed; retrying');
         retry();
       }
       void c.end().catch(() => undefined);
@@ -76,10 +81,14 @@ export function listenDataChanged(
     }
     client = c;
     delayMs = 1_000;
+    onConnected?.();
   }
 
   void open();
   return {
+    get connected() {
+      return client !== undefined;
+    },
     close() {
       closed = true;
       epoch += 1;
