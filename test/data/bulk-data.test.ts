@@ -282,6 +282,58 @@ describe.each(['memory', 'postgres'] as const)('bulk data (%s)', (engine) => {
     60_000,
   );
 
+  it('a killed export resumes with --resume at the same snapshot despite writes meanwhile', async () => {
+    const id = await tenant('kill-export');
+    await seed(id, 6000);
+    const whole = join(dir, `export-whole-${engine}.ndjson`);
+    expect((await cli('export', '--tenant', id, '--out', whole)).code).toBe(0);
+    const out = join(dir, `export-killed-${engine}.ndjson`);
+    const state = `${out}.export-state.json`;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'src/cli/main.ts'),
+        'data',
+        'export',
+        '--tenant',
+        id,
+        '--address',
+        address,
+        '--page-size',
+        '10',
+        '--out',
+        out,
+        '--no-progress',
+      ],
+      { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 600; i += 1) {
+      const s = existsSync(state) ? (JSON.parse(readFileSync(state, 'utf8')) as { tuples: number }) : undefined;
+      if (s && s.tuples >= 500) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const partial = JSON.parse(readFileSync(state, 'utf8')) as { tuples: number };
+    expect(partial.tuples).toBeGreaterThan(0);
+    expect(partial.tuples).toBeLessThan(6000);
+    // Writes after the export started (and before its resumption) must not show up in it.
+    await server.store.writer.write(id, [
+      {
+        writeTuples: [parseTuple('document:late#owner@user:late')],
+        deleteTuples: [parseTuple('document:d1#viewer@user:u1')],
+      },
+    ]);
+    const resumed = await cli('export', '--tenant', id, '--out', out, '--resume', '--page-size', '700');
+    expect(resumed.err).toContain('export complete (resumed)');
+    expect(resumed.code).toBe(0);
+    expect(existsSync(state)).toBe(false);
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(whole, 'utf8'));
+  }, 60_000);
+
   it('reports bad lines with their line numbers; --on-error skip goes on, abort stops', async () => {
     const file = join(dir, `bad-${engine}.ndjson`);
     const good = (t: string) =>
