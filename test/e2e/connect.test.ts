@@ -76,7 +76,7 @@ describe('Connect and gRPC-Web under /connect/', () => {
       }
       expect(ids, name).toEqual(['d1']);
     }
-    expect(server.metrics.render()).toMatch(
+    expect(await server.metrics.render()).toMatch(
       /permify_requests_total\{transport="connect",rpc="base.v1.Permission\/Check",code="OK"\} 2/,
     );
   });
