@@ -10,9 +10,10 @@ import { query, type Database, type StoreLogger } from './database.js';
 
 export const dataChangedChannel = 'permify_data_changed';
 
-/** Tells other processes that `tenantId` changed (best effort: their polling catches up anyway). */
-export async function notifyDataChanged(db: Database, tenantId: string): Promise<void> {
-  await query(db.writer, 'SELECT pg_notify($1, $2)', [dataChangedChannel, tenantId]);
+/** Tells other processes that these tenants changed, in one statement (best effort: they poll anyway). */
+export async function notifyDataChanged(db: Database, tenantIds: readonly string[]): Promise<void> {
+  if (tenantIds.length === 0) return;
+  await query(db.writer, 'SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t', [dataChangedChannel, tenantIds]);
 }
 
 export interface DataEventListener {

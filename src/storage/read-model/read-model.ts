@@ -17,7 +17,14 @@
  */
 import type pg from 'pg';
 import { A_EXPIRED, A_ID, LIVE, T_EXPIRED, T_ID, TenantData } from '../memory/tables.js';
-import { connect, expiredBy, liveSentinel, mustDiscard, type Database, type StoreLogger } from '../postgres/database.js';
+import {
+  connect,
+  expiredBy,
+  liveSentinel,
+  mustDiscard,
+  type Database,
+  type StoreLogger,
+} from '../postgres/database.js';
 import {
   decodeToken,
   encodeToken,
@@ -497,9 +504,11 @@ export class ReadModel {
     this.active.add(client);
     let broken = false;
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const r = await client.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s');
-      const snapshot = parsePgSnapshot((r.rows[0] as { s: string }).s);
+      // One round trip: the transaction's snapshot is taken by its first statement, the SELECT.
+      const rs = (await client.query(
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_current_snapshot()::text AS s',
+      )) as unknown as pg.QueryResult<{ s: string }>[];
+      const snapshot = parsePgSnapshot((rs[1]?.rows[0] as { s: string }).s);
       const out = await fn(client, snapshot);
       await client.query('COMMIT');
       return out;
@@ -618,18 +627,20 @@ export class ReadModel {
     const result = await this.withSnapshot(async (c, snapshot) => {
       if (tenants.length === 0) return { snapshot, txs: [], tuples: [], attributes: [], schemas: [] };
       const ids = tenants.map(([id]) => id);
-      const txr = await c.query<{ tenant_id: string; id: string }>(
-        'SELECT t.tenant_id, t.id::text AS id FROM unnest($1::text[], $2::text[]) AS p(tenant, snap)' +
-          ' JOIN transactions t ON t.tenant_id = p.tenant AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot)' +
-          ' AND NOT pg_visible_in_snapshot(t.id, p.snap::pg_snapshot) ORDER BY t.id',
+      // Per tenant in one round trip: the transactions to apply (committed in C, not in the tenant's
+      // position), the schema head and the creation time (a change = deleted and maybe re-created).
+      const heads = await c.query<{ tenant_id: string; v: string | null; c: string | null; txs: string[] }>(
+        'SELECT p.tenant AS tenant_id,' +
+          ' (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
+          ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c,' +
+          ' ARRAY(SELECT t.id::text FROM transactions t WHERE t.tenant_id = p.tenant' +
+          ' AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot) AND NOT pg_visible_in_snapshot(t.id, p.snap::pg_snapshot)' +
+          ' ORDER BY t.id) AS txs FROM unnest($1::text[], $2::text[]) AS p(tenant, snap)',
         [ids, tenants.map(([, t]) => `${t.pos.xmin}:${t.pos.xmax}:${t.pos.xip.join(',')}`)],
       );
-      const schemas = await c.query<{ tenant_id: string; v: string | null; c: string | null }>(
-        'SELECT p.tenant AS tenant_id, (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
-          ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c FROM unnest($1::text[]) AS p(tenant)',
-        [ids],
-      );
-      if (txr.rows.length === 0) return { snapshot, txs: [], tuples: [], attributes: [], schemas: schemas.rows };
+      const schemas = heads.rows;
+      const txr = { rows: heads.rows.flatMap((r) => r.txs.map((id) => ({ tenant_id: r.tenant_id, id }))) };
+      if (txr.rows.length === 0) return { snapshot, txs: [], tuples: [], attributes: [], schemas };
       const txTenants = [...new Set(txr.rows.map((r) => r.tenant_id))];
       const xids = txr.rows.map((r) => r.id);
       const tr = await c.query<unknown[]>({
@@ -648,7 +659,7 @@ export class ReadModel {
         values: [txTenants, xids],
         rowMode: 'array',
       });
-      return { snapshot, txs: txr.rows, tuples: tr.rows, attributes: ar.rows, schemas: schemas.rows };
+      return { snapshot, txs: txr.rows, tuples: tr.rows, attributes: ar.rows, schemas };
     });
 
     // Everything below is synchronous: readers never see a half-applied cycle.
