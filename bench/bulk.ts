@@ -5,14 +5,16 @@
  *   PostgreSQL, vs the ceiling of the table itself: `COPY` straight into relation_tuples (same indexes, no
  *   staging, no MVCC bookkeeping, no duplicate handling);
  * - export vs paging with the reader's `readRelationships` (the generic read path); the first export after
- *   an import is reported apart ("cold": PostgreSQL sets the rows' hint bits on first read) from a second one;
+ *   an import is reported apart ("cold": PostgreSQL sets the rows' hint bits on first read, and autovacuum
+ *   of the new rows is pending) from a second one after `VACUUM (ANALYZE)`;
  * - memory flat in the data size: the same run at size/5 and at size, printing the peak heap and RSS growth of
  *   the import and export phases (after a GC, with --expose-gc) -- streaming means these do not grow with N.
  *   (The memory store keeps its data on the heap by design; for it only the export phase is meaningful.)
  * CPU time of the process is printed per 1,000 items (PostgreSQL's own CPU is in its server processes).
  *
- * Usage: node --expose-gc --import tsx bench/bulk.ts [--size N] [--batch N] [--page N]
- * (default 1,000,000 tuples, import batches of 10,000, export pages of 5,000).
+ * Usage: node --expose-gc --import tsx bench/bulk.ts [--size N] [--batch N] [--page N] [--keys spread|sequential]
+ * (default 1,000,000 tuples, import batches of 10,000, export pages of 5,000, entity ids spread over the key
+ * space; `sequential` gives ids in insertion order, which flatters both stores' index maintenance).
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,21 +32,24 @@ const { values } = parseArgs({
     size: { type: 'string', default: '1000000' },
     batch: { type: 'string', default: '10000' },
     page: { type: 'string', default: '5000' },
+    keys: { type: 'string', default: 'spread' },
   },
 });
 const size = Number(values.size);
 const batch = Number(values.batch);
 const pageSize = Number(values.page);
+/** `spread`: entity ids spread over the key space (realistic); `sequential`: ids in insertion order. */
+const spread = values.keys !== 'sequential';
 const gc = (globalThis as { gc?: () => void }).gc;
 const MiB = 2 ** 20;
 const r = (x: number): string => Math.round(x).toLocaleString('en-US');
 
-/** Tuples `from .. from+n` of a data set whose entity ids are spread over the key space (not insertion-sorted). */
+/** Tuples `from .. from+n` of the data set (entity ids spread over the key space unless --keys sequential). */
 function tuples(from: number, n: number, prefix: string): Tuple[] {
   const out: Tuple[] = [];
   for (let i = from; i < from + n; i += 1) {
     out.push({
-      entity: { type: 'document', id: `${prefix}${(i * 7919) % 100_000_019}` },
+      entity: { type: 'document', id: `${prefix}${spread ? (i * 7919) % 100_000_019 : i}` },
       relation: 'viewer',
       subject: { type: 'user', id: `u${i % 5000}`, relation: '' },
     });
@@ -142,6 +147,16 @@ async function readerPaged(store: Store, tenant: string, snap: string): Promise<
   return { rate: n / ((performance.now() - t0) / 1000), cpuPerK: (cpu.user + cpu.system) / 1000 / (n / 1000) };
 }
 
+async function vacuum(uri: string): Promise<void> {
+  const c = new pg.Client({ connectionString: uri });
+  await c.connect();
+  try {
+    await c.query('VACUUM (ANALYZE) relation_tuples');
+  } finally {
+    await c.end();
+  }
+}
+
 /** The table's own ceiling: COPY of the same rows straight into relation_tuples (PostgreSQL only). */
 async function copyCeiling(uri: string, n: number): Promise<Timed> {
   const c = new pg.Client({ connectionString: uri });
@@ -186,13 +201,16 @@ async function run(name: string, store: Store, uri?: string): Promise<void> {
     const me = memoryWatch();
     me.start();
     const cold = await exportAll(store, tenant, snap, me);
+    // What autovacuum does shortly after a bulk load anyway; measured apart so that the warm figure does
+    // not depend on whether autovacuum happens to run during it.
+    if (uri !== undefined) await vacuum(uri);
     const warm = await exportAll(store, tenant, snap, me);
     const reader = n === size ? await readerPaged(store, tenant, snap) : undefined;
     console.log(
       `${name} ${r(n)} tuples: import ${fmt(imp)}, ${(imp.rate / write.rate).toFixed(1)}x the write path ${fmt(write)}`,
     );
     console.log(
-      `${name} ${r(n)} tuples: export ${fmt(warm.t)} (cold, first read after the import: ${fmt(cold.t)})` +
+      `${name} ${r(n)} tuples: export ${fmt(warm.t)}${uri !== undefined ? ' after VACUUM' : ''} (cold, first read right after the import: ${fmt(cold.t)})` +
         (reader ? `, ${(warm.t.rate / reader.rate).toFixed(1)}x paging the reader ${fmt(reader)}` : '') +
         (warm.items === n && cold.items === n ? '' : `  ITEM COUNT MISMATCH ${cold.items}/${warm.items}`),
     );
@@ -204,13 +222,12 @@ async function run(name: string, store: Store, uri?: string): Promise<void> {
   if (uri !== undefined) {
     const n = Math.min(size, 200_000);
     const ceiling = await copyCeiling(uri, n);
-    console.log(
-      `${name}: ceiling, COPY of ${r(n)} rows straight into relation_tuples (same indexes): ${fmt(ceiling)}`,
-    );
+    console.log(`${name}: ceiling, COPY of ${r(n)} rows straight into relation_tuples (same indexes): ${fmt(ceiling)}`);
   }
 }
 
 if (gc === undefined) console.log('(run with node --expose-gc for heap figures after a GC)');
+console.log(`${values.keys} entity ids, import batches of ${r(batch)}, export pages of ${r(pageSize)}`);
 await run('memory', createMemoryStore());
 if (process.env.PERMIFY_TEST_DATABASE_URI) {
   const db = await createTestDatabase();
