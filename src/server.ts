@@ -285,6 +285,11 @@ export async function startServer(config: Config, options: StartServerOptions = 
         pipeline,
         services: Object.values(services),
         health,
+        // /healthz?detail=true: the read model's state (per tenant: loaded, rows, position, lag).
+        healthDetail: () => {
+          const rm = (store as { readonly readModel?: ReadModel }).readModel;
+          return { read_model: rm === undefined ? { enabled: false } : rm.healthDetail() };
+        },
         logger: logger.child({ transport: 'rest' }),
         metrics,
         // On the HTTP port /metrics goes through admission (authentication when enabled) like any RPC; a

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, stopSharedServer, type TestDatabase } from '../support/postgres.js';
-import { request } from '../e2e/rest-support.js';
+import { request, startTestServer } from '../e2e/rest-support.js';
 
 let db: TestDatabase;
 const children: ChildProcess[] = [];
@@ -118,4 +118,43 @@ describe('three processes on one database', () => {
     }
     for (const port of ports) expect(await modelReads(port)).toBeGreaterThan(0);
   }, 60_000);
+
+  it('/healthz?detail=true reports the model per tenant; plain /healthz is unchanged', async () => {
+    for (const port of ports) {
+      const plain = await request(port, 'GET', '/healthz');
+      expect(plain.status).toBe(200);
+      expect(plain.json).toEqual({ status: 'SERVING' });
+      const res = await request(port, 'GET', '/healthz?detail=true');
+      expect(res.status).toBe(200);
+      const body = res.json as {
+        status: string;
+        read_model: {
+          enabled: boolean;
+          caught_up: boolean;
+          tenants: { tenant_id: string; loaded: boolean; rows: number; position: string; lag_ms: number }[];
+        };
+      };
+      expect(body.status).toBe('SERVING');
+      expect(body.read_model.enabled).toBe(true);
+      expect(body.read_model.caught_up).toBe(true);
+      const t1 = body.read_model.tenants.find((t) => t.tenant_id === 't1');
+      expect(t1?.loaded).toBe(true);
+      expect(t1?.rows).toBeGreaterThan(0); // the deleted tuples' history
+      expect(t1?.position).not.toBe('');
+      expect(t1?.lag_ms).toBeGreaterThanOrEqual(0);
+    }
+  });
+});
+
+describe('/healthz detail without a read model', () => {
+  it('says the model is disabled (memory store)', async () => {
+    const server = await startTestServer();
+    try {
+      const res = await request(server.ports.http as number, 'GET', '/healthz?detail=1');
+      expect(res.status).toBe(200);
+      expect(res.json).toEqual({ status: 'SERVING', read_model: { enabled: false } });
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -34,6 +34,11 @@ export interface RestGatewayOptions {
   readonly pipeline: Pipeline;
   readonly services: readonly DescService[];
   readonly health: HealthReporter;
+  /**
+   * `GET /healthz?detail=true`: this object's fields are added to the answer (the read model's state), with
+   * 200 when serving and 503 otherwise.
+   */
+  readonly healthDetail?: () => Record<string, unknown>;
   readonly logger: HandlerLogger;
   readonly metrics?: Metrics;
   /**
@@ -373,6 +378,12 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
   ): Promise<void> {
     await pipeline.admit(new RestCall(HEALTH_ENTRY, logger, req, controller));
     const status = opts.health.status(url.searchParams.get('service') ?? '');
+    const detail = url.searchParams.get('detail');
+    if (opts.healthDetail !== undefined && (detail === 'true' || detail === '1') && status !== 'SERVICE_UNKNOWN') {
+      res.writeHead(status === 'SERVING' ? 200 : 503, { 'Content-Type': 'application/json' });
+      res.end(`${JSON.stringify({ status, ...opts.healthDetail() })}\n`);
+      return;
+    }
     if (status === 'SERVING') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end('{"status":"SERVING"}\n');

@@ -423,6 +423,32 @@ export class ReadModel {
     };
   }
 
+  /**
+   * The state for `/healthz?detail=true`: per tenant whether it is loaded, its rows, position (the tenant's
+   * head snap token in the model) and lag (time since the model last advanced it).
+   */
+  healthDetail(): Record<string, unknown> {
+    const s = this.state();
+    return {
+      enabled: true,
+      caught_up: s.caughtUp,
+      rows: s.rows,
+      bytes: s.bytes,
+      max_rows: s.maxTuples,
+      max_bytes: s.maxBytes,
+      lag_ms: s.lastCycleAgoMs,
+      tenants: s.tenants.map((t) => ({
+        tenant_id: t.tenantId,
+        loaded: t.loaded,
+        rows: t.rows,
+        bytes: t.bytes,
+        position: t.position,
+        lag_ms: t.lagMs,
+      })),
+      over_budget: s.overBudget,
+    };
+  }
+
   private usedRows(except?: string): number {
     let n = 0;
     for (const [id, t] of this.tenants) if (id !== except) n += Math.max(TENANT_MIN_ROWS, t.rows);
