@@ -15,7 +15,10 @@
  *
  *   node --import tsx bench/read-model.ts [--tuples 50000] [--checks 2000] [--concurrency 64]
  *     [--lookups 200] [--budget-ms 10000] [--write-rate 1000] [--write-seconds 5] [--uri postgres://...]
- *     [--skip-memory] [--skip-direct] [--skip-model]
+ *     [--skip-memory] [--skip-direct] [--skip-model] [--processes 3]
+ *
+ * With `--processes N` (default 3), N-1 more processes each load the same tenant into their own model, one
+ * after the other, and report their RSS (what a second and third server process costs).
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -46,6 +49,8 @@ const { values } = parseArgs({
     'skip-memory': { type: 'boolean', default: false },
     'skip-direct': { type: 'boolean', default: false },
     'skip-model': { type: 'boolean', default: false },
+    processes: { type: 'string', default: '3' },
+    child: { type: 'string' },
   },
 });
 const num = (k: string): number => {
@@ -300,6 +305,7 @@ async function main(): Promise<void> {
         `postgres + read model: lookupEntity ${fmt(ml.perSecond, 1)}/s, p99 ${fmt(ml.p99, 2)} ms; wrong answers ${memoryLookups ? wrong(memoryLookups.answers, ml.answers) : -1}${memoryLookups ? `; ratio to memory ${fmt(ml.perSecond / memoryLookups.perSecond, 2)}` : ''}`,
       );
       const fb = model.readModel.state();
+      if (num('processes') > 1) await extraProcesses(db.uri, num('processes'));
       console.log(`model reads ${fmt(fb.modelReads)}, fallbacks to PostgreSQL ${fmt(fb.fallbacks)}`);
 
       // Apply lag: another instance writes; this instance's model must cover each returned token.
@@ -396,4 +402,45 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** A child process: load the tenant into a read model, report RSS before and after as one JSON line. */
+async function child(uri: string): Promise<void> {
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  const inner = await createPostgresStore({ uri, maxOpenConnections: 4 });
+  await inner.ready();
+  const model = createReadModelStore(inner, { logger: silentLogger });
+  const t0 = performance.now();
+  if (!(await model.readModel.whenLoaded(TENANT))) throw new Error('model did not load');
+  const loadMs = performance.now() - t0;
+  global.gc?.();
+  const rss1 = process.memoryUsage().rss;
+  console.log(JSON.stringify({ rss0, rss1, rows: model.readModel.state().rows, loadMs }));
+  await model.close();
+}
+
+async function extraProcesses(uri: string, n: number): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  for (let i = 2; i <= n; i += 1) {
+    const out = await new Promise<string>((resolve, reject) => {
+      const c = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/read-model.ts', '--child', uri], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let text = '';
+      c.stdout.on('data', (b: Buffer) => (text += b.toString()));
+      c.on('error', reject);
+      c.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`child exited with ${code}`))));
+    });
+    const r = JSON.parse(out.trim().split('\n').pop() as string) as {
+      rss0: number;
+      rss1: number;
+      rows: number;
+      loadMs: number;
+    };
+    console.log(
+      `process ${i}: RSS ${fmt(r.rss1 / 1048576, 1)} MiB in all (${fmt(r.rss0 / 1048576, 1)} MiB before its model); model +${fmt((r.rss1 - r.rss0) / 1048576, 1)} MiB = ${fmt((r.rss1 - r.rss0) / Math.max(1, r.rows), 1)} bytes/row; load ${fmt(r.rows)} rows in ${fmt(r.loadMs)} ms = ${fmt((r.rows / r.loadMs) * 1000)} rows/s (load ${load()})`,
+    );
+  }
+}
+
+if (typeof values.child === 'string') await child(values.child);
+else await main();
