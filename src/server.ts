@@ -176,7 +176,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
 
   const health = createHealthReporter('NOT_SERVING');
   const metrics = createMetrics({ readers: telemetry.metricReaders, resource: telemetry.metricResource });
-  const observed = { tracer: telemetry.tracer, tracing: telemetry.tracing, metrics };
+  const observed = { tracer: telemetry.tracer, tracing: telemetry.tracing, sampleRate: telemetry.sampleRate, metrics };
   let authenticator: Authenticator | undefined;
   if (config.authn.enabled) {
     const a = config.authn;

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { PeriodicExportingMetricReader, type MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { OTLPTraceExporter as OtlpHttpTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -169,6 +169,8 @@ export interface Telemetry {
   readonly tracer: Tracer;
   /** True when spans are exported (decorators skip their work otherwise). */
   readonly tracing: boolean;
+  /** `tracer.sample_rate`, clamped to 0..1: the share of new calls that start a trace. */
+  readonly sampleRate: number;
   /** The OTLP metric push (when `meter.enabled`), to give to the metrics registry. */
   readonly metricReaders: readonly MetricReader[];
   readonly metricResource: Resource;
@@ -187,11 +189,11 @@ export function createTelemetry(config: TelemetryConfig, version: string): Telem
   const t = config.tracer;
   if (t.enabled) {
     installContextManager();
-    const rate = Math.min(1, Math.max(0, t.sample_rate));
     tracerProvider = new TracerProvider({
       resource: telemetryResource(t.service_name, config.account_id, version),
-      // An incoming sampled traceparent is followed; new traces are kept at the configured rate.
-      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(rate) }),
+      // A caller's traceparent decides by its sampled flag; whether a new call starts a trace at all is
+      // decided by the call pipeline at `sampleRate`, before any span is built (api/pipeline/tracing.ts).
+      sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
       spanProcessors: [new BatchSpanProcessor({ exporter: spanExporter(t) })],
     });
   }
@@ -217,6 +219,7 @@ export function createTelemetry(config: TelemetryConfig, version: string): Telem
   return {
     tracer: tracerProvider?.getTracer('permify', version) ?? trace.getTracer('permify-noop'),
     tracing: tracerProvider !== undefined,
+    sampleRate: Math.min(1, Math.max(0, t.sample_rate)),
     metricReaders: readers,
     metricResource: telemetryResource(m.service_name, config.account_id, version),
     loggerProvider,

@@ -216,3 +216,32 @@ describe.each(['http', 'grpc'] as const)('OTLP export over %s', (protocol) => {
     for (const signal of ['traces', 'metrics', 'logs'] as const) expect(ran.receiver.sink.headers[signal]?.['x-team']).toBe('authz');
   });
 });
+
+describe('tracer.sample_rate', () => {
+  it('0 traces no new call, yet a caller traceparent with the sampled flag is followed', async () => {
+    const receiver = await startOtlpHttpReceiver();
+    try {
+      const server = await startTestServer({
+        'tracer.enabled': true,
+        'tracer.exporter': 'otlp',
+        'tracer.endpoint': `127.0.0.1:${receiver.port}`,
+        'tracer.insecure': true,
+        'tracer.sample_rate': 0,
+      });
+      const traceId = randomBytes(16).toString('hex');
+      try {
+        const http = server.ports.http as number;
+        for (let i = 0; i < 3; i++) expect((await request(http, 'POST', '/v1/tenants/list', { page_size: 1 })).status).toBe(200);
+        expect((await request(http, 'POST', '/v1/tenants/list', { page_size: 1 }, { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` })).status).toBe(200);
+        // Not sampled by the caller: followed as not sampled.
+        expect((await request(http, 'POST', '/v1/tenants/list', { page_size: 1 }, { traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00` })).status).toBe(200);
+      } finally {
+        await server.close();
+      }
+      const servers = receiver.sink.spans.filter((s) => s.kind === SERVER);
+      expect(servers.map((s) => s.traceId)).toEqual([traceId]);
+    } finally {
+      await receiver.close();
+    }
+  });
+});

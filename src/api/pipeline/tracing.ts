@@ -9,12 +9,13 @@
  * trace id. Attributes: `rpc.system`/`rpc.service`/`rpc.method`, `permify.transport`, `permify.tenant_id`,
  * the request's `permify.snap_token` and `permify.schema_version` (the engine span adds the ones used and
  * the check count), `rpc.grpc.status_code`, and for REST `http.response.status_code`; a failed call has
- * status ERROR with the Permify error code. When the sampler drops the call nothing but an id is built.
+ * status ERROR with the Permify error code. When the sampler drops the call nothing but an id is built, and
+ * no context is entered (see observability/context.ts: context propagation is only on during sampled calls).
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { PermifyError } from '../../errors.js';
-import { enterContext, withRpcSpan } from '../../observability/context.js';
+import { enterCall, enterUnsampledCall, leaveCall, withRpcSpan } from '../../observability/context.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { statusName, type Call, type Interceptor } from './invoke.js';
 
@@ -47,11 +48,20 @@ export interface ObservabilityInterceptorOptions {
   readonly tracer: Tracer;
   /** False: no spans (the tracer is a no-op); in-flight and refusal metrics still count. */
   readonly tracing: boolean;
+  /**
+   * Share of calls without a caller traceparent that start a trace (`tracer.sample_rate`, default 1). Decided
+   * here, before anything is built, so that an unsampled call costs one random number; a caller's
+   * traceparent is followed (its sampled flag decides, via the provider's parent-based sampler).
+   */
+  readonly sampleRate?: number;
   readonly metrics: Metrics;
 }
 
 export function observability(options: ObservabilityInterceptorOptions): Interceptor {
   const { tracer, tracing, metrics } = options;
+  const sampleRate = options.sampleRate ?? 1;
+  /** A new call is traced: it has a caller traceparent, or it falls within the sample rate. */
+  const sampled = (call: Call): boolean => call.header('traceparent') !== undefined || Math.random() < sampleRate;
   const spans = new WeakMap<Call, Span | null>();
 
   const startSpan = (call: Call, request: unknown, startTime?: number): Span => {
@@ -62,17 +72,19 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
       { kind: SpanKind.SERVER, ...(startTime !== undefined ? { startTime } : {}) },
       parent,
     );
-    if (span.isRecording()) {
-      const attrs: Attributes = {
-        'rpc.system': RPC_SYSTEM[call.transport] ?? call.transport,
-        'rpc.service': entry.service,
-        'rpc.method': entry.method,
-        'permify.transport': call.transport,
-      };
-      requestAttributes(request, attrs);
-      span.setAttributes(attrs);
+    if (!span.isRecording()) {
+      enterUnsampledCall();
+      return span;
     }
-    enterContext(withRpcSpan(parent, span));
+    const attrs: Attributes = {
+      'rpc.system': RPC_SYSTEM[call.transport] ?? call.transport,
+      'rpc.service': entry.service,
+      'rpc.method': entry.method,
+      'permify.transport': call.transport,
+    };
+    requestAttributes(request, attrs);
+    span.setAttributes(attrs);
+    enterCall(withRpcSpan(parent, span));
     return span;
   };
 
@@ -80,21 +92,35 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
     before(call, request) {
       if (spans.has(call)) return;
       metrics.inFlight(call.transport, call.entry.rpc, 1);
-      spans.set(call, tracing ? startSpan(call, request) : null);
+      if (tracing && sampled(call)) {
+        spans.set(call, startSpan(call, request));
+      } else {
+        spans.set(call, null);
+        if (tracing) enterUnsampledCall();
+      }
     },
     after(call, error) {
       const admitted = spans.has(call);
       if (admitted) metrics.inFlight(call.transport, call.entry.rpc, -1);
       if (error !== undefined && refusedBeforeHandler(error, admitted)) metrics.rejected(String(error.code));
       if (!tracing) return;
+      let span = spans.get(call);
+      if (span === null) return;
       // A call refused while decoding never reached `before`: its span starts when the call did.
-      const span = spans.get(call) ?? startSpan(call, undefined, performance.timeOrigin + call.startedMs);
+      if (span === undefined) {
+        if (!sampled(call)) return;
+        span = startSpan(call, undefined, performance.timeOrigin + call.startedMs);
+      }
       if (span.isRecording()) {
         const code = statusName(error);
         span.setAttribute('rpc.grpc.status_code', error === undefined ? 0 : error.grpcStatus);
         span.setAttribute('permify.code', error === undefined ? 'OK' : String(error.code));
         if (call.transport === 'rest') span.setAttribute('http.response.status_code', error === undefined ? 200 : error.httpStatus);
         if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: `${code}: ${String(error.code)}` });
+        span.end();
+        // After the other `after` hooks (they run synchronously next): the call's log line keeps its trace id.
+        queueMicrotask(leaveCall);
+        return;
       }
       span.end();
     },
