@@ -114,10 +114,6 @@ const off: CheckCache = {
 };
 
 /**
- * A cache of at most `maxEntries` entries and about `maxBytes` bytes; either 0 disables caching (no view is
- * made, every get misses, set is a no-op).
- */
-/**
  * Hits, misses and evictions of every check cache of the process, for metrics (plain increments on the hot
  * path; one engine per server, so per process this is the server's cache).
  */
@@ -139,6 +135,10 @@ export function checkCacheOccupancy(): { readonly entries: number; readonly byte
   return { entries, bytes };
 }
 
+/**
+ * A cache of at most `maxEntries` entries and about `maxBytes` bytes; either 0 disables caching (no view is
+ * made, every get misses, set is a no-op).
+ */
 export function createCheckCache(maxEntries: number, maxBytes: number): CheckCache {
   if (maxEntries <= 0 || maxBytes <= 0) return off;
   const buckets = new Map<number, Entry>();
