@@ -11,7 +11,8 @@ import { runInNewContext } from 'node:vm';
 import * as permify from '@permify/permify-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.js';
-import { inspectMemoryStore } from '../../src/storage/memory/index.js';
+import { createMemoryStore, inspectMemoryStore } from '../../src/storage/memory/index.js';
+import type { Store } from '../../src/storage/contract.js';
 import { startTestServer } from './rest-support.js';
 
 const WARM_UP_MS = 6_000;
@@ -66,9 +67,12 @@ function heapAfterGc(): number {
 }
 
 let server: RunningServer;
+// The memory store itself (the server sees it through instrumentation wrappers), for inspectMemoryStore.
+let store: Store;
 let client: Client;
 
 beforeAll(async () => {
+  store = createMemoryStore({ gcWindowMs: 1_000 });
   server = await startTestServer({
     account_id: 'soak',
     'service.watch.enabled': true,
@@ -78,7 +82,7 @@ beforeAll(async () => {
     // Small caches fill during the warm-up, so that what grows afterwards is not a cache filling up.
     'service.permission.cache.number_of_counters': 200,
     'service.schema.cache.number_of_counters': 20,
-  });
+  }, { store });
   client = permify.grpc.newClient({
     endpoint: `127.0.0.1:${server.ports.grpc}`,
     cert: null,
@@ -290,7 +294,7 @@ describe('soak', () => {
     // Let cancelled streams finish their clean-up.
     await new Promise((resolve) => setTimeout(resolve, 200));
     const end = heapAfterGc();
-    const state = inspectMemoryStore(server.store);
+    const state = inspectMemoryStore(store);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     const growth = end - (samples[0] as number);
     const mb = (n: number): string => (n / 1024 / 1024).toFixed(1);
