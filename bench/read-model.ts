@@ -21,6 +21,7 @@
  * after the other, and report their RSS (what a second and third server process costs).
  */
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { Subject } from '../src/data/types.js';
 import { createEngine } from '../src/engine/index.js';
@@ -123,9 +124,29 @@ async function runAtRate(
   checks: readonly GoogleDocsCheck[],
   perSecond: number,
   ms: number,
-): Promise<{ p50: number; p99: number; count: number }> {
+): Promise<{
+  p50: number;
+  p99: number;
+  count: number;
+  loopP99: number;
+  loopMax: number;
+  gcMs: number;
+  gcMaxMs: number;
+}> {
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];
+  // Where a tail comes from: event-loop stalls and garbage-collection pauses during the run.
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  let gcMs = 0;
+  let gcMaxMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      if (e.duration > gcMaxMs) gcMaxMs = e.duration;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const start = performance.now();
   let i = 0;
   while (performance.now() - start < ms) {
@@ -153,8 +174,18 @@ async function runAtRate(
     );
   }
   await Promise.all(pending);
+  loop.disable();
+  gcObserver.disconnect();
   latencies.sort((a, b) => a - b);
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), count: latencies.length };
+  return {
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    count: latencies.length,
+    loopP99: loop.percentile(99) / 1e6,
+    loopMax: loop.max / 1e6,
+    gcMs,
+    gcMaxMs,
+  };
 }
 
 async function runLookups(
@@ -271,6 +302,10 @@ async function main(): Promise<void> {
 
     let m: CheckRun | undefined;
     if (!values['skip-model']) {
+      // The written rows are not needed any more: a server process would not hold them, and at 1M they would
+      // inflate the heap that GC walks during the latency runs (and hide the model's RSS growth).
+      dataset.tuples.length = 0;
+      dataset.attributes.length = 0;
       // The model, as a server process builds it.
       global.gc?.();
       const rss0 = process.memoryUsage().rss;
@@ -298,7 +333,7 @@ async function main(): Promise<void> {
       );
       const half = await runAtRate(modelEngine, checks, m.perSecond / 2, Math.min(budgetMs, 5_000));
       console.log(
-        `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${half.count} checks)`,
+        `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${half.count} checks); event-loop delay p99 ${fmt(half.loopP99, 1)} ms, max ${fmt(half.loopMax, 1)} ms; GC ${fmt(half.gcMs)} ms in all, longest pause ${fmt(half.gcMaxMs, 1)} ms (load ${load()})`,
       );
       const ml = await runLookups(modelEngine, users);
       console.log(

@@ -586,8 +586,12 @@ export class ReadModel {
           ` subject_id, subject_relation FROM relation_tuples WHERE tenant_id = $1 AND expired_tx_id = '${liveSentinel}'::xid8 ORDER BY id`,
         [tenantId],
       );
+      const fetch = () => c.query<unknown[]>({ text: `FETCH ${LOAD_FETCH_ROWS} FROM model_tuples`, rowMode: 'array' });
+      let next: ReturnType<typeof fetch> | undefined = fetch();
       for (;;) {
-        const r = await c.query<unknown[]>({ text: `FETCH ${LOAD_FETCH_ROWS} FROM model_tuples`, rowMode: 'array' });
+        const r: Awaited<ReturnType<typeof fetch>> = await (next as ReturnType<typeof fetch>);
+        // The next batch is fetched by the server while this one is interned and indexed here.
+        next = r.rows.length < LOAD_FETCH_ROWS ? undefined : fetch();
         for (const row of r.rows as string[][]) {
           const id = Number(row[0]);
           if (id > 0x7fffffff) throw new Error('row id beyond int32');
@@ -606,11 +610,15 @@ export class ReadModel {
         }
         t.rows = d.tuples.length;
         if (t.rows > rowBudget) {
+          await next?.catch(() => undefined);
           this.refuse(tenantId, `more than ${this.options.maxTuples} rows (database.read_model.max_tuples)`);
           return undefined;
         }
-        if ((this.epochs.get(tenantId) ?? 0) !== epoch || this.closed) return undefined;
-        if (r.rows.length < LOAD_FETCH_ROWS) break;
+        if ((this.epochs.get(tenantId) ?? 0) !== epoch || this.closed) {
+          await next?.catch(() => undefined);
+          return undefined;
+        }
+        if (next === undefined) break;
       }
       await c.query('CLOSE model_tuples');
       const a = await c.query<unknown[]>({
