@@ -521,29 +521,45 @@ export class ReadModel {
   }
 
   /** One REPEATABLE READ transaction on the writer (the primary: a replica could lag behind tokens). */
-  private async withSnapshot<T>(fn: (c: pg.PoolClient, snapshot: PgSnapshot) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one REPEATABLE READ READ ONLY transaction. `first` (SQL without parameters: literals made
+   * with the client's escaping) is sent in the same round trip as BEGIN and the snapshot; its rows reach
+   * `fn`. COMMIT is sent but not waited for (nothing was written; the connection goes back to the pool
+   * once it completes, or is discarded if it fails), so it is not on the path of the tailing lag.
+   */
+  private async withSnapshot<T, R extends pg.QueryResultRow = pg.QueryResultRow>(
+    fn: (c: pg.PoolClient, snapshot: PgSnapshot, firstRows: R[]) => Promise<T>,
+    first?: (c: pg.PoolClient) => string | undefined,
+  ): Promise<T> {
     const client = await connect(this.db.writer);
     if (this.closed) {
       client.release();
       throw new Error('read model closed');
     }
     this.active.add(client);
-    let broken = false;
-    try {
-      // One round trip: the transaction's snapshot is taken by its first statement, the SELECT.
-      const rs = (await client.query(
-        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_current_snapshot()::text AS s',
-      )) as unknown as pg.QueryResult<{ s: string }>[];
-      const snapshot = parsePgSnapshot((rs[1]?.rows[0] as { s: string }).s);
-      const out = await fn(client, snapshot);
-      await client.query('COMMIT');
-      return out;
-    } catch (e) {
-      broken = true;
-      throw e;
-    } finally {
+    let committing = false;
+    const release = (broken: boolean): void => {
       this.active.delete(client);
       client.release(broken || mustDiscard(client) ? true : undefined);
+    };
+    try {
+      // The transaction's snapshot is taken by its first statement, the SELECT.
+      const extra = first?.(client);
+      const rs = (await client.query(
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_current_snapshot()::text AS s' +
+          (extra === undefined ? '' : `; ${extra}`),
+      )) as unknown as pg.QueryResult[];
+      const snapshot = parsePgSnapshot((rs[1]?.rows[0] as { s: string }).s);
+      const out = await fn(client, snapshot, (rs[2]?.rows ?? []) as R[]);
+      committing = true;
+      client.query('COMMIT').then(
+        () => release(false),
+        () => release(true),
+      );
+      return out;
+    } catch (e) {
+      if (!committing) release(true);
+      throw e;
     }
   }
 
@@ -658,43 +674,58 @@ export class ReadModel {
   private async cycle(): Promise<void> {
     const tenants = [...this.tenants.entries()];
     const epochs = new Map(tenants.map(([id]) => [id, this.epochs.get(id) ?? 0]));
-    const result = await this.withSnapshot(async (c, snapshot) => {
-      if (tenants.length === 0) return { snapshot, txs: [], tuples: [], attributes: [], schemas: [] };
-      const ids = tenants.map(([id]) => id);
-      // Per tenant in one round trip: the transactions to apply (committed in C, not in the tenant's
-      // position), the schema head and the creation time (a change = deleted and maybe re-created).
-      const heads = await c.query<{ tenant_id: string; v: string | null; c: string | null; txs: string[] }>(
+    type Head = { tenant_id: string; v: string | null; c: string | null; txs: string[] };
+    // Two round trips on the path of the lag: (1) BEGIN, the snapshot and, per tenant, the transactions to
+    // apply (committed in the snapshot, not in the tenant's position), the schema head and the creation time
+    // (a change = deleted and maybe re-created); (2) the rows those transactions created or expired, tuples
+    // and attributes in one statement.
+    const headsSql = (c: pg.PoolClient): string | undefined => {
+      if (tenants.length === 0) return undefined;
+      const list = (values: string[]): string => `ARRAY[${values.map((v) => c.escapeLiteral(v)).join(',')}]::text[]`;
+      return (
         'SELECT p.tenant AS tenant_id,' +
-          ' (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
-          ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c,' +
-          ' ARRAY(SELECT t.id::text FROM transactions t WHERE t.tenant_id = p.tenant' +
-          ' AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot) AND NOT pg_visible_in_snapshot(t.id, p.snap::pg_snapshot)' +
-          ' ORDER BY t.id) AS txs FROM unnest($1::text[], $2::text[]) AS p(tenant, snap)',
-        [ids, tenants.map(([, t]) => `${t.pos.xmin}:${t.pos.xmax}:${t.pos.xip.join(',')}`)],
+        ' (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
+        ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c,' +
+        ' ARRAY(SELECT t.id::text FROM transactions t WHERE t.tenant_id = p.tenant' +
+        ' AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot) AND NOT pg_visible_in_snapshot(t.id, p.snap::pg_snapshot)' +
+        ` ORDER BY t.id) AS txs FROM unnest(${list(tenants.map(([id]) => id))},` +
+        ` ${list(tenants.map(([, t]) => `${t.pos.xmin}:${t.pos.xmax}:${t.pos.xip.join(',')}`))}) AS p(tenant, snap)`
       );
-      const schemas = heads.rows;
-      const txr = { rows: heads.rows.flatMap((r) => r.txs.map((id) => ({ tenant_id: r.tenant_id, id }))) };
-      if (txr.rows.length === 0) return { snapshot, txs: [], tuples: [], attributes: [], schemas };
-      const txTenants = [...new Set(txr.rows.map((r) => r.tenant_id))];
-      const xids = txr.rows.map((r) => r.id);
-      const tr = await c.query<unknown[]>({
+    };
+    const result = await this.withSnapshot<
+      {
+        snapshot: PgSnapshot;
+        txs: { tenant_id: string; id: string }[];
+        tuples: unknown[][];
+        attributes: unknown[][];
+        schemas: Head[];
+      },
+      Head
+    >(async (c, snapshot, schemas) => {
+      const txs = schemas.flatMap((r) => r.txs.map((id) => ({ tenant_id: r.tenant_id, id })));
+      if (txs.length === 0) return { snapshot, txs: [], tuples: [], attributes: [], schemas };
+      const txTenants = [...new Set(txs.map((r) => r.tenant_id))];
+      const xids = txs.map((r) => r.id);
+      const changed = `tenant_id = ANY($1::text[]) AND (created_tx_id = ANY($2::xid8[]) OR ${expiredBy('ANY($2::xid8[])')})`;
+      const rows = await c.query<unknown[]>({
         text:
-          'SELECT tenant_id, id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation,' +
-          ' created_tx_id::text, expired_tx_id::text FROM relation_tuples WHERE tenant_id = ANY($1::text[])' +
-          ` AND (created_tx_id = ANY($2::xid8[]) OR ${expiredBy('ANY($2::xid8[])')}) ORDER BY id`,
+          'SELECT 0 AS k, tenant_id, id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation,' +
+          ` NULL::jsonb AS value, created_tx_id::text, expired_tx_id::text FROM relation_tuples WHERE ${changed}` +
+          ' UNION ALL SELECT 1, tenant_id, id, entity_type, entity_id, attribute, NULL, NULL, NULL, value,' +
+          ` created_tx_id::text, expired_tx_id::text FROM attributes WHERE ${changed} ORDER BY 1, 3`,
         values: [txTenants, xids],
         rowMode: 'array',
       });
-      const ar = await c.query<unknown[]>({
-        text:
-          'SELECT tenant_id, id, entity_type, entity_id, attribute, value, created_tx_id::text, expired_tx_id::text' +
-          ' FROM attributes WHERE tenant_id = ANY($1::text[])' +
-          ` AND (created_tx_id = ANY($2::xid8[]) OR ${expiredBy('ANY($2::xid8[])')}) ORDER BY id`,
-        values: [txTenants, xids],
-        rowMode: 'array',
-      });
-      return { snapshot, txs: txr.rows, tuples: tr.rows, attributes: ar.rows, schemas };
-    });
+      const tuples: unknown[][] = [];
+      const attributes: unknown[][] = [];
+      for (const r of rows.rows as unknown[][]) {
+        // Back to the shapes below: tuples [tenant, id, 6 columns, created, expired], attributes
+        // [tenant, id, entity type, entity id, attribute, value, created, expired].
+        if (r[0] === 0) tuples.push([r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[10], r[11]]);
+        else attributes.push([r[1], r[2], r[3], r[4], r[5], r[9], r[10], r[11]]);
+      }
+      return { snapshot, txs, tuples, attributes, schemas };
+    }, headsSql);
 
     // Everything below is synchronous: readers never see a half-applied cycle.
     const schemaHeads = new Map(result.schemas.map((r) => [r.tenant_id, r.v ?? undefined]));
