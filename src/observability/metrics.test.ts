@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from './metrics.js';
+import { conventionalHistogramOrder, createMetrics } from './metrics.js';
 
 describe('metrics registry', () => {
   it('counts calls per (transport, rpc, code) and keeps a duration histogram with buckets', async () => {
@@ -41,3 +41,43 @@ describe('metrics registry', () => {
   });
 });
 
+describe('conventionalHistogramOrder', () => {
+  it('puts buckets before sum and count, series by series, and leaves other families alone', () => {
+    const text = [
+      '# TYPE c counter',
+      'c{a="1"} 2',
+      '# TYPE h histogram',
+      'h_count{a="1"} 2',
+      'h_sum{a="1"} 0.5',
+      'h_bucket{a="1",le="0.1"} 1',
+      'h_bucket{a="1",le="+Inf"} 2',
+      'h_count{a="2"} 1',
+      'h_sum{a="2"} 3',
+      'h_bucket{a="2",le="0.1"} 0',
+      'h_bucket{a="2",le="+Inf"} 1',
+      '# TYPE g histogram',
+      'g_count 1',
+      'g_sum 0.5',
+      'g_bucket{le="+Inf"} 1',
+      '',
+    ].join('\n');
+    expect(conventionalHistogramOrder(text).split('\n')).toEqual([
+      '# TYPE c counter',
+      'c{a="1"} 2',
+      '# TYPE h histogram',
+      'h_bucket{a="1",le="0.1"} 1',
+      'h_bucket{a="1",le="+Inf"} 2',
+      'h_sum{a="1"} 0.5',
+      'h_count{a="1"} 2',
+      'h_bucket{a="2",le="0.1"} 0',
+      'h_bucket{a="2",le="+Inf"} 1',
+      'h_sum{a="2"} 3',
+      'h_count{a="2"} 1',
+      '# TYPE g histogram',
+      'g_bucket{le="+Inf"} 1',
+      'g_sum 0.5',
+      'g_count 1',
+      '',
+    ]);
+  });
+});

@@ -66,6 +66,45 @@ function attributeCache(): (a: string, b: string, c?: string) => Attributes {
   };
 }
 
+/**
+ * Puts each histogram series in the order the Prometheus client libraries write, `_bucket` lines then `_sum`
+ * then `_count` (the OTel serializer writes count and sum first, which simple parsers mis-read or reject).
+ * Other lines are kept as they are.
+ */
+export function conventionalHistogramOrder(text: string): string {
+  const out: string[] = [];
+  let histogram: string | undefined;
+  let pending: string[] = [];
+  const flush = (): void => {
+    const name = histogram as string;
+    const rank = (l: string): number => (l.startsWith(`${name}_bucket`) ? 0 : l.startsWith(`${name}_sum`) ? 1 : 2);
+    // A series is its label set without `le`; the sort is stable, so buckets keep their order.
+    const series = (l: string): string => {
+      const open = l.indexOf('{');
+      return open < 0 ? '' : l.slice(open + 1, l.lastIndexOf('}')).replace(/,?le="[^"]*"$/, '');
+    };
+    const first = new Map<string, number>();
+    for (const l of pending) if (!first.has(series(l))) first.set(series(l), first.size);
+    pending.sort((a, b) => (first.get(series(a)) as number) - (first.get(series(b)) as number) || rank(a) - rank(b));
+    out.push(...pending);
+    pending = [];
+  };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') {
+      if (pending.length > 0) flush();
+      const m = /^# TYPE (\S+) (\S+)/.exec(line);
+      if (m) histogram = m[2] === 'histogram' ? m[1] : undefined;
+      out.push(line);
+    } else if (histogram !== undefined) {
+      pending.push(line);
+    } else {
+      out.push(line);
+    }
+  }
+  if (pending.length > 0) flush();
+  return out.join('\n');
+}
+
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const provider = new MeterProvider({
@@ -124,7 +163,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     async render() {
       const { resourceMetrics } = await prometheus.collect();
-      let text = serializer.serialize(resourceMetrics);
+      let text = conventionalHistogramOrder(serializer.serialize(resourceMetrics));
       const extra: string[] = [];
       for (const collect of collectors) extra.push(...collect());
       if (extra.length > 0) text += extra.join('\n') + '\n';

@@ -4,7 +4,10 @@
  * schema caches, Watch streams, garbage collection, and with PostgreSQL the SQL statements, the pools and
  * the read model.
  */
+import * as grpc from '@grpc/grpc-js';
+import { create, toBinary } from '@bufbuild/protobuf';
 import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
+import { WatchRequestSchema } from '../../src/api/gen/base/v1/service_pb.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.js';
 import { request, startTestServer } from '../e2e/rest-support.js';
@@ -130,6 +133,11 @@ describe('/metrics with PostgreSQL and the read model', () => {
       'database.engine': 'postgres',
       'database.uri': db.uri,
       'database.read_model.enabled': true,
+      'database.garbage_collection.enabled': true,
+      'database.garbage_collection.interval': '200ms',
+      'database.garbage_collection.timeout': '5s',
+      'database.garbage_collection.window': '1h',
+      'service.watch.enabled': true,
     });
     await drive(server.ports.http as number);
   }, 60_000);
@@ -162,5 +170,38 @@ describe('/metrics with PostgreSQL and the read model', () => {
     expect(pool.metrics.some((m) => m.labels?.state === 'total' && Number(m.value) >= 1)).toBe(true);
     const rows = families.get('permify_read_model_rows') as PromFamily;
     expect(rows.metrics.find((m) => m.labels?.tenant === 't1')).toBeDefined();
+  });
+
+  it('counts garbage-collection passes of the store and open Watch streams', async () => {
+    const port = server.ports.http as number;
+    const value = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
+      const { families } = await scrape(port);
+      const m = families.get(name)?.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v));
+      return Number(m?.value ?? Number.NaN);
+    };
+    const until = Date.now() + 10_000;
+    while ((await value('permify_gc_runs_total', { outcome: 'ok' })) < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(await value('permify_gc_runs_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+
+    expect(await value('permify_watch_streams')).toBe(0);
+    const client = new grpc.Client(`127.0.0.1:${server.ports.grpc}`, grpc.credentials.createInsecure());
+    const call = client.makeServerStreamRequest(
+      '/base.v1.Watch/Watch',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.from(toBinary(WatchRequestSchema, create(WatchRequestSchema, { tenantId: 't1' }))),
+    );
+    call.on('error', () => {});
+    try {
+      const open = Date.now() + 5_000;
+      while ((await value('permify_watch_streams')) < 1 && Date.now() < open) await new Promise((r) => setTimeout(r, 50));
+      expect(await value('permify_watch_streams')).toBe(1);
+    } finally {
+      call.cancel();
+      client.close();
+    }
+    const closed = Date.now() + 5_000;
+    while ((await value('permify_watch_streams')) > 0 && Date.now() < closed) await new Promise((r) => setTimeout(r, 50));
+    expect(await value('permify_watch_streams')).toBe(0);
   });
 });
