@@ -16,7 +16,7 @@ import { validateAttribute, validateTuple } from '../../schema/validate-data.js'
 import type { Schema } from '../../schema/model.js';
 import { hashText } from '../../storage/page-token.js';
 import * as pb from '../gen/permifyts/v1/data_pb.js';
-import { attributeFromProto, attributeToProto, tupleFromProto, tupleToProto } from '../convert/data.js';
+import { attributeFromProto, attributeToProto, tupleFromProto } from '../convert/data.js';
 import * as v from '../validation/validate.js';
 import type { HandlerEnv } from './deps.js';
 import type { HandlerContext, ServiceHandlers } from './types.js';
@@ -97,6 +97,26 @@ function convertItem(schema: Schema, item: pb.DataItem): { tuple?: Tuple; attrib
   }
 }
 
+/**
+ * A tuple as a DataItem, built as the plain message object `create()` would return: every field of
+ * DataItem, Tuple, Entity and Subject is set here, and skipping the reflective `create()` (four per tuple)
+ * takes about 1.5 us per exported tuple off the server's work (it dominated the page's conversion).
+ */
+function tupleItem(t: Tuple): pb.DataItem {
+  return {
+    $typeName: 'permifyts.v1.DataItem',
+    item: {
+      case: 'tuple',
+      value: {
+        $typeName: 'base.v1.Tuple',
+        entity: { $typeName: 'base.v1.Entity', type: t.entity.type, id: t.entity.id },
+        relation: t.relation,
+        subject: { $typeName: 'base.v1.Subject', type: t.subject.type, id: t.subject.id, relation: t.subject.relation },
+      },
+    },
+  };
+}
+
 export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof pb.Data> {
   const maxPage = env.limits.maxExportPageSize ?? defaultMaxExportPageSize;
   const maxBatch = env.limits.maxImportBatch ?? defaultMaxImportBatch;
@@ -121,9 +141,7 @@ export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof 
       if (ctx.signal.aborted) throw new PermifyError('ERROR_CODE_CANCELLED');
       const page = await env.store.bulk.exportPage(r.tenantId, cursor.snapToken, cursor.position, size, ctx.signal);
       const items: pb.DataItem[] = [];
-      for (const t of page.tuples) {
-        items.push(create(pb.DataItemSchema, { item: { case: 'tuple', value: tupleToProto(t) } }));
-      }
+      for (const t of page.tuples) items.push(tupleItem(t));
       for (const a of page.attributes) {
         items.push(create(pb.DataItemSchema, { item: { case: 'attribute', value: attributeToProto(a) } }));
       }
