@@ -157,4 +157,21 @@ describe('/healthz detail without a read model', () => {
       await server.close();
     }
   });
+
+  it('with authentication on, the detail (it names tenants) needs a valid token; plain /healthz stays open', async () => {
+    const server = await startTestServer({ 'authn.enabled': true, 'authn.method': 'preshared', 'authn.preshared.keys': 'k3y' });
+    try {
+      const port = server.ports.http as number;
+      const plain = await request(port, 'GET', '/healthz');
+      expect(plain.status).toBe(200);
+      expect(plain.json).toEqual({ status: 'SERVING' });
+      expect((await request(port, 'GET', '/healthz?detail=true')).status).toBe(401);
+      expect((await request(port, 'GET', '/healthz?detail=1', undefined, { authorization: 'Bearer wrong' })).status).toBe(401);
+      const ok = await request(port, 'GET', '/healthz?detail=true', undefined, { authorization: 'Bearer k3y' });
+      expect(ok.status).toBe(200);
+      expect(ok.json).toEqual({ status: 'SERVING', read_model: { enabled: false } });
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -36,7 +36,7 @@ export interface RestGatewayOptions {
   readonly health: HealthReporter;
   /**
    * `GET /healthz?detail=true`: this object's fields are added to the answer (the read model's state), with
-   * 200 when serving and 503 otherwise.
+   * 200 when serving and 503 otherwise. With authentication on, the detail needs a valid token (401 without).
    */
   readonly healthDetail?: () => Record<string, unknown>;
   readonly logger: HandlerLogger;
@@ -117,6 +117,12 @@ class RestCall extends Call {
 /** Admission-only entries of the routes that are not RPCs of the table. */
 const noop = async (): Promise<undefined> => undefined;
 const HEALTH_ENTRY: MethodEntry = { service: 'grpc.health.v1.Health', method: 'Check', rpc: 'grpc.health.v1.Health/Check', streaming: false, handler: noop };
+/**
+ * `GET /healthz?detail=true` names tenants (the read model's state): it is admitted as a call of its own
+ * service, so with authentication on it needs a valid token like `/metrics` (401 without one); the plain
+ * health check stays open for probes.
+ */
+const HEALTH_DETAIL_ENTRY: MethodEntry = { service: 'permify.health.Detail', method: 'Get', rpc: 'permify.health.Detail/Get', streaming: false, handler: noop };
 
 /** `details` holds a google.rpc.ErrorInfo (as grpc-gateway renders it) when the error carries details. */
 function errorDetails(err: PermifyError | undefined): unknown[] {
@@ -376,10 +382,11 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     url: { searchParams: URLSearchParams },
     controller: AbortController,
   ): Promise<void> {
-    await pipeline.admit(new RestCall(HEALTH_ENTRY, logger, req, controller));
-    const status = opts.health.status(url.searchParams.get('service') ?? '');
     const detail = url.searchParams.get('detail');
-    if (opts.healthDetail !== undefined && (detail === 'true' || detail === '1') && status !== 'SERVICE_UNKNOWN') {
+    const wantsDetail = opts.healthDetail !== undefined && (detail === 'true' || detail === '1');
+    await pipeline.admit(new RestCall(wantsDetail ? HEALTH_DETAIL_ENTRY : HEALTH_ENTRY, logger, req, controller));
+    const status = opts.health.status(url.searchParams.get('service') ?? '');
+    if (opts.healthDetail !== undefined && wantsDetail && status !== 'SERVICE_UNKNOWN') {
       res.writeHead(status === 'SERVING' ? 200 : 503, { 'Content-Type': 'application/json' });
       res.end(`${JSON.stringify({ status, ...opts.healthDetail() })}\n`);
       return;
