@@ -31,11 +31,12 @@ import {
   legacyToken,
   parsePgSnapshot,
   visibleAtToken,
+  visibleInSnapshot,
   type DecodedToken,
   type PgSnapshot,
 } from '../postgres/snap-token.js';
 import { decodeAttributeValue } from '../postgres/values.js';
-import { restrictSnapshot, snapshotWithinToken, tokenWithin } from './snapshots.js';
+import { restrictSnapshot, snapshotWithin, snapshotWithinToken, tokenWithin } from './snapshots.js';
 
 export interface ReadModelOptions {
   /** Rows (tuples + attributes, history included) the model may hold in this process. */
@@ -71,6 +72,13 @@ interface Batch {
 /** Most batches kept for computing views of older tokens; older ones are folded into the base. */
 const MAX_BATCHES = 512;
 const MAX_VIEWS = 4096;
+/**
+ * Tailing cycles that may be in flight at once. A write committed while a cycle is running is usually not in
+ * that cycle's snapshot; a second cycle started at once (rather than after the first) takes the lag from
+ * about two cycles down to about one. Results are applied as they arrive, each only when its snapshot
+ * contains the tenant's position (so a slower, older cycle never moves it back).
+ */
+const MAX_CYCLES_IN_FLIGHT = 2;
 /** Every tenant costs at least this many rows of the budget (unknown tenant ids must not be free). */
 const TENANT_MIN_ROWS = 64;
 /** Rough bytes per string beyond its characters (Map entry, array slot, header). */
@@ -211,7 +219,7 @@ export class ReadModel {
   /** Bumped whenever a tenant is dropped: an in-flight load or cycle result for it is discarded. */
   private readonly epochs = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
-  private cycling: Promise<void> | undefined;
+  private readonly cycling = new Set<Promise<void>>();
   private again = false;
   private closed = false;
   private lastCycleOkMs = 0;
@@ -247,7 +255,7 @@ export class ReadModel {
     for (const client of this.active) {
       (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     }
-    await this.cycling?.catch(() => undefined);
+    await Promise.allSettled([...this.cycling]);
     await Promise.allSettled([...this.loading.values()]);
     this.tenants.clear();
   }
@@ -331,14 +339,16 @@ export class ReadModel {
     for (const id of [...this.tenants.keys(), ...this.loading.keys()]) this.drop(id);
   }
 
-  /** Asks for a cycle soon (our own write committed, or a reader waits for a newer token). */
+  /**
+   * Asks for a cycle soon (a write committed, or a reader waits for a newer token): at once when fewer than
+   * {@link MAX_CYCLES_IN_FLIGHT} are running (the running one's snapshot may predate the write), else as
+   * soon as one ends. After failures, one cycle at a time.
+   */
   kick(): void {
     if (this.closed) return;
-    if (this.cycling !== undefined) {
-      this.again = true;
-      return;
-    }
-    this.schedule(0);
+    if (this.cycling.size === 0) this.schedule(0);
+    else if (this.cycling.size < MAX_CYCLES_IN_FLIGHT && this.failures === 0) this.runCycle();
+    else this.again = true;
   }
 
   /** Schema versions and write tokens this process wrote, per tenant, that the model may not show yet. */
@@ -490,10 +500,14 @@ export class ReadModel {
   }
 
   private runCycle(): void {
-    if (this.cycling !== undefined || this.closed) return;
+    if (this.cycling.size >= MAX_CYCLES_IN_FLIGHT || this.closed) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     this.again = false;
     const started = performance.now();
-    this.cycling = this.cycle()
+    const p: Promise<void> = this.cycle()
       .then(
         () => {
           this.lastCycleOkMs = Date.now();
@@ -510,14 +524,19 @@ export class ReadModel {
         },
       )
       .finally(() => {
-        this.cycling = undefined;
+        this.cycling.delete(p);
         const waiters = this.cycleWaiters;
         this.cycleWaiters = [];
         for (const w of waiters) w();
+        if (this.closed) return;
         // After failures, back off (doubling up to 1 s) so a database that is away is not hammered.
         const backoffMs = this.failures === 0 ? 0 : Math.min(1_000, this.options.pollIntervalMs * 2 ** this.failures);
-        this.schedule(backoffMs > 0 ? backoffMs : this.again ? 0 : this.options.pollIntervalMs);
+        if (backoffMs > 0) {
+          if (this.cycling.size === 0) this.schedule(backoffMs);
+        } else if (this.again) this.runCycle();
+        else if (this.cycling.size === 0) this.schedule(this.options.pollIntervalMs);
       });
+    this.cycling.add(p);
   }
 
   /** One REPEATABLE READ transaction on the writer (the primary: a replica could lag behind tokens). */
@@ -758,6 +777,8 @@ export class ReadModel {
     }
     for (const [tenantId, t] of tenants) {
       if (this.tenants.get(tenantId) !== t || (this.epochs.get(tenantId) ?? 0) !== epochs.get(tenantId)) continue;
+      // A cycle that ran alongside took a newer snapshot and applied it first: this result is older.
+      if (!snapshotWithin(t.pos, result.snapshot)) continue;
       if ((createdAts.get(tenantId) ?? '') !== t.createdAt) {
         // Deleted (and maybe re-created) on some instance: what the model holds is another incarnation's.
         this.drop(tenantId);
@@ -789,7 +810,10 @@ export class ReadModel {
     }
   }
 
-  private apply(t: ModelTenant, c: PgSnapshot, xids: bigint[], tuples: FetchedTuple[], attributes: unknown[][]): void {
+  private apply(t: ModelTenant, c: PgSnapshot, fetched: bigint[], tuples: FetchedTuple[], attributes: unknown[][]): void {
+    // The transactions were listed against the position when the cycle started; a cycle running alongside
+    // may have applied some since (their rows are then skipped below: no seq of this batch).
+    const xids = fetched.filter((x) => !visibleInSnapshot(x, t.pos));
     if (xids.length === 0) {
       t.pos = c;
       return;
