@@ -28,6 +28,7 @@ import { OTLPLogExporter as OtlpGrpcLogExporter } from '@opentelemetry/exporter-
 import { ZipkinExporter } from '@opentelemetry/exporter-zipkin';
 import { PermifyError } from '../errors.js';
 import { installContextManager } from './context.js';
+import type { MetricReaderFactory } from './metrics.js';
 
 /** One exporter section of the configuration (`tracer`, `meter`, `logger`). */
 export interface ExporterSection {
@@ -171,8 +172,11 @@ export interface Telemetry {
   readonly tracing: boolean;
   /** `tracer.sample_rate`, clamped to 0..1: the share of new calls that start a trace. */
   readonly sampleRate: number;
-  /** The OTLP metric push (when `meter.enabled`), to give to the metrics registry. */
-  readonly metricReaders: readonly MetricReader[];
+  /**
+   * The OTLP metric push (when `meter.enabled`), to give to the metrics registry: built by the registry
+   * around its own producers (the request families are not SDK instruments, see metrics.ts).
+   */
+  readonly metricReaders: readonly MetricReaderFactory[];
   readonly metricResource: Resource;
   /** Log record export (when `logger.enabled`), for the logger. */
   readonly loggerProvider: LoggerProvider | undefined;
@@ -185,7 +189,7 @@ export function createTelemetry(config: TelemetryConfig, version: string): Telem
   validateTelemetryConfig(config);
   let tracerProvider: TracerProvider | undefined;
   let loggerProvider: LoggerProvider | undefined;
-  const readers: MetricReader[] = [];
+  const readers: MetricReaderFactory[] = [];
   const t = config.tracer;
   if (t.enabled) {
     installContextManager();
@@ -199,12 +203,15 @@ export function createTelemetry(config: TelemetryConfig, version: string): Telem
   }
   const m = config.meter;
   if (m.enabled) {
+    const exporter = metricExporter(m);
     readers.push(
-      new PeriodicExportingMetricReader({
-        exporter: metricExporter(m),
-        exportIntervalMillis: Math.max(1, m.interval) * 1000,
-        exportTimeoutMillis: Math.min(30_000, Math.max(1, m.interval) * 1000),
-      }),
+      (metricProducers): MetricReader =>
+        new PeriodicExportingMetricReader({
+          exporter,
+          exportIntervalMillis: Math.max(1, m.interval) * 1000,
+          exportTimeoutMillis: Math.min(30_000, Math.max(1, m.interval) * 1000),
+          metricProducers,
+        }),
     );
   }
   const l = config.logger;

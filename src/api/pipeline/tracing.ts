@@ -9,8 +9,12 @@
  * trace id. Attributes: `rpc.system`/`rpc.service`/`rpc.method`, `permify.transport`, `permify.tenant_id`,
  * the request's `permify.snap_token` and `permify.schema_version` (the engine span adds the ones used and
  * the check count), `rpc.grpc.status_code`, and for REST `http.response.status_code`; a failed call has
- * status ERROR with the Permify error code. When the sampler drops the call nothing but an id is built, and
- * no context is entered (see observability/context.ts: context propagation is only on during sampled calls).
+ * status ERROR with the Permify error code.
+ *
+ * An unsampled call (or any call with tracing off) builds nothing and keeps nothing but an entry in a Set
+ * while a unary call runs (to tell a decoding failure, which never reached `before`, from an admitted call);
+ * the sampling decision is one random number; no context is entered (see observability/context.ts: context
+ * propagation is only on during sampled calls). Calls in flight are plain counters in the metrics registry.
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -61,10 +65,21 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
   const { tracer, tracing, metrics } = options;
   const sampleRate = options.sampleRate ?? 1;
   /** A new call is traced: it has a caller traceparent, or it falls within the sample rate. */
-  const sampled = (call: Call): boolean => call.header('traceparent') !== undefined || Math.random() < sampleRate;
-  const spans = new WeakMap<Call, Span | null>();
+  const sampled = (call: Call): boolean =>
+    call.header('traceparent') !== undefined || (sampleRate >= 1 ? true : sampleRate > 0 && Math.random() < sampleRate);
+  /**
+   * Unary calls between `before` and `after`: a unary call whose decoding failed reaches `after` without
+   * `before`, and is then counted as refused and not in flight. A Set (strong, emptied by `after`, which the
+   * pipeline always runs for unary calls) instead of a WeakMap: its entries cost no ephemeron work in the GC.
+   * Streams need no entry: their `before` runs first thing in the pipeline, so `after` implies it.
+   */
+  const openUnary = new Set<Call>();
+  /** The server span of each SAMPLED call (unsampled calls keep nothing). */
+  const spans = new WeakMap<Call, Span>();
+  /** Sampled calls open: while 0, `after` does not even look a call up. */
+  let openSpans = 0;
 
-  const startSpan = (call: Call, request: unknown, startTime?: number): Span => {
+  const startSpan = (call: Call, request: unknown, startTime?: number): Span | undefined => {
     const parent = propagator.extract(ROOT_CONTEXT, call, getter);
     const entry = call.entry;
     const span = tracer.startSpan(
@@ -73,8 +88,10 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
       parent,
     );
     if (!span.isRecording()) {
+      // A caller's traceparent without the sampled flag: nothing is kept.
+      span.end();
       enterUnsampledCall();
-      return span;
+      return undefined;
     }
     const attrs: Attributes = {
       'rpc.system': RPC_SYSTEM[call.transport] ?? call.transport,
@@ -88,41 +105,57 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
     return span;
   };
 
+  const endSpan = (call: Call, span: Span, error: PermifyError | undefined): void => {
+    const code = statusName(error);
+    span.setAttribute('rpc.grpc.status_code', error === undefined ? 0 : error.grpcStatus);
+    span.setAttribute('permify.code', error === undefined ? 'OK' : String(error.code));
+    if (call.transport === 'rest') span.setAttribute('http.response.status_code', error === undefined ? 200 : error.httpStatus);
+    if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: `${code}: ${String(error.code)}` });
+    span.end();
+    // After the other `after` hooks (they run synchronously next): the call's log line keeps its trace id.
+    queueMicrotask(leaveCall);
+  };
+
   return {
     before(call, request) {
-      if (spans.has(call)) return;
+      const streaming = call.entry.streaming;
+      // Admission only (`/healthz`, `/metrics`: `Pipeline.admit`, no `after` follows): the transport counts
+      // those itself; a span or an in-flight count started here would never end.
+      if (request === undefined && !streaming) return;
+      if (!streaming) {
+        const n = openUnary.size;
+        if (openUnary.add(call).size === n) return;
+      }
       metrics.inFlight(call.transport, call.entry.rpc, 1);
-      if (tracing && sampled(call)) {
-        spans.set(call, startSpan(call, request));
+      if (!tracing) return;
+      if (sampled(call)) {
+        const span = startSpan(call, request);
+        if (span !== undefined) {
+          spans.set(call, span);
+          openSpans++;
+        }
       } else {
-        spans.set(call, null);
-        if (tracing) enterUnsampledCall();
+        enterUnsampledCall();
       }
     },
     after(call, error) {
-      const admitted = spans.has(call);
+      const admitted = call.entry.streaming || openUnary.delete(call);
       if (admitted) metrics.inFlight(call.transport, call.entry.rpc, -1);
       if (error !== undefined && refusedBeforeHandler(error, admitted)) metrics.rejected(String(error.code));
       if (!tracing) return;
-      let span = spans.get(call);
-      if (span === null) return;
-      // A call refused while decoding never reached `before`: its span starts when the call did.
-      if (span === undefined) {
-        if (!sampled(call)) return;
-        span = startSpan(call, undefined, performance.timeOrigin + call.startedMs);
-      }
-      if (span.isRecording()) {
-        const code = statusName(error);
-        span.setAttribute('rpc.grpc.status_code', error === undefined ? 0 : error.grpcStatus);
-        span.setAttribute('permify.code', error === undefined ? 'OK' : String(error.code));
-        if (call.transport === 'rest') span.setAttribute('http.response.status_code', error === undefined ? 200 : error.httpStatus);
-        if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: `${code}: ${String(error.code)}` });
-        span.end();
-        // After the other `after` hooks (they run synchronously next): the call's log line keeps its trace id.
-        queueMicrotask(leaveCall);
+      if (admitted) {
+        if (openSpans === 0) return;
+        const span = spans.get(call);
+        if (span === undefined) return;
+        spans.delete(call);
+        openSpans--;
+        endSpan(call, span, error);
         return;
       }
-      span.end();
+      // A call refused while decoding never reached `before`: its span starts when the call did.
+      if (!sampled(call)) return;
+      const span = startSpan(call, undefined, performance.timeOrigin + call.startedMs);
+      if (span !== undefined) endSpan(call, span, error);
     },
   };
 }
