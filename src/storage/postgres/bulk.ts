@@ -214,7 +214,7 @@ async function copyOut(
  * Reads the fields of text rows `id\tf1\t...\tfN` by scanning for separators (a split per row costs several
  * times more), calling `row(id, fields)` with a reused array.
  */
-function scanRows(text: string, columns: number, row: (id: number, f: readonly string[]) => void): void {
+export function scanRows(text: string, columns: number, row: (id: number, f: readonly string[]) => void): void {
   const f: string[] = new Array<string>(columns);
   let p = 0;
   const n = text.length;
