@@ -12,7 +12,7 @@
  *   the store's own pools are observed instead).
  *
  * Spans are only started under a recording parent (a sampled call), so an unsampled call costs one context
- * lookup per decorated call. Metrics are recorded for every statement (each costs far more than a record).
+ * lookup per decorated call, and nothing (attributes, closures, span names) is built before that lookup. Metrics are recorded for every statement (each costs far more than a record).
  */
 import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import type pg from 'pg';
@@ -107,7 +107,10 @@ export function traceEngine(engine: PermissionEngine, tracer: Tracer): Permissio
   const out: Record<string, unknown> = { ...engine };
   for (const op of ENGINE_OPS) {
     const fn = engine[op] as (req: Req, signal?: AbortSignal) => Promise<unknown>;
-    out[op] = (req: Req, signal?: AbortSignal) => inSpan(tracer, `engine.${op}`, engineAttrs(req), () => fn(req, signal), engineResult);
+    const name = `engine.${op}`;
+    // Outside a sampled call nothing is built: no attributes, no closure, no span.
+    out[op] = (req: Req, signal?: AbortSignal) =>
+      recordingParent() === undefined ? fn(req, signal) : inSpan(tracer, name, engineAttrs(req), () => fn(req, signal), engineResult);
   }
   return out as unknown as PermissionEngine;
 }
@@ -115,8 +118,9 @@ export function traceEngine(engine: PermissionEngine, tracer: Tracer): Permissio
 /** A span `schema.resolve` per resolution; the version used is set on it and on the RPC span. */
 export function traceSchemaResolver(resolver: SchemaResolver, tracer: Tracer): SchemaResolver {
   return {
-    resolve: (tenantId, version, signal) =>
-      inSpan(
+    resolve: (tenantId, version, signal) => {
+      if (recordingParent() === undefined) return resolver.resolve(tenantId, version, signal);
+      return inSpan(
         tracer,
         'schema.resolve',
         { 'permify.tenant_id': tenantId, ...(version ? { 'permify.schema_version': version } : {}) },
@@ -125,7 +129,8 @@ export function traceSchemaResolver(resolver: SchemaResolver, tracer: Tracer): S
           span.setAttribute('permify.schema_version', r.version);
           rpcSpan(context.active())?.setAttribute('permify.schema_version', r.version);
         },
-      ),
+      );
+    },
     purgeTenant: (tenantId) => resolver.purgeTenant(tenantId),
     purgeAll: () => resolver.purgeAll(),
     get cachedBytes() {
@@ -176,19 +181,18 @@ function traceSection<T extends object>(section: T, prefix: string, methods: rea
     const fn = (section as Record<string, unknown>)[name];
     if (typeof fn !== 'function') continue;
     const spanName = `storage.${prefix}.${name}`;
-    wrapped.set(name, (...args: unknown[]) =>
-      inSpan(
-        tracer,
-        spanName,
-        typeof args[0] === 'string' ? { 'permify.tenant_id': args[0] } : {},
-        () => (fn as (...a: unknown[]) => unknown).apply(section, args),
-        name === 'headSnapToken'
-          ? (_span, token) => {
-              if (typeof token === 'string') rpcSpan(context.active())?.setAttribute('permify.snap_token', token);
-            }
-          : undefined,
-      ),
-    );
+    const call = fn as (...a: unknown[]) => unknown;
+    const onResult =
+      name === 'headSnapToken'
+        ? (_span: Span, token: unknown): void => {
+            if (typeof token === 'string') rpcSpan(context.active())?.setAttribute('permify.snap_token', token);
+          }
+        : undefined;
+    wrapped.set(name, (...args: unknown[]) => {
+      if (recordingParent() === undefined) return call.apply(section, args);
+      const attrs = typeof args[0] === 'string' ? { 'permify.tenant_id': args[0] } : {};
+      return inSpan(tracer, spanName, attrs, () => call.apply(section, args), onResult);
+    });
   }
   // A proxy keeps every other member (getters, helpers such as purgeTenant) as it is.
   return new Proxy(section, {
