@@ -14,19 +14,27 @@
  * is spread over all of them). Prints per target: checks/s and server CPU µs per check over all slices, and
  * the ratio to `off` per round and its median. The issue's bound: traced 1 % checks/s >= 0.95 x off.
  *
- *   node --import tsx bench/observability.ts [--seconds 2] [--rounds 8] [--conc 16]
+ * `--baseline DIR` also runs `off` and `traced-1%` from another checkout (`git worktree add /tmp/base <commit>`
+ * with a node_modules symlink), as `base off` and `base traced-1%` in the same slices, and prints our CPU per
+ * check against theirs: a before/after of the observability cost in one run. `--no-full` leaves out
+ * `traced-100%`.
+ *
+ *   node --import tsx bench/observability.ts [--seconds 2] [--rounds 8] [--conc 16] [--baseline DIR] [--no-full]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { PermissionCheckRequestSchema } from '../src/api/gen/base/v1/service_pb.js';
 
-type Target = 'off' | 'traced-1%' | 'traced-100%';
-const TARGETS: readonly Target[] = ['off', 'traced-1%', 'traced-100%'];
+type Mode = 'off' | 'traced-1%' | 'traced-100%';
+/** A mode, or `base <mode>` for the --baseline checkout's server. */
+type Target = string;
+const thisRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const SCHEMA = `entity user {}
 entity organization {
@@ -45,10 +53,13 @@ const USERS = 200;
 const DOCS = 500;
 const ORGS = 20;
 
-async function runChild(target: Target, collectorPort: number): Promise<void> {
-  const { loadConfig } = await import('../src/config/load.js');
-  const { startServer } = await import('../src/server.js');
-  const { createLogger } = await import('../src/observability/logger.js');
+async function runChild(target: Mode, collectorPort: number, root: string): Promise<void> {
+  type LoadModule = typeof import('../src/config/load.js');
+  type ServerModule = typeof import('../src/server.js');
+  type LoggerModule = typeof import('../src/observability/logger.js');
+  const { loadConfig } = (await import(path.join(root, 'src/config/load.ts'))) as LoadModule;
+  const { startServer } = (await import(path.join(root, 'src/server.ts'))) as ServerModule;
+  const { createLogger } = (await import(path.join(root, 'src/observability/logger.ts'))) as LoggerModule;
   const tracing: Record<string, unknown> =
     target === 'off'
       ? {}
@@ -98,8 +109,11 @@ interface Child {
   cpu(): Promise<number>;
 }
 
-function startChild(target: Target, collectorPort: number): Promise<Child> {
-  const proc = fork(fileURLToPath(import.meta.url), ['--child', target, '--collector', String(collectorPort)], {
+function startChild(target: Target, collectorPort: number, baseline: string | undefined): Promise<Child> {
+  const base = target.startsWith('base ');
+  const mode = base ? target.slice(5) : target;
+  const root = base ? (baseline as string) : thisRoot;
+  const proc = fork(fileURLToPath(import.meta.url), ['--child', mode, '--collector', String(collectorPort), '--root', root], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -158,12 +172,25 @@ async function closedLoop(port: number, requests: Buffer[], conc: number, ms: nu
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '8' }, conc: { type: 'string', default: '16' } },
+    options: {
+      seconds: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '8' },
+      conc: { type: 'string', default: '16' },
+      baseline: { type: 'string' },
+      'no-full': { type: 'boolean', default: false },
+    },
     strict: false,
   });
   const sliceMs = Number(values.seconds) * 1000;
   const rounds = Number(values.rounds);
   const conc = Number(values.conc);
+  const baseline = typeof values.baseline === 'string' ? path.resolve(values.baseline) : undefined;
+  const TARGETS: readonly Target[] = [
+    'off',
+    'traced-1%',
+    ...(values['no-full'] === true ? [] : ['traced-100%']),
+    ...(baseline !== undefined ? ['base off', 'base traced-1%'] : []),
+  ];
   // A collector that accepts and discards (and counts) OTLP/HTTP exports.
   let exports = 0;
   const collector = http.createServer((req, res) => {
@@ -176,7 +203,7 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
   const collectorPort = (collector.address() as AddressInfo).port;
   const children: Child[] = [];
-  for (const t of TARGETS) children.push(await startChild(t, collectorPort));
+  for (const t of TARGETS) children.push(await startChild(t, collectorPort, baseline));
   const requests = checkRequests();
   try {
     for (const c of children) {
@@ -231,6 +258,20 @@ async function main(): Promise<void> {
     console.log(
       `traced 1 %: checks/s ${(((traced.calls / traced.ms) / (off.calls / off.ms)) * 100).toFixed(1)} % of off (bound: >= 95 %), CPU per check ${(((traced.cpu / traced.calls) / (off.cpu / off.calls)) * 100).toFixed(1)} % of off; OTLP export requests received: ${exports}`,
     );
+    if (baseline !== undefined) {
+      const perCheck = (t: Target): number => {
+        const x = totals.get(t) as { calls: number; cpu: number };
+        return x.cpu / x.calls;
+      };
+      const vs = (ours: Target, base: Target): string => {
+        const rounds = cpuPerRound.map((r) => (r.get(ours) as number) / (r.get(base) as number));
+        return `${(perCheck(ours) / perCheck(base)).toFixed(3)}x (per round median ${median(rounds).toFixed(3)}x)`;
+      };
+      console.log(`baseline ${baseline}: CPU per check ours/base: off ${vs('off', 'base off')}, traced 1 % ${vs('traced-1%', 'base traced-1%')}`);
+      const bt = totals.get('base traced-1%') as { calls: number; ms: number };
+      const bo = totals.get('base off') as { calls: number; ms: number };
+      console.log(`baseline traced 1 %: checks/s ${(((bt.calls / bt.ms) / (bo.calls / bo.ms)) * 100).toFixed(1)} % of its off`);
+    }
   } finally {
     for (const c of children) c.proc.send({ kind: 'stop' });
     await new Promise((r) => setTimeout(r, 500));
@@ -241,7 +282,7 @@ async function main(): Promise<void> {
 const argv = process.argv;
 const childAt = argv.indexOf('--child');
 if (childAt >= 0) {
-  void runChild(argv[childAt + 1] as Target, Number(argv[argv.indexOf('--collector') + 1]));
+  void runChild(argv[childAt + 1] as Mode, Number(argv[argv.indexOf('--collector') + 1]), argv[argv.indexOf('--root') + 1] as string);
 } else {
   main().catch((e: unknown) => {
     console.error(e);
