@@ -649,19 +649,21 @@ export class ReadModel {
         ),
       );
       const tuples = d.tuples;
+      // Consecutive rows mostly repeat the previous row's types and relations: comparing with the previous
+      // field's text is cheaper than hashing it into the interner.
+      const prevText = ['', '', '', '', '', ''];
+      const prevId = [-1, -1, -1, -1, -1, -1];
+      const field = (f: readonly string[], i: number): number => {
+        const v = f[i] as string;
+        if (v === prevText[i] && (prevId[i] as number) >= 0) return prevId[i] as number;
+        const id = internCopy(s, v);
+        prevText[i] = v;
+        prevId[i] = id;
+        return id;
+      };
       const add = (id: number, f: readonly string[]): void => {
         if (id > 0x7fffffff) throw new Error('row id beyond int32');
-        tuples.insert(
-          internCopy(s, f[0] as string),
-          internCopy(s, f[1] as string),
-          internCopy(s, f[2] as string),
-          internCopy(s, f[3] as string),
-          internCopy(s, f[4] as string),
-          internCopy(s, f[5] as string),
-          id,
-          1,
-          LIVE,
-        );
+        tuples.insert(field(f, 0), field(f, 1), field(f, 2), field(f, 3), field(f, 4), field(f, 5), id, 1, LIVE);
         t.maxTupleId = id;
       };
       let rest: Buffer | undefined;
