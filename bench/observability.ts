@@ -17,9 +17,9 @@
  * `--baseline DIR` also runs `off` and `traced-1%` from another checkout (`git worktree add /tmp/base <commit>`
  * with a node_modules symlink), as `base off` and `base traced-1%` in the same slices, and prints our CPU per
  * check against theirs: a before/after of the observability cost in one run. `--no-full` leaves out
- * `traced-100%`.
+ * `traced-100%`; `--zero` adds `traced-0%` (tracing on, no call sampled: the cost of the unsampled path alone).
  *
- *   node --import tsx bench/observability.ts [--seconds 2] [--rounds 8] [--conc 16] [--baseline DIR] [--no-full]
+ *   node --import tsx bench/observability.ts [--seconds 2] [--rounds 8] [--conc 16] [--baseline DIR] [--no-full] [--zero]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
@@ -31,7 +31,7 @@ import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { PermissionCheckRequestSchema } from '../src/api/gen/base/v1/service_pb.js';
 
-type Mode = 'off' | 'traced-1%' | 'traced-100%';
+type Mode = 'off' | 'traced-0%' | 'traced-1%' | 'traced-100%';
 /** A mode, or `base <mode>` for the --baseline checkout's server. */
 type Target = string;
 const thisRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,7 +68,7 @@ async function runChild(target: Mode, collectorPort: number, root: string): Prom
           'tracer.exporter': 'otlp',
           'tracer.endpoint': `127.0.0.1:${collectorPort}`,
           'tracer.insecure': true,
-          'tracer.sample_rate': target === 'traced-1%' ? 0.01 : 1,
+          'tracer.sample_rate': target === 'traced-1%' ? 0.01 : target === 'traced-0%' ? 0 : 1,
         };
   const { config } = loadConfig({
     env: {},
@@ -178,6 +178,7 @@ async function main(): Promise<void> {
       conc: { type: 'string', default: '16' },
       baseline: { type: 'string' },
       'no-full': { type: 'boolean', default: false },
+      zero: { type: 'boolean', default: false },
     },
     strict: false,
   });
@@ -187,6 +188,7 @@ async function main(): Promise<void> {
   const baseline = typeof values.baseline === 'string' ? path.resolve(values.baseline) : undefined;
   const TARGETS: readonly Target[] = [
     'off',
+    ...(values['zero'] === true ? ['traced-0%'] : []),
     'traced-1%',
     ...(values['no-full'] === true ? [] : ['traced-100%']),
     ...(baseline !== undefined ? ['base off', 'base traced-1%'] : []),
