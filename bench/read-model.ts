@@ -6,7 +6,9 @@
  * Prints, each with the machine's load average:
  * - model load from PostgreSQL: tuples/s; bytes per tuple (the model's estimate) and RSS growth per tuple;
  * - checks/s with `--concurrency` in flight: memory store, PostgreSQL + read model, PostgreSQL direct
- *   (model off), the ratios, and wrong answers (compared with the memory store's);
+ *   (model off), the ratios, and wrong answers (compared with the memory store's); Node CPU per check and
+ *   the PostgreSQL server's CPU during the run (from /proc when the server is local); then memory and model
+ *   in four alternating rounds, with the median ratio (the two single runs are minutes apart);
  * - p50/p99 of checks issued at half of the model's saturation rate (open loop);
  * - SQL statements per uncached check with direct reads (reader pool statements / checks);
  * - LookupEntity first page (100) per second: memory vs model, and wrong answers;
@@ -20,6 +22,7 @@
  * With `--processes N` (default 3), N-1 more processes each load the same tenant into their own model, one
  * after the other, and report their RSS (what a second and third server process costs).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -72,12 +75,40 @@ const load = (): string =>
     .join(' ');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * CPU time (ms) used so far by the local PostgreSQL server's processes (from /proc; 0 when not readable):
+ * whether the database competes with the checks for the machine's cores.
+ */
+function postgresCpuMs(): number {
+  let ticks = 0;
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const close = stat.lastIndexOf(')');
+        if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
+        const f = stat.slice(close + 2).split(' ');
+        ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+      } catch {
+        // the process ended
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return ticks * 10; // USER_HZ = 100
+}
+
 interface CheckRun {
   perSecond: number;
   p50: number;
   p99: number;
   count: number;
   answers: Map<number, string>;
+  /** Node CPU per check (µs) and PostgreSQL server CPU during the run (ms). */
+  cpuUs: number;
+  pgCpuMs: number;
 }
 
 async function runChecks(
@@ -89,6 +120,8 @@ async function runChecks(
   const latencies: number[] = [];
   const answers = new Map<number, string>();
   let next = 0;
+  const cpu0 = process.cpuUsage();
+  const pg0 = postgresCpuMs();
   const start = performance.now();
   const worker = async (): Promise<void> => {
     while (performance.now() - start < forMs) {
@@ -108,6 +141,7 @@ async function runChecks(
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   const wall = performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
   latencies.sort((a, b) => a - b);
   return {
     perSecond: (latencies.length / wall) * 1000,
@@ -115,6 +149,8 @@ async function runChecks(
     p99: quantile(latencies, 0.99),
     count: latencies.length,
     answers,
+    cpuUs: (cpu.user + cpu.system) / Math.max(1, latencies.length),
+    pgCpuMs: postgresCpuMs() - pg0,
   };
 }
 
@@ -283,6 +319,7 @@ async function main(): Promise<void> {
     await direct.database.writer.query('ANALYZE relation_tuples; ANALYZE attributes; ANALYZE transactions');
 
     let memory: CheckRun | undefined;
+    let memoryEngine: PermissionEngine | undefined;
     let memoryLookups: Awaited<ReturnType<typeof runLookups>> | undefined;
     if (!values['skip-memory']) {
       const mem = createMemoryStore();
@@ -291,13 +328,15 @@ async function main(): Promise<void> {
       await runChecks(engine, checks.slice(0, 200), concurrency);
       memory = await runChecks(engine, checks, concurrency);
       console.log(
-        `memory store: ${fmt(memory.perSecond)} checks/s, p50 ${fmt(memory.p50, 2)} ms, p99 ${fmt(memory.p99, 2)} ms (load ${load()})`,
+        `memory store: ${fmt(memory.perSecond)} checks/s, p50 ${fmt(memory.p50, 2)} ms, p99 ${fmt(memory.p99, 2)} ms; Node CPU ${fmt(memory.cpuUs)} µs per check (load ${load()})`,
       );
       memoryLookups = await runLookups(engine, users);
       console.log(
         `memory store: lookupEntity ${fmt(memoryLookups.perSecond, 1)}/s, p99 ${fmt(memoryLookups.p99, 2)} ms`,
       );
-      await mem.close();
+      // Kept open: the model's checks are compared with it in alternating rounds below.
+      stores.push(mem);
+      memoryEngine = engine;
     }
 
     let m: CheckRun | undefined;
@@ -329,8 +368,27 @@ async function main(): Promise<void> {
       m = await runChecks(modelEngine, checks, concurrency);
       const wrongChecks = memory ? wrong(memory.answers, m.answers) : -1;
       console.log(
-        `postgres + read model: ${fmt(m.perSecond)} checks/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms; wrong answers ${wrongChecks}${memory ? `; ratio to memory ${fmt(m.perSecond / memory.perSecond, 2)}` : ''} (load ${load()})`,
+        `postgres + read model: ${fmt(m.perSecond)} checks/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms; Node CPU ${fmt(m.cpuUs)} µs per check; PostgreSQL CPU ${fmt(m.pgCpuMs)} ms during the run; wrong answers ${wrongChecks}${memory ? `; ratio to memory ${fmt(m.perSecond / memory.perSecond, 2)}` : ''} (load ${load()})`,
       );
+      if (memoryEngine !== undefined) {
+        // The two runs above are minutes apart on a shared machine: alternate short rounds (same heap, same
+        // load) and take the median of the per-round ratios.
+        const ratios: number[] = [];
+        const rounds: string[] = [];
+        const per = Math.max(1_000, budgetMs / 4);
+        for (let r = 0; r < 4; r += 1) {
+          const a = await runChecks(memoryEngine, checks, concurrency, per);
+          const b = await runChecks(modelEngine, checks, concurrency, per);
+          ratios.push(b.perSecond / a.perSecond);
+          rounds.push(
+            `${fmt(a.perSecond)} (${fmt(a.cpuUs)} µs) / ${fmt(b.perSecond)} (${fmt(b.cpuUs)} µs, PG ${fmt(b.pgCpuMs)} ms)`,
+          );
+        }
+        ratios.sort((x, y) => x - y);
+        console.log(
+          `alternating rounds, memory / model checks/s (Node CPU per check): ${rounds.join('; ')}; ratio model/memory median ${fmt(((ratios[1] as number) + (ratios[2] as number)) / 2, 2)}, range ${fmt(ratios[0] as number, 2)}-${fmt(ratios[3] as number, 2)} (load ${load()})`,
+        );
+      }
       // Start from a collected heap: the garbage of earlier phases (memory store, written rows) is the
       // benchmark's, not a server's.
       global.gc?.();
