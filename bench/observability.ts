@@ -17,7 +17,9 @@
  * `--baseline DIR` also runs `off` and `traced-1%` from another checkout (`git worktree add /tmp/base <commit>`
  * with a node_modules symlink), as `base off` and `base traced-1%` in the same slices, and prints our CPU per
  * check against theirs: a before/after of the observability cost in one run. `--no-full` leaves out
- * `traced-100%`; `--zero` adds `traced-0%` (tracing on, no call sampled: the cost of the unsampled path alone).
+ * `traced-100%`; `--zero` adds `traced-0%` (tracing on, no call sampled: the cost of the unsampled path alone)
+ * and `traced-once` (the same, after ONE call traced by its caller's traceparent before the warm-up: what
+ * having once enabled AsyncLocalStorage leaves behind in the process, e.g. V8's promise-hook fast path).
  *
  *   node --import tsx bench/observability.ts [--seconds 2] [--rounds 8] [--conc 16] [--baseline DIR] [--no-full] [--zero]
  */
@@ -31,7 +33,7 @@ import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { PermissionCheckRequestSchema } from '../src/api/gen/base/v1/service_pb.js';
 
-type Mode = 'off' | 'traced-0%' | 'traced-1%' | 'traced-100%';
+type Mode = 'off' | 'traced-0%' | 'traced-once' | 'traced-1%' | 'traced-100%';
 /** A mode, or `base <mode>` for the --baseline checkout's server. */
 type Target = string;
 const thisRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,7 +70,7 @@ async function runChild(target: Mode, collectorPort: number, root: string): Prom
           'tracer.exporter': 'otlp',
           'tracer.endpoint': `127.0.0.1:${collectorPort}`,
           'tracer.insecure': true,
-          'tracer.sample_rate': target === 'traced-1%' ? 0.01 : target === 'traced-0%' ? 0 : 1,
+          'tracer.sample_rate': target === 'traced-1%' ? 0.01 : target === 'traced-0%' || target === 'traced-once' ? 0 : 1,
         };
   const { config } = loadConfig({
     env: {},
@@ -188,7 +190,7 @@ async function main(): Promise<void> {
   const baseline = typeof values.baseline === 'string' ? path.resolve(values.baseline) : undefined;
   const TARGETS: readonly Target[] = [
     'off',
-    ...(values['zero'] === true ? ['traced-0%'] : []),
+    ...(values['zero'] === true ? ['traced-0%', 'traced-once'] : []),
     'traced-1%',
     ...(values['no-full'] === true ? [] : ['traced-100%']),
     ...(baseline !== undefined ? ['base off', 'base traced-1%'] : []),
@@ -208,6 +210,16 @@ async function main(): Promise<void> {
   for (const t of TARGETS) children.push(await startChild(t, collectorPort, baseline));
   const requests = checkRequests();
   try {
+    const once = children.find((c) => c.target === 'traced-once');
+    if (once !== undefined) {
+      const client = new grpc.Client(`127.0.0.1:${once.grpcPort}`, grpc.credentials.createInsecure());
+      const md = new grpc.Metadata();
+      md.set('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+      await new Promise<void>((resolve, reject) =>
+        client.makeUnaryRequest('/base.v1.Permission/Check', (b: Buffer) => b, (b: Buffer) => b, requests[0] as Buffer, md, (err) => (err ? reject(err) : resolve())),
+      );
+      client.close();
+    }
     for (const c of children) {
       // Warm up: JIT and the check cache, until two successive 1 s slices are within 10 %.
       let prev = 0;
