@@ -20,9 +20,8 @@ import { registerRuntimeMetrics } from './runtime-metrics.js';
 /**
  * The process's metrics: ONE set of OpenTelemetry instruments (plus {@link RequestMetrics}, the per-call
  * families kept as plain numbers and handed to the readers as a metric producer) read by two readers, the
- * Prometheus text at
- * `GET /metrics` (on the HTTP port behind authentication, or on `server.metrics.address`) and, when
- * `meter.enabled`, an OTLP push every `meter.interval` seconds. Names are stable and Prometheus-style
+ * Prometheus text at `GET /metrics` (on the HTTP port behind authentication, or on `server.metrics.address`)
+ * and, when `meter.enabled`, an OTLP push every `meter.interval` seconds. Names are stable and Prometheus-style
  * (`permify_*`, `process_*`, `nodejs_*`), so the same name is seen in both places (OTLP without the
  * `_total` suffix Prometheus adds to counters):
  *
