@@ -162,6 +162,12 @@ describe.each(['memory', 'postgres'] as const)('bulk data (%s)', (engine) => {
     const last = streamLines(bad.text).at(-1) as { error: { code: number; message: string } };
     expect(last.error.code).toBe(3);
     expect(last.error.message).toContain('line 2');
+    // Both imports ran through the whole pipeline: counted once each with their code, none left in flight.
+    const metrics = await request(port, 'GET', '/metrics');
+    const series = (name: string): string[] =>
+      metrics.text.split('\n').filter((l) => l.startsWith(name) && l.includes('transport="rest"') && l.includes('Data/Import'));
+    expect(series('permify_requests_in_flight{')).toEqual([expect.stringMatching(/ 0$/)]);
+    expect(series('permify_requests_total{').map((l) => /code="(\w+)"/.exec(l)?.[1]).sort()).toEqual(['200', '400']);
   });
 
   it('an export taken during concurrent writes is exactly the chosen snapshot', async () => {

@@ -23,7 +23,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { createRouter, deriveRoutes, type RestRoute } from './routes.js';
 import { decodeJson, encodeJson } from './json.js';
 import { acquireController, releaseController } from '../abort-pool.js';
-import { serveBidiNdjson, type AnyBidiHandler } from './ndjson-stream.js';
+import { serveBidiNdjson } from './ndjson-stream.js';
 import { createPlaygroundRoute, type PlaygroundRouteOptions } from './static.js';
 
 export interface RestGatewayOptions {
@@ -411,7 +411,6 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
     const rpc = `${r.service.typeName}/${r.method.name}`;
     const entry = pipeline.methods.get(rpc);
     if (entry === undefined) throw new PermifyError('ERROR_CODE_NOT_IMPLEMENTED');
-    const handler = entry.handler;
     const call = new RestCall(entry, logger, req, controller);
     const hasDeadline = applyGrpcTimeout(req, res, controller);
     if (r.method.methodKind === 'bidi_streaming') {
@@ -420,10 +419,9 @@ export function createRestGateway(opts: RestGatewayOptions): RestGateway {
         res,
         route: r,
         params,
-        handler: handler as AnyBidiHandler,
         ctx: call,
         maxLineBytes: maxBodyBytes,
-        admit: () => pipeline.admit(call),
+        run: (requests) => pipeline.stream(call, () => requests),
         fail: (e) => {
           const err = normalise(e, rpc, controller.signal);
           return { err, line: JSON.stringify({ error: { code: err.grpcStatus, message: err.message, details: errorDetails(err) } }) + '\n' };

@@ -14,18 +14,19 @@ import type { HandlerContext } from '../handlers/types.js';
 import { decodeJson, encodeJson } from './json.js';
 import type { RestRoute } from './routes.js';
 
-export type AnyBidiHandler = (requests: AsyncIterable<unknown>, ctx: HandlerContext) => AsyncIterable<Message>;
 
 export interface BidiNdjsonCall {
   readonly req: http.IncomingMessage;
   readonly res: http.ServerResponse;
   readonly route: RestRoute;
   readonly params: Readonly<Record<string, string>>;
-  readonly handler: AnyBidiHandler;
   readonly ctx: HandlerContext;
   readonly maxLineBytes: number;
-  /** Admission (auth, rate limit); its failure answers like any stream failure. */
-  admit(): Promise<void> | void;
+  /**
+   * Runs the call through the pipeline (admission, the handler, and the interceptors' end of call) on the
+   * decoded request messages; an admission failure answers like any stream failure.
+   */
+  run(requests: AsyncIterable<unknown>): AsyncIterable<unknown>;
   /** Normalises a failure and renders its `{"error": ...}` object (the gateway's error rendering). */
   fail(e: unknown): { readonly err: PermifyError; readonly line: string };
 }
@@ -88,7 +89,6 @@ export async function serveBidiNdjson(call: BidiNdjsonCall): Promise<void> {
     wrote = true;
   };
   try {
-    await call.admit();
     const requests = (async function* () {
       for await (const { line, number } of ndjsonLines(req, call.maxLineBytes)) {
         let json: JsonValue;
@@ -106,10 +106,10 @@ export async function serveBidiNdjson(call: BidiNdjsonCall): Promise<void> {
         yield decodeJson(route.method.input, { ...obj, ...params });
       }
     })();
-    for await (const item of call.handler(requests, ctx)) {
+    for await (const item of call.run(requests)) {
       if (ctx.signal.aborted) break;
       start();
-      if (!res.write(JSON.stringify({ result: encodeJson(route.method.output, item) }) + '\n')) {
+      if (!res.write(JSON.stringify({ result: encodeJson(route.method.output, item as Message) }) + '\n')) {
         await new Promise<void>((resolve) => {
           const done = (): void => {
             res.removeListener('drain', done);
