@@ -246,6 +246,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       maxPageSize: config.service.permission.max_page_size,
       timeSliceMs: config.service.permission.time_slice,
       concurrency: config.service.permission.concurrency_limit,
+      bulkLimit: config.service.permission.bulk_limit,
       maxLookupCandidates: config.service.permission.max_lookup_candidates,
       maxExplainNodes: config.service.permission.max_explain_nodes,
     });
