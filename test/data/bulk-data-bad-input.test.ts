@@ -3,9 +3,9 @@
  * characters, empty), invalid item fields and oversized tokens are INVALID_ARGUMENT / 400 naming the field,
  * with the same rules as base.v1 requests -- never INTERNAL / 500.
  */
-import * as http from 'node:http';
 import { create } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postStream } from './ndjson-support.js';
 import * as pb from '../../src/api/gen/permifyts/v1/data_pb.js';
 import { createDataClient, RpcError, type DataClient } from '../../src/cli/data/client.js';
 import type { RunningServer } from '../../src/server.js';
@@ -17,22 +17,6 @@ entity document {
   relation viewer @user
   attribute public boolean
 }`;
-
-function postStream(port: number, path: string, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'application/x-ndjson' } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 /** The last NDJSON line's error, or the whole body's (a failure before the first message). */
 function errorOf(text: string): { code: number; message: string } {

@@ -5,10 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postStream } from './ndjson-support.js';
 import { registerData } from '../../src/cli/commands/data.js';
 import { parseAttribute, parseTuple, tupleToString } from '../../src/data/notation.js';
 import type { Attribute, Tuple } from '../../src/data/types.js';
@@ -52,22 +52,6 @@ function streamLines(text: string): Record<string, unknown>[] {
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-function postStream(port: number, path: string, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'application/x-ndjson' } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 describe.each(['memory', 'postgres'] as const)('bulk data (%s)', (engine) => {
