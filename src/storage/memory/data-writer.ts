@@ -139,15 +139,13 @@ function applyStep(data: TenantData, step: WriteStep, tx: number): void {
       FieldCache,
     ];
     for (const tuple of writeTuples) {
-      const et = (tupleKey[0] = cET.intern(tuple.entity.type));
-      const eid = (tupleKey[1] = cEID.intern(tuple.entity.id));
-      const rel = (tupleKey[2] = cREL.intern(tuple.relation));
-      const st = (tupleKey[3] = cST.intern(tuple.subject.type));
-      const sid = (tupleKey[4] = cSID.intern(tuple.subject.id));
-      const srel = (tupleKey[5] = cSREL.intern(normaliseSubjectRelation(tuple.subject.relation)));
-      const last = t.unique.last(tupleKey);
-      if (last >= 0 && t.txCol(T_EXPIRED)[last] === LIVE) continue;
-      t.append(et, eid, rel, st, sid, srel, tx);
+      tupleKey[0] = cET.intern(tuple.entity.type);
+      tupleKey[1] = cEID.intern(tuple.entity.id);
+      tupleKey[2] = cREL.intern(tuple.relation);
+      tupleKey[3] = cST.intern(tuple.subject.type);
+      tupleKey[4] = cSID.intern(tuple.subject.id);
+      tupleKey[5] = cSREL.intern(normaliseSubjectRelation(tuple.subject.relation));
+      t.appendIfNotLive(tupleKey, tx);
     }
   }
 

@@ -188,30 +188,64 @@ export class ChainIndex {
     return i < 0 ? -1 : (this.tails[i] as number);
   }
 
+  /**
+   * Looks `key` up for a following {@link addProbed}: returns its chain's last row, or -1 (no such key). The
+   * slot and hash are kept, so a writer that inserts when the key is absent (or its last row is expired)
+   * hashes and probes once instead of twice. Any other change to the index in between voids the probe.
+   */
+  probe(key: ArrayLike<number>): number {
+    const mask = this.heads.length - 1;
+    const h = this.hashKey(key);
+    let i = h & mask;
+    for (;;) {
+      const head = this.heads[i] as number;
+      if (head < 0 || (this.hashes[i] === h && this.rowMatches(head, key))) break;
+      i = (i + 1) & mask;
+    }
+    this.probedSlot = i;
+    this.probedHash = h;
+    return (this.heads[i] as number) < 0 ? -1 : (this.tails[i] as number);
+  }
+
+  private probedSlot = -1;
+  private probedHash = 0;
+
+  /** Appends `row`, whose key is the one just given to {@link probe}, to the end of its chain. */
+  addProbed(row: number): void {
+    const i = this.probedSlot;
+    if (i < 0) throw new Error('ChainIndex.addProbed without a probe');
+    this.probedSlot = -1;
+    this.link(row, i, this.probedHash);
+  }
+
   /** Appends `row` (whose key columns are filled) to the end of its chain. */
   add(row: number): void {
-    if (this.next.length <= row) this.next = growInt32(this.next, this.table.capacity, -1);
-    this.next[row] = -1;
     const mask = this.heads.length - 1;
     const h = this.hashRow(row);
     let i = h & mask;
     for (;;) {
       const head = this.heads[i] as number;
-      if (head < 0) {
-        this.heads[i] = row;
-        this.tails[i] = row;
-        this.hashes[i] = h;
-        this.used += 1;
-        if (this.used * 2 > this.heads.length) this.rehash(this.heads.length * 2);
-        return;
-      }
-      if (this.hashes[i] === h && this.rowsMatch(head, row)) {
-        this.next[this.tails[i] as number] = row;
-        this.tails[i] = row;
-        return;
-      }
+      if (head < 0 || (this.hashes[i] === h && this.rowsMatch(head, row))) break;
       i = (i + 1) & mask;
     }
+    this.link(row, i, h);
+  }
+
+  /** Puts `row` at the end of the chain in slot `i` (an empty slot starts a new chain with hash `h`). */
+  private link(row: number, i: number, h: number): void {
+    this.probedSlot = -1;
+    if (this.next.length <= row) this.next = growInt32(this.next, this.table.capacity, -1);
+    this.next[row] = -1;
+    if ((this.heads[i] as number) >= 0) {
+      this.next[this.tails[i] as number] = row;
+      this.tails[i] = row;
+      return;
+    }
+    this.heads[i] = row;
+    this.tails[i] = row;
+    this.hashes[i] = h;
+    this.used += 1;
+    if (this.used * 2 > this.heads.length) this.rehash(this.heads.length * 2);
   }
 
   private rehash(size: number): void {

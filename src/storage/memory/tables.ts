@@ -88,8 +88,48 @@ export class TupleTable {
     return this.insert(et, eid, rel, st, sid, srel, this.nextId++, tx, LIVE);
   }
 
+  /**
+   * Appends a live row created at `tx` for the tuple `key` (its six key ids, in column order) unless that
+   * tuple is live already; returns the new row, or -1. The unique index is hashed and probed once.
+   */
+  appendIfNotLive(key: Int32Array, tx: number): number {
+    const last = this.unique.probe(key);
+    if (last >= 0 && this.txCol(T_EXPIRED)[last] === LIVE) return -1;
+    const row = this.fill(
+      key[0] as number,
+      key[1] as number,
+      key[2] as number,
+      key[3] as number,
+      key[4] as number,
+      key[5] as number,
+      this.nextId++,
+      tx,
+      LIVE,
+    );
+    this.unique.addProbed(row);
+    this.indexOthers(row);
+    return row;
+  }
+
   /** Appends a row with every column given (compaction) and indexes it. */
   insert(
+    et: number,
+    eid: number,
+    rel: number,
+    st: number,
+    sid: number,
+    srel: number,
+    id: number,
+    created: number,
+    expired: number,
+  ): number {
+    const row = this.fill(et, eid, rel, st, sid, srel, id, created, expired);
+    this.unique.add(row);
+    this.indexOthers(row);
+    return row;
+  }
+
+  private fill(
     et: number,
     eid: number,
     rel: number,
@@ -111,7 +151,11 @@ export class TupleTable {
     (c[T_ID] as Int32Array)[row] = id;
     (c[T_CREATED] as Float64Array)[row] = created;
     (c[T_EXPIRED] as Float64Array)[row] = expired;
-    this.unique.add(row);
+    return row;
+  }
+
+  /** Adds `row` to every index but the unique one. */
+  private indexOthers(row: number): void {
     this.byEntityRelation.add(row);
     this.byEntity.add(row);
     this.byTypeRelation.add(row);
@@ -119,7 +163,6 @@ export class TupleTable {
     this.bySubject.add(row);
     this.bySubjectRelation.add(row);
     this.bySubjectType.add(row);
-    return row;
   }
 
   get byteSize(): number {
