@@ -1,5 +1,4 @@
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ValueType, type Attributes, type Counter, type HrTime, type Meter } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import {
@@ -16,6 +15,7 @@ import {
 import { emptyResource, type Resource } from '@opentelemetry/resources';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { registerRuntimeMetrics } from './runtime-metrics.js';
+import { listenSide, type SideListener } from './side-listener.js';
 
 /**
  * The process's metrics: ONE set of OpenTelemetry instruments (plus {@link RequestMetrics}, the per-call
@@ -305,11 +305,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   };
 }
 
-export interface MetricsListener {
-  /** The bound port (meaningful when port 0 was asked for). */
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type MetricsListener = SideListener;
 
 /**
  * A separate plain-HTTP listener that answers `GET /metrics` (and nothing else) without authentication:
@@ -334,20 +330,5 @@ export async function listenMetrics(metrics: Metrics, host: string, port: number
     }
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host === '' ? undefined : host, () => {
-      server.removeListener('error', reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        // Scrapes are short and answer nothing that can be half-done: no drain, just stop.
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenSide(server, host, port);
 }

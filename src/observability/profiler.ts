@@ -11,18 +11,15 @@
  * No authentication: like Go's, the listener is meant for a private interface (it binds `server.host`).
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as pprof from '@datadog/pprof';
+import { listenSide, type SideListener } from './side-listener.js';
 
 /** Longest CPU profile one request may ask for. */
 export const MAX_CPU_SECONDS = 300;
 const HEAP_SAMPLE_BYTES = 512 * 1024;
 const HEAP_STACK_DEPTH = 64;
 
-export interface ProfilerListener {
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type ProfilerListener = SideListener;
 
 const INDEX = `permify-ts profiler (pprof format)
 /debug/pprof/profile?seconds=30  CPU profile of the next N seconds
@@ -82,20 +79,5 @@ export async function listenProfiler(host: string, port: number): Promise<Profil
         return send(res, 404, 'not found\n');
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host === '' ? undefined : host, () => {
-      server.removeListener('error', reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        pprof.heap.stop();
-      }),
-  };
+  return listenSide(server, host, port, () => pprof.heap.stop());
 }
