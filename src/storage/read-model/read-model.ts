@@ -666,25 +666,33 @@ export class ReadModel {
         tuples.insert(field(f, 0), field(f, 1), field(f, 2), field(f, 3), field(f, 4), field(f, 5), id, 1, LIVE);
         t.maxTupleId = id;
       };
+      // pg arms a query_timeout timer for every query and clears it in the query's callback, which
+      // pg-copy-streams' COPY TO never calls: without this, each load left a timer that kept the process alive
+      // for statement_timeout + 1 s after the load (and then fired on the long-finished stream).
+      const settle = (): void => (stream as unknown as { callback?: () => void }).callback?.();
       let rest: Buffer | undefined;
-      for await (const data of stream as AsyncIterable<Buffer>) {
-        const chunk = rest === undefined ? data : Buffer.concat([rest, data]);
-        const end = chunk.lastIndexOf(10);
-        if (end < 0) {
-          rest = chunk;
-          continue;
+      try {
+        for await (const data of stream as AsyncIterable<Buffer>) {
+          const chunk = rest === undefined ? data : Buffer.concat([rest, data]);
+          const end = chunk.lastIndexOf(10);
+          if (end < 0) {
+            rest = chunk;
+            continue;
+          }
+          scanRows(chunk.toString('utf8', 0, end), 6, add);
+          rest = end + 1 < chunk.length ? chunk.subarray(end + 1) : undefined;
+          t.rows = tuples.length;
+          let refused: string | undefined;
+          if (t.rows > rowBudget) refused = `more than ${this.options.maxTuples} rows (database.read_model.max_tuples)`;
+          if (refused !== undefined || (this.epochs.get(tenantId) ?? 0) !== epoch || this.closed) {
+            // The connection is mid-COPY: it is discarded (withSnapshot releases it as broken on the throw).
+            stream.destroy();
+            if (refused !== undefined) this.refuse(tenantId, refused);
+            throw LOAD_ABANDONED;
+          }
         }
-        scanRows(chunk.toString('utf8', 0, end), 6, add);
-        rest = end + 1 < chunk.length ? chunk.subarray(end + 1) : undefined;
-        t.rows = tuples.length;
-        let refused: string | undefined;
-        if (t.rows > rowBudget) refused = `more than ${this.options.maxTuples} rows (database.read_model.max_tuples)`;
-        if (refused !== undefined || (this.epochs.get(tenantId) ?? 0) !== epoch || this.closed) {
-          // The connection is mid-COPY: it is discarded (withSnapshot releases it as broken on the throw).
-          stream.destroy();
-          if (refused !== undefined) this.refuse(tenantId, refused);
-          throw LOAD_ABANDONED;
-        }
+      } finally {
+        settle();
       }
       if (rest !== undefined && rest.length > 0) throw new Error('COPY output ended inside a row');
       const a = await c.query<unknown[]>({
@@ -841,7 +849,13 @@ export class ReadModel {
     }
   }
 
-  private apply(t: ModelTenant, c: PgSnapshot, fetched: bigint[], tuples: FetchedTuple[], attributes: unknown[][]): void {
+  private apply(
+    t: ModelTenant,
+    c: PgSnapshot,
+    fetched: bigint[],
+    tuples: FetchedTuple[],
+    attributes: unknown[][],
+  ): void {
     // The transactions were listed against the position when the cycle started; a cycle running alongside
     // may have applied some since (their rows are then skipped below: no seq of this batch).
     const xids = fetched.filter((x) => !visibleInSnapshot(x, t.pos));
