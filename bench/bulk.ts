@@ -12,7 +12,10 @@
  *   (The memory store keeps its data on the heap by design; for it only the export phase is meaningful.)
  * CPU time of the process is printed per 1,000 items (PostgreSQL's own CPU is in its server processes).
  *
- * Usage: node --expose-gc --import tsx bench/bulk.ts [--size N] [--batch N] [--page N] [--keys spread|sequential]
+ * On PostgreSQL the import is also run with `--import-concurrency` batches in flight (default 2; what
+ * `service.data.import_concurrency` does in the Import handler), into another tenant.
+ *
+ * Usage: node --expose-gc --import tsx bench/bulk.ts [--size N] [--batch N] [--page N] [--keys spread|sequential] [--import-concurrency N]
  * (default 1,000,000 tuples, import batches of 10,000, export pages of 5,000, entity ids spread over the key
  * space; `sequential` gives ids in insertion order, which flatters both stores' index maintenance).
  */
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '10000' },
     page: { type: 'string', default: '5000' },
     keys: { type: 'string', default: 'spread' },
+    'import-concurrency': { type: 'string', default: '2' },
   },
 });
 const size = Number(values.size);
@@ -40,6 +44,8 @@ const batch = Number(values.batch);
 const pageSize = Number(values.page);
 /** `spread`: entity ids spread over the key space (realistic); `sequential`: ids in insertion order. */
 const spread = values.keys !== 'sequential';
+/** Batches in flight for the extra PostgreSQL import line (`service.data.import_concurrency`). */
+const importConcurrency = Number(values['import-concurrency']);
 const gc = (globalThis as { gc?: () => void }).gc;
 const MiB = 2 ** 20;
 const r = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -98,12 +104,26 @@ async function timed(n: number, fn: () => Promise<void>): Promise<Timed> {
 
 const fmt = (t: Timed): string => `${r(t.rate)}/s (${t.cpuPerK.toFixed(1)} ms CPU/1k)`;
 
-async function importAll(store: Store, tenant: string, n: number, mem: ReturnType<typeof memoryWatch>): Promise<Timed> {
+async function importAll(
+  store: Store,
+  tenant: string,
+  n: number,
+  mem: ReturnType<typeof memoryWatch>,
+  concurrency = 1,
+): Promise<Timed> {
   return timed(n, async () => {
-    for (let i = 0; i < n; i += batch) {
-      await store.bulk.importBatch(tenant, { tuples: tuples(i, Math.min(batch, n - i), 'd'), attributes: [] });
-      mem.sample();
-    }
+    // `concurrency` batches in flight, as the Import handler runs them with service.data.import_concurrency.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < n) {
+          const i = next;
+          next += batch;
+          await store.bulk.importBatch(tenant, { tuples: tuples(i, Math.min(batch, n - i), 'd'), attributes: [] });
+          mem.sample();
+        }
+      }),
+    );
   });
 }
 
@@ -218,6 +238,12 @@ async function run(name: string, store: Store, uri?: string): Promise<void> {
       `${name} ${r(n)} tuples: peak growth import heap +${mi.peakHeap().toFixed(1)} MiB rss +${mi.peakRss().toFixed(1)} MiB` +
         `${name === 'memory' ? ' (the data itself)' : ''}; export heap +${me.peakHeap().toFixed(1)} MiB rss +${me.peakRss().toFixed(1)} MiB`,
     );
+  }
+  if (uri !== undefined && importConcurrency > 1) {
+    const mi = memoryWatch();
+    mi.start();
+    const imp = await importAll(store, `b${size}c`, size, mi, importConcurrency);
+    console.log(`${name} ${r(size)} tuples: import with ${importConcurrency} batches in flight ${fmt(imp)}`);
   }
   if (uri !== undefined) {
     const n = Math.min(size, 200_000);

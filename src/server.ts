@@ -264,6 +264,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         maxDataPerWrite: config.database.max_data_per_write,
         maxSchemaBytes: config.service.schema.max_size,
         maxImportBatch: config.service.data.max_import_batch,
+        importConcurrency: config.service.data.import_concurrency,
         maxExportPageSize: config.service.data.max_export_page_size,
       },
       watchEnabled: config.service.watch.enabled,

@@ -7,7 +7,11 @@
  *
  * Import applies each request message as one batch (one store transaction, at most `maxImportBatch` items),
  * validated against the schema version resolved once from the first message, and answers after each
- * commit with the count of items of this stream durably applied: the client's resume position.
+ * commit with the count of items of this stream durably applied: the client's resume position. Up to
+ * `importConcurrency` batches of a stream (default 1) are applied at once: a database applies one
+ * transaction's index changes on one core, so on a multi-core PostgreSQL more batches in flight load faster.
+ * They are answered in stream order, but their rows interleave, so a later Export lists the same data in
+ * another order; with 1, an export of the imported tenant repeats the import's order exactly.
  */
 import { create } from '@bufbuild/protobuf';
 import { PermifyError, isPermifyError, toPermifyError } from '../../errors.js';
@@ -27,6 +31,8 @@ export const defaultExportPageSize = 1000;
 export const defaultMaxExportPageSize = 10_000;
 /** Default `maxImportBatch`. */
 export const defaultMaxImportBatch = 10_000;
+/** Default `importConcurrency`. */
+export const defaultImportConcurrency = 1;
 
 interface ExportCursor {
   readonly snapToken: string;
@@ -120,6 +126,7 @@ function tupleItem(t: Tuple): pb.DataItem {
 export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof pb.Data> {
   const maxPage = env.limits.maxExportPageSize ?? defaultMaxExportPageSize;
   const maxBatch = env.limits.maxImportBatch ?? defaultMaxImportBatch;
+  const importConcurrency = Math.max(1, env.limits.importConcurrency ?? defaultImportConcurrency);
 
   async function* exportStream(r: pb.DataExportRequest, ctx: HandlerContext): AsyncGenerator<pb.DataExportResponse> {
     v.checkFields(() => v.tenant('DataExportRequest', r.tenantId));
@@ -153,6 +160,23 @@ export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof 
     }
   }
 
+  /** One batch of an Import stream: its store call (started at once) and what its response reports. */
+  interface PendingBatch {
+    readonly commit: Promise<string | undefined>;
+    readonly items: number;
+    readonly rejected: pb.DataImportRejection[];
+  }
+
+  /** One Import message, checked and converted. */
+  interface ImportMessage {
+    readonly tenantId: string;
+    readonly tuples: Tuple[];
+    readonly attributes: Attribute[];
+    /** Items of the message, rejected ones included (they count toward `applied`). */
+    readonly items: number;
+    readonly rejected: pb.DataImportRejection[];
+  }
+
   async function* importStream(
     requests: AsyncIterable<pb.DataImportRequest>,
     ctx: HandlerContext,
@@ -161,7 +185,43 @@ export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof 
     let applied = 0n;
     let batches = 0n;
     let snapToken = '';
-    for await (const r of requests) {
+    // Up to `concurrency` batches are applied at once (each its own transaction), answered in order: a
+    // response's `applied` counts a prefix of the stream, all committed. Tuple batches commute (a tuple
+    // written twice is one live tuple); two batches that both carry attributes do not (the later value must
+    // win), so an attribute batch starts only once the previous attribute batch has settled.
+    const pending: PendingBatch[] = [];
+    let lastAttributes: Promise<unknown> = Promise.resolve();
+    const it = requests[Symbol.asyncIterator]();
+    /** The next message, asked for ahead; a failure is seen where it is awaited, never as unhandled. */
+    const ask = (): Promise<IteratorResult<pb.DataImportRequest>> => {
+      const p = it.next();
+      p.catch(() => undefined);
+      return p;
+    };
+    let nextRequest: Promise<IteratorResult<pb.DataImportRequest>> | undefined = ask();
+
+    const answer = (b: PendingBatch, token: string | undefined): pb.DataImportResponse => {
+      if (token !== undefined) snapToken = token;
+      applied += BigInt(b.items);
+      batches += 1n;
+      return create(pb.DataImportResponseSchema, {
+        applied,
+        batches,
+        snapToken,
+        schemaVersion: stream?.version ?? '',
+        rejected: b.rejected,
+      });
+    };
+
+    /** Reads, checks and converts the next message; undefined at the end of the client's stream. */
+    const readBatch = async (): Promise<ImportMessage | undefined> => {
+      const next = await (nextRequest as Promise<IteratorResult<pb.DataImportRequest>>);
+      if (next.done === true) {
+        nextRequest = undefined;
+        return undefined;
+      }
+      nextRequest = ask();
+      const r = next.value;
       if (ctx.signal.aborted) throw new PermifyError('ERROR_CODE_CANCELLED');
       if (stream === undefined) {
         v.checkFields(() => v.tenant('DataImportRequest', r.tenantId));
@@ -180,32 +240,75 @@ export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof 
           { details: { limit: 'service.data.max_import_batch', field: 'items' } },
         );
       }
+      const s = stream;
       const tuples: Tuple[] = [];
       const attributes: Attribute[] = [];
       const rejected: pb.DataImportRejection[] = [];
       r.items.forEach((item, index) => {
         try {
-          const { tuple, attribute } = convertItem(stream!.schema, item);
+          const { tuple, attribute } = convertItem(s.schema, item);
           if (tuple) tuples.push(tuple);
           if (attribute) attributes.push(attribute);
         } catch (e) {
           const err = itemError(index, e);
-          if (!stream!.skipInvalid) throw err;
+          if (!s.skipInvalid) throw err;
           rejected.push(create(pb.DataImportRejectionSchema, { index, message: err.message }));
         }
       });
-      if (tuples.length + attributes.length > 0) {
-        snapToken = await env.store.bulk.importBatch(stream.tenantId, { tuples, attributes }, ctx.signal);
+      return { tenantId: s.tenantId, tuples, attributes, items: r.items.length, rejected };
+    };
+
+    try {
+      for (;;) {
+        // Answer the oldest batch as soon as it commits, also while the client is still sending: a client
+        // that waits for answers before sending more must not wait forever.
+        if (pending.length > 0 && (nextRequest === undefined || pending.length >= importConcurrency)) {
+          const b = pending.shift() as PendingBatch;
+          yield answer(b, await b.commit);
+          continue;
+        }
+        if (nextRequest === undefined) return;
+        if (pending.length > 0) {
+          const head = pending[0] as PendingBatch;
+          const first = await Promise.race([head.commit.then(() => 'batch' as const), nextRequest.then(() => 'request' as const)]);
+          if (first === 'batch') {
+            pending.shift();
+            yield answer(head, await head.commit);
+            continue;
+          }
+        }
+        let batch: ImportMessage | undefined;
+        try {
+          batch = await readBatch();
+        } catch (e) {
+          // A bad message, or the client's stream failing: the batches before it are answered first (in
+          // order, as far as they commit), so the client's resume position is as far as it can be.
+          while (pending.length > 0) {
+            const b = pending.shift() as PendingBatch;
+            yield answer(b, await b.commit);
+          }
+          throw e;
+        }
+        if (batch === undefined) continue;
+        const { tuples, attributes, rejected } = batch;
+        const tenantId = batch.tenantId;
+        let commit: Promise<string | undefined>;
+        if (tuples.length + attributes.length === 0) commit = Promise.resolve(undefined);
+        else if (attributes.length === 0) commit = env.store.bulk.importBatch(tenantId, { tuples, attributes }, ctx.signal);
+        else {
+          commit = lastAttributes.then(() => env.store.bulk.importBatch(tenantId, { tuples, attributes }, ctx.signal));
+          lastAttributes = commit.catch(() => undefined);
+        }
+        // Awaited in order above; until then a failure must not count as unhandled.
+        commit.catch(() => undefined);
+        pending.push({ commit, items: batch.items, rejected });
       }
-      applied += BigInt(r.items.length);
-      batches += 1n;
-      yield create(pb.DataImportResponseSchema, {
-        applied,
-        batches,
-        snapToken,
-        schemaVersion: stream.version,
-        rejected,
-      });
+    } finally {
+      // A stream left before its end (failure, cancellation) stops reading the client's messages.
+      if (nextRequest !== undefined) it.return?.().catch(() => undefined);
+      // The stream ends (done, failed or cancelled): batches still in flight settle before it does, so no
+      // store work outlives the call. Their outcome is not reported; a resumed import re-sends them.
+      await Promise.allSettled(pending.map((b) => b.commit));
     }
   }
 

@@ -33,6 +33,8 @@ export interface ApiLimits {
   readonly maxSchemaBytes?: number;
   /** `service.data.max_import_batch`: items per permifyts.v1.Data/Import message (one transaction). */
   readonly maxImportBatch?: number;
+  /** `service.data.import_concurrency`: batches of one Import stream applied at once. */
+  readonly importConcurrency?: number;
   /** `service.data.max_export_page_size`: items per permifyts.v1.Data/Export page. */
   readonly maxExportPageSize?: number;
 }
