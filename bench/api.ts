@@ -29,10 +29,10 @@
  * `--suite ops` measures the other operations (LookupEntity, LookupSubject, Expand, SubjectPermission,
  * Data/Write) over gRPC, REST and Connect. `--baseline DIR` starts a second server from another checkout
  * (`git worktree add /tmp/base <commit>`, with a node_modules symlink) and measures it in the same slices as
- * ours (`base ...` targets, `vs base` ratios), so a regression shows as a ratio of one run. `--compiled`
+ * ours, cached and uncached (`base ...` targets, `vs base` ratios), so a regression shows as a ratio of one run. `--compiled`
  * runs the servers from tsc output, as `permify serve` does: under tsx every function created at run time
- * also pays for tsx's name-keeping helper. `--cpu-prof DIR` writes DIR/ours.cpuprofile covering only the
- * measured slices (started and stopped through the inspector, so start-up, loading and warm-up are not in it).
+ * also pays for tsx's name-keeping helper. `--cpu-prof DIR` writes DIR/ours.cpuprofile (and DIR/ours-uncached.cpuprofile)
+ * covering only the measured slices (started and stopped through the inspector, so start-up, loading and warm-up are not in it).
  *
  * The dataset is bench/datasets/google-docs.ts (the engine benchmark's generator). The rate limiter is
  * disabled (server.rate_limit 0) so that the figures measure the request path, not the bucket.
@@ -529,26 +529,32 @@ async function main(): Promise<void> {
   const ours = await startChild('ours', thisRoot, oursBuild);
   const base = baselineRoot === undefined ? undefined : await startChild('ours', baselineRoot, baseBuild);
   const uncached = checkSuite ? await startChild('ours-uncached', thisRoot, oursBuild) : undefined;
+  const baseUncached = checkSuite && baselineRoot !== undefined ? await startChild('ours-uncached', baselineRoot, baseBuild) : undefined;
   const bareGrpc = checkSuite ? await startChild('bare-grpc') : undefined;
   const bareConnect = checkSuite ? await startChild('bare-connect') : undefined;
   const bareHttp = checkSuite ? await startChild('bare-http') : undefined;
-  const children = [ours, base, uncached, bareGrpc, bareConnect, bareHttp].filter((c): c is Child => c !== undefined);
+  const children = [ours, base, uncached, baseUncached, bareGrpc, bareConnect, bareHttp].filter((c): c is Child => c !== undefined);
   const closers: (() => void)[] = [];
   try {
     const t0 = performance.now();
-    for (const c of [ours, base, uncached]) if (c !== undefined) await load(c.ports.http as number, dataset);
+    for (const c of [ours, base, uncached, baseUncached]) if (c !== undefined) await load(c.ports.http as number, dataset);
     process.stdout.write(`loaded ${dataset.tuples.length} tuples, ${dataset.attributes.length} attributes over REST into each server in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     if (baselineRoot !== undefined) process.stdout.write(`baseline: the server of ${baselineRoot}, measured in the same slices ('base ...')\n`);
     // --only takes comma-separated substrings of target names (e.g. `--only 'ours gRPC,bare grpc'`).
     const selected = (name: string): boolean => only.split(',').some((o) => name.includes(o));
+    // Both of our servers are profiled: ours (cached checks, other operations) and ours-uncached.
+    const profiledChildren = [
+      { child: ours, file: 'ours.cpuprofile' },
+      ...(uncached ? [{ child: uncached, file: 'ours-uncached.cpuprofile' }] : []),
+    ];
     const profiled = async <T>(f: () => Promise<T>): Promise<T> => {
-      if (profileDir !== undefined) ours.profileStart();
+      if (profileDir !== undefined) for (const p of profiledChildren) p.child.profileStart();
       try {
         return await f();
       } finally {
         if (profileDir !== undefined) {
-          await ours.profileStop(profileDir);
-          process.stdout.write(`CPU profile of ours (measured slices only): ${path.join(profileDir, 'ours.cpuprofile')}\n`);
+          for (const p of profiledChildren) await p.child.profileStop(profileDir);
+          process.stdout.write(`CPU profiles of ours (measured slices only): ${profiledChildren.map((p) => path.join(profileDir, p.file)).join(', ')}\n`);
         }
       }
     };
@@ -569,6 +575,7 @@ async function main(): Promise<void> {
         target('ours gRPC', grpcCaller(ours.ports.grpc as number, grpcRequests), ours.cpu),
         ...(base ? [target('base gRPC', grpcCaller(base.ports.grpc as number, grpcRequests), base.cpu)] : []),
         target('ours uncached', grpcCaller(uncached.ports.grpc as number, grpcRequests), uncached.cpu),
+        ...(baseUncached ? [target('base uncached', grpcCaller(baseUncached.ports.grpc as number, grpcRequests), baseUncached.cpu)] : []),
         target('bare grpc-js', grpcCaller(bareGrpc.ports.grpc as number, grpcRequests), bareGrpc.cpu),
         target('bare connect', grpcCaller(bareConnect.ports.grpc as number, grpcRequests), bareConnect.cpu),
         target('ours REST', restCaller(ours.ports.http as number, bodies), ours.cpu),
@@ -623,7 +630,8 @@ async function main(): Promise<void> {
             `bare connect ${ratio('bare connect', 'bare grpc-js', c, rate)}x (cpu ${ratio('bare connect', 'bare grpc-js', c, cpuPer)}x); ` +
             `REST ${ratio('ours REST', 'bare node:http', c, rate)}x (cpu ${ratio('ours REST', 'bare node:http', c, cpuPer)}x)` +
             (base
-              ? `; vs base: gRPC ${ratio('ours gRPC', 'base gRPC', c, rate)}x (cpu ${ratio('ours gRPC', 'base gRPC', c, cpuPer)}x), REST ${ratio('ours REST', 'base REST', c, rate)}x (cpu ${ratio('ours REST', 'base REST', c, cpuPer)}x)`
+              ? `; vs base: gRPC ${ratio('ours gRPC', 'base gRPC', c, rate)}x (cpu ${ratio('ours gRPC', 'base gRPC', c, cpuPer)}x), ` +
+                `uncached ${ratio('ours uncached', 'base uncached', c, rate)}x (cpu ${ratio('ours uncached', 'base uncached', c, cpuPer)}x), REST ${ratio('ours REST', 'base REST', c, rate)}x (cpu ${ratio('ours REST', 'base REST', c, cpuPer)}x)`
               : '') +
             '\n',
         );
