@@ -553,16 +553,16 @@ export class ReadModel {
     this.cycling.add(p);
   }
 
-  /** One REPEATABLE READ transaction on the writer (the primary: a replica could lag behind tokens). */
   /**
-   * Runs `fn` in one REPEATABLE READ READ ONLY transaction. `first` (SQL without parameters: literals made
-   * with the client's escaping) is sent in the same round trip as BEGIN and the snapshot; its rows reach
-   * `fn`. COMMIT is sent but not waited for (nothing was written; the connection goes back to the pool
-   * once it completes, or is discarded if it fails), so it is not on the path of the tailing lag.
+   * Runs `fn` in one REPEATABLE READ READ ONLY transaction on the writer (the primary: a replica could lag
+   * behind tokens). The statements of `first` (SQL without parameters: literals made with the client's
+   * escaping) are sent in the same round trip as BEGIN and the snapshot; their results reach `fn`. COMMIT is
+   * sent but not waited for (nothing was written; the connection goes back to the pool once it completes, or
+   * is discarded if it fails), so it is not on the path of the tailing lag.
    */
-  private async withSnapshot<T, R extends pg.QueryResultRow = pg.QueryResultRow>(
-    fn: (c: pg.PoolClient, snapshot: PgSnapshot, firstRows: R[]) => Promise<T>,
-    first?: (c: pg.PoolClient) => string | undefined,
+  private async withSnapshot<T>(
+    fn: (c: pg.PoolClient, snapshot: PgSnapshot, firstResults: pg.QueryResult[]) => Promise<T>,
+    first?: (c: pg.PoolClient) => string[],
   ): Promise<T> {
     const client = await connect(this.db.writer);
     if (this.closed) {
@@ -577,13 +577,14 @@ export class ReadModel {
     };
     try {
       // The transaction's snapshot is taken by its first statement, the SELECT.
-      const extra = first?.(client);
+      const extra = first?.(client) ?? [];
       const rs = (await client.query(
-        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_current_snapshot()::text AS s' +
-          (extra === undefined ? '' : `; ${extra}`),
+        ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', 'SELECT pg_current_snapshot()::text AS s', ...extra].join(
+          '; ',
+        ),
       )) as unknown as pg.QueryResult[];
       const snapshot = parsePgSnapshot((rs[1]?.rows[0] as { s: string }).s);
-      const out = await fn(client, snapshot, (rs[2]?.rows ?? []) as R[]);
+      const out = await fn(client, snapshot, rs.slice(2));
       committing = true;
       client.query('COMMIT').then(
         () => release(false),
@@ -733,57 +734,59 @@ export class ReadModel {
     const tenants = [...this.tenants.entries()];
     const epochs = new Map(tenants.map(([id]) => [id, this.epochs.get(id) ?? 0]));
     type Head = { tenant_id: string; v: string | null; c: string | null; txs: string[] };
-    // Two round trips on the path of the lag: (1) BEGIN, the snapshot and, per tenant, the transactions to
+    // One round trip on the path of the lag: BEGIN, the snapshot, then (1) per tenant the transactions to
     // apply (committed in the snapshot, not in the tenant's position), the schema head and the creation time
-    // (a change = deleted and maybe re-created); (2) the rows those transactions created or expired, tuples
-    // and attributes in one statement.
-    const headsSql = (c: pg.PoolClient): string | undefined => {
-      if (tenants.length === 0) return undefined;
+    // (a change = deleted and maybe re-created), and (2) the rows those transactions created or expired,
+    // tuples and attributes in one statement. Both statements run in the transaction's one snapshot and name
+    // the same positions, so (2) lists the rows of exactly the transactions (1) lists.
+    const changesSql = (c: pg.PoolClient): string[] => {
+      if (tenants.length === 0) return [];
       const list = (values: string[]): string => `ARRAY[${values.map((v) => c.escapeLiteral(v)).join(',')}]::text[]`;
-      return (
+      const ids = list(tenants.map(([id]) => id));
+      const positions = `unnest(${ids}, ${list(tenants.map(([, t]) => `${t.pos.xmin}:${t.pos.xmax}:${t.pos.xip.join(',')}`))}) AS p(tenant, snap)`;
+      const newer =
+        't.tenant_id = p.tenant AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot)' +
+        ' AND NOT pg_visible_in_snapshot(t.id, p.snap::pg_snapshot)';
+      // The rows as joins of the listed transactions with the (tenant_id, created_tx_id) index and the partial
+      // expired-row index: the planner estimates the few listed transactions as such and keeps index scans (an
+      // array of them as one InitPlan parameter was estimated as most of the table and scanned it). A row both
+      // created and expired by listed transactions comes once, with the created ones.
+      const select = (k: 0 | 1): string =>
+        k === 0
+          ? 'SELECT 0 AS k, r.tenant_id, r.id, r.entity_type, r.entity_id, r.relation, r.subject_type, r.subject_id,' +
+            ' r.subject_relation, NULL::jsonb AS value, r.created_tx_id::text AS created_tx_id,' +
+            ' r.expired_tx_id::text AS expired_tx_id FROM x JOIN relation_tuples r'
+          : 'SELECT 1, r.tenant_id, r.id, r.entity_type, r.entity_id, r.attribute, NULL, NULL, NULL, r.value,' +
+            ' r.created_tx_id::text, r.expired_tx_id::text FROM x JOIN attributes r';
+      const created = ' ON r.tenant_id = x.tenant_id AND r.created_tx_id = x.id';
+      const expired = ` ON r.tenant_id = x.tenant_id AND ${expiredBy('x.id')} WHERE r.created_tx_id NOT IN (SELECT id FROM x)`;
+      return [
         'SELECT p.tenant AS tenant_id,' +
-        ' (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
-        ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c,' +
-        ' ARRAY(SELECT t.id::text FROM transactions t WHERE t.tenant_id = p.tenant' +
-        ' AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot) AND NOT pg_visible_in_snapshot(t.id, p.snap::pg_snapshot)' +
-        ` ORDER BY t.id) AS txs FROM unnest(${list(tenants.map(([id]) => id))},` +
-        ` ${list(tenants.map(([, t]) => `${t.pos.xmin}:${t.pos.xmax}:${t.pos.xip.join(',')}`))}) AS p(tenant, snap)`
-      );
+          ' (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
+          ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c,' +
+          ` ARRAY(SELECT t.id::text FROM transactions t WHERE ${newer} ORDER BY t.id) AS txs FROM ${positions}`,
+        `WITH x AS MATERIALIZED (SELECT t.tenant_id, t.id FROM ${positions} JOIN transactions t ON ${newer})` +
+          ` ${select(0)}${created} UNION ALL ${select(0)}${expired}` +
+          ` UNION ALL ${select(1)}${created} UNION ALL ${select(1)}${expired} ORDER BY 1, 3`,
+      ];
     };
-    const result = await this.withSnapshot<
-      {
-        snapshot: PgSnapshot;
-        txs: { tenant_id: string; id: string }[];
-        tuples: unknown[][];
-        attributes: unknown[][];
-        schemas: Head[];
-      },
-      Head
-    >(async (c, snapshot, schemas) => {
+    const result = await this.withSnapshot((_c, snapshot, [heads, changes]) => {
+      const schemas = (heads?.rows ?? []) as Head[];
       const txs = schemas.flatMap((r) => r.txs.map((id) => ({ tenant_id: r.tenant_id, id })));
-      if (txs.length === 0) return { snapshot, txs: [], tuples: [], attributes: [], schemas };
-      const txTenants = [...new Set(txs.map((r) => r.tenant_id))];
-      const xids = txs.map((r) => r.id);
-      const changed = `tenant_id = ANY($1::text[]) AND (created_tx_id = ANY($2::xid8[]) OR ${expiredBy('ANY($2::xid8[])')})`;
-      const rows = await c.query<unknown[]>({
-        text:
-          'SELECT 0 AS k, tenant_id, id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation,' +
-          ` NULL::jsonb AS value, created_tx_id::text, expired_tx_id::text FROM relation_tuples WHERE ${changed}` +
-          ' UNION ALL SELECT 1, tenant_id, id, entity_type, entity_id, attribute, NULL, NULL, NULL, value,' +
-          ` created_tx_id::text, expired_tx_id::text FROM attributes WHERE ${changed} ORDER BY 1, 3`,
-        values: [txTenants, xids],
-        rowMode: 'array',
-      });
       const tuples: unknown[][] = [];
       const attributes: unknown[][] = [];
-      for (const r of rows.rows as unknown[][]) {
-        // Back to the shapes below: tuples [tenant, id, 6 columns, created, expired], attributes
+      for (const r of (changes?.rows ?? []) as Record<string, unknown>[]) {
+        // The shapes below: tuples [tenant, id, 6 columns, created, expired], attributes
         // [tenant, id, entity type, entity id, attribute, value, created, expired].
-        if (r[0] === 0) tuples.push([r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[10], r[11]]);
-        else attributes.push([r[1], r[2], r[3], r[4], r[5], r[9], r[10], r[11]]);
+        const common = [r.tenant_id, r.id, r.entity_type, r.entity_id, r.relation];
+        if (r.k === 0) {
+          tuples.push([...common, r.subject_type, r.subject_id, r.subject_relation, r.created_tx_id, r.expired_tx_id]);
+        } else {
+          attributes.push([...common, r.value, r.created_tx_id, r.expired_tx_id]);
+        }
       }
-      return { snapshot, txs, tuples, attributes, schemas };
-    }, headsSql);
+      return Promise.resolve({ snapshot, txs, tuples, attributes, schemas });
+    }, changesSql);
 
     // Everything below is synchronous: readers never see a half-applied cycle.
     const schemaHeads = new Map(result.schemas.map((r) => [r.tenant_id, r.v ?? undefined]));
