@@ -84,28 +84,84 @@ function pauseFor(timeSliceMs: number): Promise<void> | undefined {
 }
 
 export function createWorkBudget(options: WorkBudgetOptions): WorkBudget {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  let candidates = 0;
+  return new RequestBudget(options);
+}
 
-  const pause = (): Promise<void> | undefined => pauseFor(options.timeSliceMs);
+/**
+ * One request's budget. A class, not a closure set: one is created per request, and a read that finds a free
+ * permit and no pause due (the usual case) allocates nothing here but the `then` that hands the permit back.
+ */
+class RequestBudget implements WorkBudget {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private candidates = 0;
 
-  const release = (): void => {
-    const next = waiting.shift();
-    if (next !== undefined) next();
-    else active--;
+  constructor(readonly options: WorkBudgetOptions) {}
+
+  /** Settles a read: hands its permit on and passes the value through (shared by every read of the request). */
+  readonly releaseValue = <T>(v: T): T => {
+    this.release();
+    return v;
   };
 
-  const acquire = (): Promise<void> | undefined => {
-    if (active < options.concurrency) {
-      active++;
+  readonly releaseError = (e: unknown): never => {
+    this.release();
+    throw e;
+  };
+
+  pause(): Promise<void> | undefined {
+    return pauseFor(this.options.timeSliceMs);
+  }
+
+  charge(n: number): void {
+    this.candidates += n;
+    if (this.candidates > this.options.maxCandidates) throw candidateLimitError(this.options.maxCandidates);
+  }
+
+  /** Takes a permit when one is free and no pause is due; false = go through {@link read}'s slow path. */
+  tryAcquire(): boolean {
+    if (this.active >= this.options.concurrency || pauseFor(this.options.timeSliceMs) !== undefined) return false;
+    this.active++;
+    return true;
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next();
+    else this.active--;
+  }
+
+  /** A permit, or a promise of one (passed on directly by the releasing read: `active` stays the same). */
+  private acquire(): Promise<void> | undefined {
+    if (this.active < this.options.concurrency) {
+      this.active++;
       return undefined;
     }
-    // The permit passes directly from the releasing read to this one (active stays the same).
-    return new Promise<void>((resolve) => waiting.push(resolve));
-  };
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
 
-  async function slowRead<T>(
+  read<T>(run: () => Promise<T>): Promise<T> {
+    const pending = this.acquire();
+    const due = this.pause();
+    if (pending === undefined && due === undefined) {
+      let p: Promise<T>;
+      try {
+        p = run();
+      } catch (e) {
+        this.release();
+        return Promise.reject(e);
+      }
+      return this.started(p);
+    }
+    return this.slowRead(pending, due, run);
+  }
+
+  /** Attaches the release of the permit (already held) to a read that has started. */
+  started<T>(p: Promise<T>): Promise<T> {
+    return p.then(this.releaseValue, this.releaseError);
+  }
+
+  private async slowRead<T>(
     pending: Promise<void> | undefined,
     due: Promise<void> | undefined,
     run: () => Promise<T>,
@@ -113,51 +169,88 @@ export function createWorkBudget(options: WorkBudgetOptions): WorkBudget {
     if (due !== undefined) await due;
     if (pending !== undefined) await pending;
     // A turn that began while this read waited for its permit is taken too (permit held: reads stay bounded).
-    const again = pause();
+    const again = this.pause();
     if (again !== undefined) await again;
     try {
       return await run();
     } finally {
-      release();
+      this.release();
     }
   }
-
-  return {
-    options,
-    read<T>(run: () => Promise<T>): Promise<T> {
-      const pending = acquire();
-      const due = pause();
-      if (pending === undefined && due === undefined) {
-        let p: Promise<T>;
-        try {
-          p = run();
-        } catch (e) {
-          release();
-          return Promise.reject(e);
-        }
-        return p.then(
-          (v) => {
-            release();
-            return v;
-          },
-          (e: unknown) => {
-            release();
-            throw e;
-          },
-        );
-      }
-      return slowRead(pending, due, run);
-    },
-    pause,
-    charge(n) {
-      candidates += n;
-      if (candidates > options.maxCandidates) throw candidateLimitError(options.maxCandidates);
-    },
-  };
 }
 
-/** `reader` with every read drawn from `budget` (one per request; the wrapper is cheap). */
+/**
+ * `reader` with every read drawn from `budget` (one per request). Queries of tuples, the reads of every Check
+ * step, take the permit inline (no closure per read); the other reads go through {@link WorkBudget.read}.
+ */
 export function budgetedReader(reader: DataReader, budget: WorkBudget): DataReader {
+  return budget instanceof RequestBudget ? new BudgetedReader(reader, budget) : closureReader(reader, budget);
+}
+
+class BudgetedReader implements DataReader {
+  constructor(
+    private readonly reader: DataReader,
+    private readonly budget: RequestBudget,
+  ) {}
+
+  headSnapToken(tenantId: string, signal?: AbortSignal): Promise<SnapToken> {
+    return this.reader.headSnapToken(tenantId, signal);
+  }
+
+  queryRelationships(
+    tenantId: string,
+    filter: TupleFilter,
+    snapToken: SnapToken,
+    options?: QueryOptions,
+  ): Promise<readonly Tuple[]> {
+    const budget = this.budget;
+    if (!budget.tryAcquire()) return budget.read(() => this.reader.queryRelationships(tenantId, filter, snapToken, options));
+    let p: Promise<readonly Tuple[]>;
+    try {
+      p = this.reader.queryRelationships(tenantId, filter, snapToken, options);
+    } catch (e) {
+      budget.release();
+      return Promise.reject(e);
+    }
+    return budget.started(p);
+  }
+
+  readRelationships(...args: Parameters<DataReader['readRelationships']>): ReturnType<DataReader['readRelationships']> {
+    return this.budget.read(() => this.reader.readRelationships(...args));
+  }
+
+  querySingleAttribute(
+    tenantId: string,
+    entity: Entity,
+    attribute: string,
+    snapToken: SnapToken,
+    signal?: AbortSignal,
+  ): Promise<Attribute | undefined> {
+    return this.budget.read(() => this.reader.querySingleAttribute(tenantId, entity, attribute, snapToken, signal));
+  }
+
+  queryAttributes(
+    tenantId: string,
+    filter: AttributeFilter,
+    snapToken: SnapToken,
+    options?: QueryOptions,
+  ): Promise<readonly Attribute[]> {
+    return this.budget.read(() => this.reader.queryAttributes(tenantId, filter, snapToken, options));
+  }
+
+  readAttributes(...args: Parameters<DataReader['readAttributes']>): ReturnType<DataReader['readAttributes']> {
+    return this.budget.read(() => this.reader.readAttributes(...args));
+  }
+
+  queryUniqueSubjectIds(
+    ...args: Parameters<DataReader['queryUniqueSubjectIds']>
+  ): ReturnType<DataReader['queryUniqueSubjectIds']> {
+    return this.budget.read(() => this.reader.queryUniqueSubjectIds(...args));
+  }
+}
+
+/** The same wrapper over any other {@link WorkBudget} implementation (every read through `read`). */
+function closureReader(reader: DataReader, budget: WorkBudget): DataReader {
   return {
     headSnapToken: (tenantId: string, signal?: AbortSignal): Promise<SnapToken> =>
       reader.headSnapToken(tenantId, signal),

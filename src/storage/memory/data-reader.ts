@@ -254,20 +254,18 @@ export function queryEntityRelation(
   const entityId = s.get(eid);
   const relationName = s.get(rel);
   const out: Tuple[] = [];
-  // Chain rows lie scattered over the columns, so every column read is likely a cache miss: test the most
-  // selective column of the filter first (subject id, else subject relation) and visibility last.
+  // Chain rows lie scattered over the columns, so every column read is likely a cache miss: a column is read
+  // only when the filter tests it (most selective first: subject id, subject relation, subject type), visibility
+  // last, and the subject of a row that passed all of them.
   for (; row >= 0; row = next[row] as number) {
-    const rowSID = cSID[row] as number;
-    if (sid >= 0 && rowSID !== sid) continue;
-    const rowSREL = cSREL[row] as number;
-    if (srel >= 0 && rowSREL !== srel) continue;
-    const rowST = cST[row] as number;
-    if (st >= 0 && rowST !== st) continue;
+    if (sid >= 0 && cSID[row] !== sid) continue;
+    if (srel >= 0 && cSREL[row] !== srel) continue;
+    if (st >= 0 && cST[row] !== st) continue;
     if (!rowVisible(cCreated[row] as number, cExpired[row] as number, tx, hidden)) continue;
     out.push({
       entity: { type: entityType, id: entityId },
       relation: relationName,
-      subject: { type: s.get(rowST), id: s.get(rowSID), relation: s.get(rowSREL) },
+      subject: { type: s.get(cST[row] as number), id: s.get(cSID[row] as number), relation: s.get(cSREL[row] as number) },
     });
   }
   return out;
