@@ -98,6 +98,51 @@ function internCopy(s: TenantData['strings'], v: string): number {
   return s.intern(v.length >= 13 ? Buffer.from(v, 'utf8').toString('utf8') : v);
 }
 
+/**
+ * A tailing cycle's statements, prepared once per connection (PostgreSQL keeps them per session) and run with
+ * a generic plan: planning them on every cycle cost the server more than running them. Parameters: $1 the
+ * loaded tenants, $2 their positions (`xmin:xmax:xip`), in the same order.
+ *
+ * HEADS_SQL: per tenant, the transactions to apply (committed in the cycle's snapshot, not in the tenant's
+ * position), the schema head and the creation time (a change = deleted and maybe re-created).
+ *
+ * CHANGES_SQL: the rows those transactions created or expired, tuples and attributes in one result. Both run
+ * in the cycle's one snapshot with the same positions, so CHANGES_SQL has the rows of exactly the
+ * transactions HEADS_SQL lists. Every lookup is a correlated subquery or a LATERAL subquery kept out of the
+ * join planning (OFFSET 0), so the plan is index scans however many transactions or rows the tables hold
+ * (a join of the listed transactions with the rows was once planned as a scan of the whole table).
+ */
+const HEADS_STATEMENT = 'permify_read_model_heads';
+const CHANGES_STATEMENT = 'permify_read_model_changes';
+const POSITIONS = 'unnest($1::text[], $2::text[]) AS p(tenant, snap)';
+const NEWER_THAN_POSITION =
+  'FROM transactions t WHERE t.tenant_id = p.tenant AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot)' +
+  ' AND NOT pg_visible_in_snapshot(t.id, p.snap::pg_snapshot)';
+const HEADS_SQL =
+  'SELECT p.tenant AS tenant_id,' +
+  ' (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
+  ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c,' +
+  ` ARRAY(SELECT t.id::text ${NEWER_THAN_POSITION} ORDER BY t.id) AS txs FROM ${POSITIONS}`;
+const TUPLE_COLUMNS =
+  'r.tenant_id, r.id, r.entity_type, r.entity_id, r.relation, r.subject_type, r.subject_id, r.subject_relation,' +
+  ' NULL::jsonb AS value, r.created_tx_id::text AS created_tx_id, r.expired_tx_id::text AS expired_tx_id';
+const ATTRIBUTE_COLUMNS =
+  'r.tenant_id, r.id, r.entity_type, r.entity_id, r.attribute, NULL, NULL, NULL, r.value, r.created_tx_id::text,' +
+  ' r.expired_tx_id::text';
+/** Rows of `table` created by transaction x, and rows expired by x that no listed transaction created. */
+const changedRows = (k: number, columns: string, table: string): string =>
+  `SELECT ${k} AS k, r.* FROM x CROSS JOIN LATERAL (SELECT ${columns} FROM ${table} r` +
+  ' WHERE r.tenant_id = x.tenant_id AND r.created_tx_id = x.id OFFSET 0) r' +
+  ` UNION ALL SELECT ${k}, r.* FROM x CROSS JOIN LATERAL (SELECT ${columns} FROM ${table} r` +
+  ` WHERE r.tenant_id = x.tenant_id AND ${expiredBy('x.id')} AND r.created_tx_id NOT IN (SELECT id FROM x)` +
+  ' OFFSET 0) r';
+const CHANGES_SQL =
+  `WITH x AS MATERIALIZED (SELECT p.tenant AS tenant_id, unnest(ARRAY(SELECT t.id ${NEWER_THAN_POSITION})) AS id` +
+  ` FROM ${POSITIONS}) ${changedRows(0, TUPLE_COLUMNS, 'relation_tuples')}` +
+  ` UNION ALL ${changedRows(1, ATTRIBUTE_COLUMNS, 'attributes')} ORDER BY 1, 3`;
+/** Connections (of any model in this process) on which the statements above are prepared. */
+const preparedOn = new WeakSet<object>();
+
 /** A tenant is reloaded once it holds more expired rows than this and than live rows. */
 const RELOAD_MIN_EXPIRED_ROWS = 100_000;
 
@@ -734,43 +779,31 @@ export class ReadModel {
     const tenants = [...this.tenants.entries()];
     const epochs = new Map(tenants.map(([id]) => [id, this.epochs.get(id) ?? 0]));
     type Head = { tenant_id: string; v: string | null; c: string | null; txs: string[] };
-    // One round trip on the path of the lag: BEGIN, the snapshot, then (1) per tenant the transactions to
-    // apply (committed in the snapshot, not in the tenant's position), the schema head and the creation time
-    // (a change = deleted and maybe re-created), and (2) the rows those transactions created or expired,
-    // tuples and attributes in one statement. Both statements run in the transaction's one snapshot and name
-    // the same positions, so (2) lists the rows of exactly the transactions (1) lists.
+    // One round trip on the path of the lag: BEGIN, the snapshot, then the two prepared statements (see
+    // CHANGES_SQL) at the tenants' positions. The first cycle on a connection prepares them.
     const changesSql = (c: pg.PoolClient): string[] => {
       if (tenants.length === 0) return [];
       const list = (values: string[]): string => `ARRAY[${values.map((v) => c.escapeLiteral(v)).join(',')}]::text[]`;
-      const ids = list(tenants.map(([id]) => id));
-      const positions = `unnest(${ids}, ${list(tenants.map(([, t]) => `${t.pos.xmin}:${t.pos.xmax}:${t.pos.xip.join(',')}`))}) AS p(tenant, snap)`;
-      const newer =
-        't.tenant_id = p.tenant AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot)' +
-        ' AND NOT pg_visible_in_snapshot(t.id, p.snap::pg_snapshot)';
-      // The rows as joins of the listed transactions with the (tenant_id, created_tx_id) index and the partial
-      // expired-row index: the planner estimates the few listed transactions as such and keeps index scans (an
-      // array of them as one InitPlan parameter was estimated as most of the table and scanned it). A row both
-      // created and expired by listed transactions comes once, with the created ones.
-      const select = (k: 0 | 1): string =>
-        k === 0
-          ? 'SELECT 0 AS k, r.tenant_id, r.id, r.entity_type, r.entity_id, r.relation, r.subject_type, r.subject_id,' +
-            ' r.subject_relation, NULL::jsonb AS value, r.created_tx_id::text AS created_tx_id,' +
-            ' r.expired_tx_id::text AS expired_tx_id FROM x JOIN relation_tuples r'
-          : 'SELECT 1, r.tenant_id, r.id, r.entity_type, r.entity_id, r.attribute, NULL, NULL, NULL, r.value,' +
-            ' r.created_tx_id::text, r.expired_tx_id::text FROM x JOIN attributes r';
-      const created = ' ON r.tenant_id = x.tenant_id AND r.created_tx_id = x.id';
-      const expired = ` ON r.tenant_id = x.tenant_id AND ${expiredBy('x.id')} WHERE r.created_tx_id NOT IN (SELECT id FROM x)`;
+      const args = `(${list(tenants.map(([id]) => id))}, ${list(tenants.map(([, t]) => `${t.pos.xmin}:${t.pos.xmax}:${t.pos.xip.join(',')}`))})`;
       return [
-        'SELECT p.tenant AS tenant_id,' +
-          ' (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
-          ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c,' +
-          ` ARRAY(SELECT t.id::text FROM transactions t WHERE ${newer} ORDER BY t.id) AS txs FROM ${positions}`,
-        `WITH x AS MATERIALIZED (SELECT t.tenant_id, t.id FROM ${positions} JOIN transactions t ON ${newer})` +
-          ` ${select(0)}${created} UNION ALL ${select(0)}${expired}` +
-          ` UNION ALL ${select(1)}${created} UNION ALL ${select(1)}${expired} ORDER BY 1, 3`,
+        ...(preparedOn.has(c)
+          ? []
+          : [
+              `PREPARE ${HEADS_STATEMENT}(text[], text[]) AS ${HEADS_SQL}`,
+              `PREPARE ${CHANGES_STATEMENT}(text[], text[]) AS ${CHANGES_SQL}`,
+            ]),
+        // Planned once per connection (the plans do not depend on the positions, see CHANGES_SQL), and never
+        // JIT-compiled: a freshly loaded tenant has few transactions of many rows each, so the generic plan's
+        // estimate passed jit_above_cost and every run spent a second compiling a plan that runs in 0.1 ms.
+        "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('jit', 'off', true)",
+        `EXECUTE ${HEADS_STATEMENT}${args}`,
+        `EXECUTE ${CHANGES_STATEMENT}${args}`,
       ];
     };
-    const result = await this.withSnapshot((_c, snapshot, [heads, changes]) => {
+    const result = await this.withSnapshot((c, snapshot, results) => {
+      if (tenants.length > 0) preparedOn.add(c);
+      const heads = results.at(-2);
+      const changes = results.at(-1);
       const schemas = (heads?.rows ?? []) as Head[];
       const txs = schemas.flatMap((r) => r.txs.map((id) => ({ tenant_id: r.tenant_id, id })));
       const tuples: unknown[][] = [];
