@@ -12,12 +12,15 @@
  * - p50/p99 of checks issued at half of the model's saturation rate (open loop);
  * - SQL statements per uncached check with direct reads (reader pool statements / checks);
  * - LookupEntity first page (100) per second: memory vs model, and wrong answers;
- * - apply lag: a second instance writes at `--write-rate` writes/s (one tuple each); time from the write's
- *   return until this instance's model covers its token (p50/p99).
+ * - apply lag: a second instance (a child process with its own store and model, as another server would be)
+ *   writes at `--write-rate` writes/s (one tuple each) and sends each returned token here; time from the
+ *   write's return (a clock both processes share) until this instance's model covers its token (p50/p99), with
+ *   the token's delivery to this process (part of the lag, the benchmark's own) and the tailing cycles and
+ *   event-loop delay here; `--lag-in-process` also runs it with the writing instance in this process.
  *
  *   node --import tsx bench/read-model.ts [--tuples 50000] [--checks 2000] [--concurrency 64]
  *     [--lookups 200] [--budget-ms 10000] [--write-rate 1000] [--write-seconds 5] [--uri postgres://...]
- *     [--skip-memory] [--skip-direct] [--skip-model] [--processes 3]
+ *     [--skip-memory] [--skip-direct] [--skip-model] [--skip-lag] [--lag-in-process] [--processes 3]
  *
  * With `--processes N` (default 3), N-1 more processes each load the same tenant into their own model, one
  * after the other, and report their RSS (what a second and third server process costs).
@@ -33,7 +36,7 @@ import type { Store } from '../src/storage/contract.js';
 import { createMemoryStore } from '../src/storage/memory/index.js';
 import { silentLogger } from '../src/storage/postgres/database.js';
 import { createPostgresStore, type PostgresStore } from '../src/storage/postgres/index.js';
-import { createReadModelStore } from '../src/storage/read-model/model-store.js';
+import { createReadModelStore, type ReadModelStore } from '../src/storage/read-model/model-store.js';
 import { createTestDatabase, stopSharedServer } from '../test/support/postgres.js';
 import { generateGoogleDocsDataset, type GoogleDocsCheck } from './datasets/google-docs.js';
 
@@ -54,7 +57,10 @@ const { values } = parseArgs({
     'skip-direct': { type: 'boolean', default: false },
     'skip-model': { type: 'boolean', default: false },
     processes: { type: 'string', default: '3' },
+    'skip-lag': { type: 'boolean', default: false },
+    'lag-in-process': { type: 'boolean', default: false },
     child: { type: 'string' },
+    writer: { type: 'string' },
   },
 });
 const num = (k: string): number => {
@@ -164,13 +170,20 @@ async function runAtRate(
   p50: number;
   p99: number;
   count: number;
+  lateP99: number;
   loopP99: number;
   loopMax: number;
   gcMs: number;
   gcMaxMs: number;
 }> {
   const latencies: number[] = [];
-  const pending: Promise<void>[] = [];
+  /** How late each check was issued after its due time (the generator's share of the latency). */
+  const late: number[] = [];
+  // No array of the checks' promises: a generator holding every promise until the end promoted them to the
+  // old generation and brought a major GC into the run (a server holds no such list).
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  let failed: unknown;
   // Where a tail comes from: event-loop stalls and garbage-collection pauses during the run.
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
@@ -194,29 +207,37 @@ async function runAtRate(
     const c = checks[i % checks.length] as GoogleDocsCheck;
     // Latency from the moment the check was due (or issued, when issued early): a late issue counts.
     const t0 = Math.min(start + (i * 1000) / perSecond, performance.now());
+    late.push(performance.now() - t0);
     i += 1;
-    pending.push(
-      engine
-        .check({
-          tenantId: TENANT,
-          metadata: { depth: 50 },
-          entity: c.entity,
-          permission: c.permission,
-          subject: c.subject,
-        })
-        .then(() => {
-          latencies.push(performance.now() - t0);
-        }),
-    );
+    inFlight += 1;
+    void engine
+      .check({
+        tenantId: TENANT,
+        metadata: { depth: 50 },
+        entity: c.entity,
+        permission: c.permission,
+        subject: c.subject,
+      })
+      .then(
+        () => latencies.push(performance.now() - t0),
+        (e: unknown) => (failed ??= e),
+      )
+      .finally(() => {
+        inFlight -= 1;
+        if (inFlight === 0) drained?.();
+      });
   }
-  await Promise.all(pending);
+  if (inFlight > 0) await new Promise<void>((r) => (drained = r));
+  if (failed !== undefined) throw failed;
   loop.disable();
   gcObserver.disconnect();
   latencies.sort((a, b) => a - b);
+  late.sort((a, b) => a - b);
   return {
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     count: latencies.length,
+    lateP99: quantile(late, 0.99),
     loopP99: loop.percentile(99) / 1e6,
     loopMax: loop.max / 1e6,
     gcMs,
@@ -400,7 +421,7 @@ async function main(): Promise<void> {
       global.gc?.();
       const half = await runAtRate(modelEngine, checks, m.perSecond / 2, Math.min(budgetMs, 5_000));
       console.log(
-        `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${half.count} checks); event-loop delay p99 ${fmt(half.loopP99, 1)} ms, max ${fmt(half.loopMax, 1)} ms; GC ${fmt(half.gcMs)} ms in all, longest pause ${fmt(half.gcMaxMs, 1)} ms (load ${load()})`,
+        `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${half.count} checks; issued late by p99 ${fmt(half.lateP99, 2)} ms, included); event-loop delay p99 ${fmt(half.loopP99, 1)} ms, max ${fmt(half.loopMax, 1)} ms; GC ${fmt(half.gcMs)} ms in all, longest pause ${fmt(half.gcMaxMs, 1)} ms (load ${load()})`,
       );
       const ml = await runLookups(modelEngine, users);
       console.log(
@@ -410,51 +431,30 @@ async function main(): Promise<void> {
       if (num('processes') > 1) await extraProcesses(db.uri, num('processes'));
       console.log(`model reads ${fmt(fb.modelReads)}, fallbacks to PostgreSQL ${fmt(fb.fallbacks)}`);
 
-      // Apply lag: another instance writes; this instance's model must cover each returned token.
-      const otherInner = await createPostgresStore(pgOptions);
-      await otherInner.ready();
-      const other = createReadModelStore(otherInner, { logger: silentLogger });
-      stores.push(other);
-      const rate = num('write-rate');
-      const lags: number[] = [];
-      const pending: Promise<void>[] = [];
-      const wStart = performance.now();
-      let w = 0;
-      while (performance.now() - wStart < num('write-seconds') * 1000) {
-        const due = wStart + (w * 1000) / rate;
-        const now = performance.now();
-        if (due > now + 1) await sleep(due - now);
-        else if (w % 8 === 0) await new Promise((r) => setImmediate(r));
-        const id = `lag${w++}`;
-        pending.push(
-          other.writer
-            .write(TENANT, [
-              {
-                writeTuples: [
-                  {
-                    entity: { type: 'document', id },
-                    relation: 'viewer',
-                    subject: { type: 'user', id: 'lagger', relation: '' },
-                  },
-                ],
-              },
-            ])
-            .then(async (token) => {
-              const t = performance.now();
-              const v = await model.readModel.view(TENANT, token);
-              if (v !== undefined) lags.push(performance.now() - t);
-              else lags.push(Number.POSITIVE_INFINITY);
-            }),
+      if (!values['skip-lag']) {
+        // Apply lag: another instance writes; this instance's model must cover each returned token. The other
+        // instance is a child process, as another server would be: its writes' client work and its own model's
+        // tailing do not run on this process's event loop (in one process they lengthened every cycle here).
+        const rate = num('write-rate');
+        const seconds = num('write-seconds');
+        const s0 = { ...model.readModel.stats };
+        const loop = monitorEventLoopDelay({ resolution: 1 });
+        loop.enable();
+        const r = await measureApplyLag(db.uri, model.readModel, rate, seconds, false);
+        loop.disable();
+        const s1 = model.readModel.stats;
+        const cycles = s1.cycles - s0.cycles;
+        console.log(
+          `apply lag at ${fmt(r.writesPerSecond)} writes/s achieved (${fmt(rate)} asked) from another instance (a child process): p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms (misses after ${model.readModel.options.waitTimeoutMs} ms count as infinite); of which token delivery to this process p50 ${fmt(r.ipcP50, 2)} ms, p99 ${fmt(r.ipcP99, 2)} ms; its writes took p50 ${fmt(r.writeP50, 1)} ms, p99 ${fmt(r.writeP99, 1)} ms; tailing cycles here ${fmt(cycles)}, avg ${fmt((s1.cycleMsTotal - s0.cycleMsTotal) / Math.max(1, cycles), 2)} ms, max ${fmt(s1.cycleMsMax, 1)} ms (whole run); event-loop delay p99 ${fmt(loop.percentile(99) / 1e6, 1)} ms, max ${fmt(loop.max / 1e6, 1)} ms (load ${load()})`,
         );
-        if (pending.length > 256) await Promise.all(pending.splice(0, 128));
+        if (values['lag-in-process']) {
+          // The same with the writing instance in this process (how this figure was first measured).
+          const q = await measureApplyLag(db.uri, model.readModel, rate, seconds, true);
+          console.log(
+            `apply lag, writing instance in this process: at ${fmt(q.writesPerSecond)} writes/s p50 ${fmt(q.p50, 2)} ms, p99 ${fmt(q.p99, 2)} ms; its writes took p50 ${fmt(q.writeP50, 1)} ms, p99 ${fmt(q.writeP99, 1)} ms (load ${load()})`,
+          );
+        }
       }
-      await Promise.all(pending);
-      const wallW = (performance.now() - wStart) / 1000;
-      lags.sort((a, b) => a - b);
-      const cs = model.readModel.stats;
-      console.log(
-        `apply lag at ${fmt(lags.length / wallW)} writes/s achieved (${fmt(rate)} asked) from another instance: p50 ${fmt(quantile(lags, 0.5), 2)} ms, p99 ${fmt(quantile(lags, 0.99), 2)} ms (misses after ${model.readModel.options.waitTimeoutMs} ms count as infinite); tailing cycles avg ${fmt(cs.cycleMsTotal / Math.max(1, cs.cycles), 2)} ms, max ${fmt(cs.cycleMsMax, 1)} ms (load ${load()})`,
-      );
     }
 
     await memoryStore?.close();
@@ -506,6 +506,157 @@ async function main(): Promise<void> {
   }
 }
 
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across the processes of one machine. */
+const clockMs = (): number => performance.timeOrigin + performance.now();
+
+interface LagRun {
+  writesPerSecond: number;
+  p50: number;
+  p99: number;
+  /** From a write's return to its token's arrival here (zero when the writer is in this process). */
+  ipcP50: number;
+  ipcP99: number;
+  writeP50: number;
+  writeP99: number;
+}
+
+/** One tuple written through `store` at `rate` writes/s for `seconds`; `onToken` gets each token and return time. */
+async function writeAtRate(
+  store: Store,
+  rate: number,
+  seconds: number,
+  prefix: string,
+  onToken: (token: string, returnedAtMs: number) => void,
+): Promise<{ writes: number; seconds: number; latencies: number[] }> {
+  const pending: Promise<void>[] = [];
+  const latencies: number[] = [];
+  const start = performance.now();
+  let w = 0;
+  while (performance.now() - start < seconds * 1000) {
+    const due = start + (w * 1000) / rate;
+    const now = performance.now();
+    if (due > now + 1) await sleep(due - now);
+    else if (w % 8 === 0) await new Promise((r) => setImmediate(r));
+    const id = `${prefix}${w++}`;
+    const t0 = performance.now();
+    pending.push(
+      store.writer
+        .write(TENANT, [
+          {
+            writeTuples: [
+              {
+                entity: { type: 'document', id },
+                relation: 'viewer',
+                subject: { type: 'user', id: 'lagger', relation: '' },
+              },
+            ],
+          },
+        ])
+        .then((token) => {
+          latencies.push(performance.now() - t0);
+          onToken(token, clockMs());
+        }),
+    );
+    if (pending.length > 256) await Promise.all(pending.splice(0, 128));
+  }
+  await Promise.all(pending);
+  return { writes: w, seconds: (performance.now() - start) / 1000, latencies };
+}
+
+/**
+ * Apply lag of `model`: another instance (a child process running `--writer`, or a store in this process)
+ * writes at `rate`; for each write, the time from its return until `model` covers its token.
+ */
+async function measureApplyLag(
+  uri: string,
+  model: ReadModelStore['readModel'],
+  rate: number,
+  seconds: number,
+  inProcess: boolean,
+): Promise<LagRun> {
+  const lags: number[] = [];
+  const ipc: number[] = [];
+  const views: Promise<void>[] = [];
+  const cover = (token: string, returnedAtMs: number): void => {
+    ipc.push(clockMs() - returnedAtMs);
+    views.push(
+      model.view(TENANT, token).then((v) => {
+        lags.push(v === undefined ? Number.POSITIVE_INFINITY : clockMs() - returnedAtMs);
+      }),
+    );
+  };
+  let done: { writes: number; seconds: number; latencies: number[] };
+  if (inProcess) {
+    const inner = await createPostgresStore({ uri, maxOpenConnections: 16, statementTimeoutMs: 600_000 });
+    await inner.ready();
+    const other = createReadModelStore(inner, { logger: silentLogger });
+    try {
+      await writeAtRate(other, rate, Math.min(1, seconds), 'laginwarm', () => undefined);
+      done = await writeAtRate(other, rate, seconds, 'lagin', cover);
+    } finally {
+      await other.close();
+    }
+  } else {
+    const { spawn } = await import('node:child_process');
+    const c = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bench/read-model.ts',
+        '--writer',
+        uri,
+        '--write-rate',
+        String(rate),
+        '--write-seconds',
+        String(seconds),
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+    );
+    done = await new Promise((resolve, reject) => {
+      let result: typeof done | undefined;
+      c.on('message', (m: { token?: string; at?: number; done?: typeof done }) => {
+        if (m.token !== undefined && m.at !== undefined) cover(m.token, m.at);
+        else if (m.done !== undefined) result = m.done;
+      });
+      c.on('error', reject);
+      c.on('exit', (code) =>
+        code === 0 && result !== undefined ? resolve(result) : reject(new Error(`writer exited with ${code}`)),
+      );
+    });
+  }
+  await Promise.all(views);
+  for (const a of [lags, ipc, done.latencies]) a.sort((x, y) => x - y);
+  return {
+    writesPerSecond: done.writes / done.seconds,
+    p50: quantile(lags, 0.5),
+    p99: quantile(lags, 0.99),
+    ipcP50: inProcess ? 0 : quantile(ipc, 0.5),
+    ipcP99: inProcess ? 0 : quantile(ipc, 0.99),
+    writeP50: quantile(done.latencies, 0.5),
+    writeP99: quantile(done.latencies, 0.99),
+  };
+}
+
+/** A child process: another server instance (PostgreSQL store with its own read model) that writes at a rate. */
+async function writer(uri: string): Promise<void> {
+  const inner = await createPostgresStore({ uri, maxOpenConnections: 16, statementTimeoutMs: 600_000 });
+  await inner.ready();
+  const other = createReadModelStore(inner, { logger: silentLogger });
+  const send = (m: unknown): Promise<void> =>
+    new Promise((resolve, reject) => process.send?.(m, undefined, undefined, (e) => (e ? reject(e) : resolve())));
+  // Warm-up (not measured): this process's code is cold, and its pool opens its connections.
+  await writeAtRate(other, num('write-rate'), Math.min(1, num('write-seconds')), 'lagwarm', () => undefined);
+  const sent: Promise<void>[] = [];
+  const done = await writeAtRate(other, num('write-rate'), num('write-seconds'), 'lag', (token, at) => {
+    sent.push(send({ token, at }));
+  });
+  await Promise.all(sent);
+  await send({ done });
+  await other.close();
+  process.disconnect();
+}
+
 /** A child process: load the tenant into a read model, report RSS before and after as one JSON line. */
 async function child(uri: string): Promise<void> {
   global.gc?.();
@@ -547,4 +698,5 @@ async function extraProcesses(uri: string, n: number): Promise<void> {
 }
 
 if (typeof values.child === 'string') await child(values.child);
+else if (typeof values.writer === 'string') await writer(values.writer);
 else await main();
