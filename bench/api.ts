@@ -47,7 +47,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { create, fromJson, toBinary, toJsonString, type DescMessage, type JsonValue } from '@bufbuild/protobuf';
 import { Session } from 'node:inspector/promises';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { generateGoogleDocsDataset, type GoogleDocsCheck } from './datasets/google-docs.js';
 import { CheckResult } from '../src/api/gen/base/v1/base_pb.js';
@@ -518,6 +518,8 @@ async function main(): Promise<void> {
   const only = typeof values.only === 'string' ? values.only : '';
   const suites = new Set(String(values.suite).split(','));
   const profileDir = typeof values['cpu-prof'] === 'string' ? values['cpu-prof'] : undefined;
+  // The children write into it; a missing directory would kill the profiled server mid-run.
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   const baselineRoot = typeof values.baseline === 'string' ? path.resolve(values.baseline) : undefined;
   const rounds = Math.max(1, Number(values.rounds));
 
