@@ -205,6 +205,9 @@ async function copyOut(
     broken = true;
     throw toStoreError(e, signal);
   } finally {
+    // pg arms a query_timeout timer per query and clears it in the query's callback, which pg-copy-streams'
+    // COPY TO never calls: without this each page left a timer holding the process for statement_timeout.
+    (stream as unknown as { callback?: () => void }).callback?.();
     signal?.removeEventListener('abort', onAbort);
     c.release(broken || mustDiscard(c) ? true : undefined);
   }
