@@ -171,18 +171,22 @@ export class ChainIndex {
     return true;
   }
 
-  /** Slot number of `key` (values in field order), or -1. */
-  private find(key: ArrayLike<number>): number {
+  /** The slot holding `key` (whose hash is `h`), or the empty slot where it would go. */
+  private slotOf(key: ArrayLike<number>, h: number): number {
     const slots = this.slots;
     const mask = this.capacity - 1;
-    const h = this.hashKey(key);
     let i = h & mask;
     for (;;) {
       const head = slots[3 * i] as number;
-      if (head < 0) return -1;
-      if (slots[3 * i + 2] === h && this.rowMatches(head, key)) return i;
+      if (head < 0 || (slots[3 * i + 2] === h && this.rowMatches(head, key))) return i;
       i = (i + 1) & mask;
     }
+  }
+
+  /** Slot number of `key` (values in field order), or -1. */
+  private find(key: ArrayLike<number>): number {
+    const i = this.slotOf(key, this.hashKey(key));
+    return (this.slots[3 * i] as number) < 0 ? -1 : i;
   }
 
   /** First row of the chain of `key` (values in field order; extra values ignored), or -1. */
@@ -203,18 +207,11 @@ export class ChainIndex {
    * hashes and probes once instead of twice. Any other change to the index in between voids the probe.
    */
   probe(key: ArrayLike<number>): number {
-    const slots = this.slots;
-    const mask = this.capacity - 1;
     const h = this.hashKey(key);
-    let i = h & mask;
-    for (;;) {
-      const head = slots[3 * i] as number;
-      if (head < 0 || (slots[3 * i + 2] === h && this.rowMatches(head, key))) break;
-      i = (i + 1) & mask;
-    }
+    const i = this.slotOf(key, h);
     this.probedSlot = i;
     this.probedHash = h;
-    return (slots[3 * i] as number) < 0 ? -1 : (slots[3 * i + 1] as number);
+    return (this.slots[3 * i] as number) < 0 ? -1 : (this.slots[3 * i + 1] as number);
   }
 
   private probedSlot = -1;
