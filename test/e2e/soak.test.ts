@@ -70,6 +70,14 @@ let server: RunningServer;
 // The memory store itself (the server sees it through instrumentation wrappers), for inspectMemoryStore.
 let store: Store;
 let client: Client;
+/**
+ * One connection per worker, as separate application instances would have (each its own loopback address:
+ * grpc-js shares one connection between clients of the same address). Node 20's HTTP/2 (nghttp2) closes a
+ * connection with GOAWAY INTERNAL_ERROR once its client has reset more than about 1000 streams at over 33 per
+ * second (the rapid-reset guard, not configurable on Node 20), and this mix cancels a Watch stream in about
+ * one operation in ten: on one shared connection a fast machine crosses that within 16 s.
+ */
+let clients: Client[];
 
 beforeAll(async () => {
   store = createMemoryStore({ gcWindowMs: 1_000 });
@@ -83,13 +91,16 @@ beforeAll(async () => {
     'service.permission.cache.number_of_counters': 200,
     'service.schema.cache.number_of_counters': 20,
   }, { store });
-  client = permify.grpc.newClient({
-    endpoint: `127.0.0.1:${server.ports.grpc}`,
-    cert: null,
-    pk: null,
-    certChain: null,
-    insecure: true,
-  });
+  const connect = (host: string): Client =>
+    permify.grpc.newClient({
+      endpoint: `${host}:${server.ports.grpc}`,
+      cert: null,
+      pk: null,
+      certChain: null,
+      insecure: true,
+    });
+  client = connect('127.0.0.1');
+  clients = Array.from({ length: WORKERS }, (_, i) => connect(`127.0.0.${i + 2}`));
   await client.tenancy.create({ id: 'soak', name: 'soak' });
   await client.schema.write({ tenantId: 'soak', schema: SCHEMA });
 });
@@ -121,6 +132,7 @@ describe('soak', () => {
     })();
 
     const operation = async (r: () => number, worker: number): Promise<void> => {
+      const client = clients[worker] as Client;
       const doc = `d${Math.floor(r() * DOCS)}`;
       const who = `u${Math.floor(r() * 12)}`;
       const x = r();
