@@ -9,10 +9,14 @@
  * it (the worst case for the ratio). Metrics (/metrics instruments) are on in every target: they are not
  * optional.
  *
- * Method: one load generator (this process), closed loop at `--conc` calls in flight; each target is warmed
- * up first, then the targets take turns in `--rounds` slices of `--seconds` (outside load on a shared machine
- * is spread over all of them). Prints per target: checks/s and server CPU µs per check over all slices, and
- * the ratio to `off` per round and its median. The issue's bound: traced 1 % checks/s >= 0.95 x off.
+ * Method: one load generator (this process), closed loop at `--conc` calls in flight. Each target runs as
+ * `--processes` server processes (default 3): how fast one Node process runs the same code varies by several
+ * % from process to process (what V8 happened to optimise, and how: one process of a run spent 5 % of its CPU
+ * in process.nextTick, another of the same code 0.8 %), and a single process per target turns that into a
+ * difference between targets. Every process is warmed up first, then all of them take turns in `--rounds`
+ * slices of `--seconds`, in alternating order (outside load on a shared machine is spread over all). Prints
+ * per target: checks/s and server CPU µs per check over all slices and processes, and the ratio to `off`
+ * per round and its median. The issue's bound: traced 1 % checks/s >= 0.95 x off.
  *
  * `--baseline DIR` also runs `off` and `traced-1%` from another checkout (`git worktree add /tmp/base <commit>`
  * with a node_modules symlink), as `base off` and `base traced-1%` in the same slices, and prints our CPU per
@@ -21,9 +25,14 @@
  * and `traced-once` (the same, after ONE call traced by its caller's traceparent before the warm-up: what
  * having once enabled AsyncLocalStorage leaves behind in the process, e.g. V8's promise-hook fast path).
  *
- *   node --import tsx bench/observability.ts [--seconds 2] [--rounds 8] [--conc 16] [--baseline DIR] [--no-full] [--zero]
+ * `--cpu-prof DIR` writes each server's CPU profile of the measured rounds (main thread, warm-up and start
+ * excluded) to DIR/<target>-<process>.cpuprofile.
+ *
+ *   node --import tsx bench/observability.ts [--seconds 2] [--rounds 8] [--conc 16] [--baseline DIR] [--no-full] [--zero] [--cpu-prof DIR] [--processes 3]
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -93,8 +102,18 @@ async function runChild(target: Mode, collectorPort: number, root: string): Prom
     tuples.push({ entity: { type: 'organization', id: `o${u % ORGS}` }, relation: u % 10 === 0 ? 'admin' : 'member', subject: { type: 'user', id: `u${u}` } });
   }
   for (let i = 0; i < tuples.length; i += 500) await post('/v1/tenants/t1/data/write', { metadata: { schema_version: '' }, tuples: tuples.slice(i, i + 500) });
-  process.on('message', (m: { kind: string }) => {
-    if (m.kind === 'cpu') {
+  const profiler = new Session();
+  process.on('message', (m: { kind: string; file?: string }) => {
+    if (m.kind === 'profile-start') {
+      profiler.connect();
+      profiler.post('Profiler.enable', () => profiler.post('Profiler.start', () => process.send?.({ kind: 'profile-started' })));
+    } else if (m.kind === 'profile-stop') {
+      profiler.post('Profiler.stop', (err, r) => {
+        if (err === null) writeFileSync(m.file as string, JSON.stringify(r.profile));
+        profiler.disconnect();
+        process.send?.({ kind: 'profile-stopped' });
+      });
+    } else if (m.kind === 'cpu') {
       const u = process.cpuUsage();
       process.send?.({ kind: 'cpu', micros: u.user + u.system });
     } else if (m.kind === 'stop') {
@@ -106,17 +125,24 @@ async function runChild(target: Mode, collectorPort: number, root: string): Prom
 
 interface Child {
   readonly target: Target;
+  /** Which of the target's processes. */
+  readonly index: number;
   readonly proc: ChildProcess;
   readonly grpcPort: number;
   cpu(): Promise<number>;
+  /** Sends `kind` and waits for the child's `reply`. */
+  ask(kind: string, reply: string, extra?: Record<string, unknown>): Promise<void>;
 }
 
-function startChild(target: Target, collectorPort: number, baseline: string | undefined): Promise<Child> {
+function startChild(target: Target, index: number, collectorPort: number, baseline: string | undefined): Promise<Child> {
   const base = target.startsWith('base ');
   const mode = base ? target.slice(5) : target;
   const root = base ? (baseline as string) : thisRoot;
   const proc = fork(fileURLToPath(import.meta.url), ['--child', mode, '--collector', String(collectorPort), '--root', root], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -133,7 +159,17 @@ function startChild(target: Target, collectorPort: number, baseline: string | un
           proc.on('message', on);
           proc.send({ kind: 'cpu' });
         });
-      resolve({ target, proc, grpcPort: m.grpc, cpu });
+      const ask = (kind: string, reply: string, extra: Record<string, unknown> = {}): Promise<void> =>
+        new Promise((res) => {
+          const on = (x: { kind: string }): void => {
+            if (x.kind !== reply) return;
+            proc.off('message', on);
+            res();
+          };
+          proc.on('message', on);
+          proc.send({ kind, ...extra });
+        });
+      resolve({ target, index, proc, grpcPort: m.grpc, cpu, ask });
     });
   });
 }
@@ -181,13 +217,18 @@ async function main(): Promise<void> {
       baseline: { type: 'string' },
       'no-full': { type: 'boolean', default: false },
       zero: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
+      processes: { type: 'string', default: '3' },
     },
     strict: false,
   });
   const sliceMs = Number(values.seconds) * 1000;
   const rounds = Number(values.rounds);
   const conc = Number(values.conc);
+  const processes = Math.max(1, Number(values.processes));
   const baseline = typeof values.baseline === 'string' ? path.resolve(values.baseline) : undefined;
+  const profileDir = typeof values['cpu-prof'] === 'string' ? path.resolve(values['cpu-prof']) : undefined;
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   const TARGETS: readonly Target[] = [
     'off',
     ...(values['zero'] === true ? ['traced-0%', 'traced-once'] : []),
@@ -207,11 +248,10 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
   const collectorPort = (collector.address() as AddressInfo).port;
   const children: Child[] = [];
-  for (const t of TARGETS) children.push(await startChild(t, collectorPort, baseline));
+  for (let i = 0; i < processes; i++) for (const t of TARGETS) children.push(await startChild(t, i, collectorPort, baseline));
   const requests = checkRequests();
   try {
-    const once = children.find((c) => c.target === 'traced-once');
-    if (once !== undefined) {
+    for (const once of children.filter((c) => c.target === 'traced-once')) {
       const client = new grpc.Client(`127.0.0.1:${once.grpcPort}`, grpc.credentials.createInsecure());
       const md = new grpc.Metadata();
       md.set('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
@@ -229,12 +269,13 @@ async function main(): Promise<void> {
         prev = n;
       }
     }
+    if (profileDir !== undefined) for (const c of children) await c.ask('profile-start', 'profile-started');
     const totals = new Map<Target, { calls: number; ms: number; cpu: number }>(TARGETS.map((t) => [t, { calls: 0, ms: 0, cpu: 0 }]));
+    const perProcess = new Map<Child, { calls: number; ms: number; cpu: number }>();
     const perRound: Map<Target, number>[] = [];
     const cpuPerRound: Map<Target, number>[] = [];
     for (let r = 0; r < rounds; r++) {
-      const rates = new Map<Target, number>();
-      const cpus = new Map<Target, number>();
+      const round = new Map<Target, { calls: number; ms: number; cpu: number }>(TARGETS.map((t) => [t, { calls: 0, ms: 0, cpu: 0 }]));
       // Alternate the order so that no target always runs right after another.
       const order = r % 2 === 0 ? children : [...children].reverse();
       for (const c of order) {
@@ -243,21 +284,31 @@ async function main(): Promise<void> {
         const calls = await closedLoop(c.grpcPort, requests, conc, sliceMs);
         const ms = performance.now() - t0;
         const cpu = (await c.cpu()) - cpu0;
-        const tot = totals.get(c.target) as { calls: number; ms: number; cpu: number };
-        tot.calls += calls;
-        tot.ms += ms;
-        tot.cpu += cpu;
-        rates.set(c.target, (calls * 1000) / ms);
-        cpus.set(c.target, cpu / calls);
+        let own = perProcess.get(c);
+        if (own === undefined) perProcess.set(c, (own = { calls: 0, ms: 0, cpu: 0 }));
+        for (const acc of [totals.get(c.target), round.get(c.target), own] as { calls: number; ms: number; cpu: number }[]) {
+          acc.calls += calls;
+          acc.ms += ms;
+          acc.cpu += cpu;
+        }
       }
+      const rates = new Map<Target, number>([...round].map(([t, x]) => [t, (x.calls * 1000) / x.ms]));
+      const cpus = new Map<Target, number>([...round].map(([t, x]) => [t, x.cpu / x.calls]));
       perRound.push(rates);
       cpuPerRound.push(cpus);
+    }
+    if (profileDir !== undefined) {
+      for (const c of children) {
+        await c.ask('profile-stop', 'profile-stopped', { file: path.join(profileDir, `${c.target.replace(/[^a-z0-9-]/gi, '_')}-${c.index}.cpuprofile`) });
+      }
     }
     const median = (xs: number[]): number => {
       const s = [...xs].sort((a, b) => a - b);
       return s[Math.floor(s.length / 2)] as number;
     };
-    console.log(`Check over gRPC, ${conc} in flight, ${rounds} rounds x ${sliceMs / 1000} s per target (memory store, check cache on)`);
+    console.log(
+      `Check over gRPC, ${conc} in flight, ${processes} server processes per target, ${rounds} rounds x ${sliceMs / 1000} s per process (memory store, check cache on)`,
+    );
     console.log('target         checks/s   server CPU µs/check   checks/s ratio to off per round (median)   CPU/check ratio to off (median)');
     const off = totals.get('off') as { calls: number; ms: number; cpu: number };
     for (const t of TARGETS) {
@@ -267,6 +318,17 @@ async function main(): Promise<void> {
       console.log(
         `${t.padEnd(14)} ${((tot.calls * 1000) / tot.ms).toFixed(0).padStart(8)}   ${(tot.cpu / tot.calls).toFixed(1).padStart(19)}   ${ratios.map((x) => x.toFixed(2)).join(' ')} (${median(ratios).toFixed(3)})   ${cpuRatios.map((x) => x.toFixed(2)).join(' ')} (${median(cpuRatios).toFixed(3)})`,
       );
+    }
+    if (processes > 1) {
+      const each = (t: Target): string =>
+        children
+          .filter((c) => c.target === t)
+          .map((c) => {
+            const x = perProcess.get(c) as { calls: number; cpu: number };
+            return (x.cpu / x.calls).toFixed(1);
+          })
+          .join(' ');
+      console.log(`server CPU µs/check of each process: ${TARGETS.map((t) => `${t} ${each(t)}`).join('; ')}`);
     }
     const traced = totals.get('traced-1%') as { calls: number; ms: number; cpu: number };
     console.log(

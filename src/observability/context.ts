@@ -1,35 +1,50 @@
 /**
- * The OpenTelemetry context manager of the process: AsyncLocalStorage, like the SDK's own, plus
- * {@link enterCall}, which makes a context current for the rest of the calling async function. The call
- * pipeline needs that: its interceptors run before the handler without wrapping it, so the tracing
- * interceptor cannot use `context.with(ctx, handler)`; entering the RPC span's context from its `before`
- * hook makes it the parent of every span the handler starts (engine, schema, storage) and gives log lines
- * their trace id.
+ * How a sampled call's trace reaches the layers below its handler without making the whole process pay.
  *
- * Cost: while an AsyncLocalStorage is enabled, every promise of the process pays for context propagation
- * (measured on Node 20: about 0.2 µs per await, several % of a cached Check). So the storage is only enabled
- * while at least one SAMPLED call is in flight ({@link enterCall} / {@link leaveCall}); at a 1 % sample rate
- * the other calls run without it. An unsampled call that starts while it is enabled enters the empty
- * context ({@link enterUnsampledCall}), so that it never inherits a sampled call's span from the transport
- * code that started both in one tick. Server spans are started with an explicit parent, never the current
- * context, for the same reason.
+ * The layers the handler calls (engine, schema resolver, storage) are decorated in server.ts and know
+ * nothing of calls, but each of their methods is given the call's AbortSignal: the transports create one
+ * signal per call and it travels unchanged from the handler down to the store. So a sampled call's trace
+ * context is registered under its signal ({@link openCallScope}, by the tracing interceptor) and the
+ * decorators look it up from the signal they are passed ({@link scopeOf}, {@link scopeOfArgs}). While no
+ * sampled call is in flight that lookup is one comparison; nothing is enabled process-wide, so at a 1 %
+ * sample rate the other 99 % of calls (and every call running next to a sampled one) pay nothing.
+ *
+ * The process's OpenTelemetry context manager ({@link installContextManager}) serves the places that have no
+ * signal to go by: the SDK's exporters (`context.with` around an export, synchronous) and the `pg` driver's
+ * statements of a sampled storage call ({@link runInContext}, asynchronous). Only the latter uses
+ * AsyncLocalStorage, and only while such a call runs: enabling it at all costs the whole process for good,
+ * not only while it is on. Its promise hooks turn V8's fast promise paths off (V8 does not turn them back
+ * on), and while it is enabled every promise pays for context propagation. Measured (bench/observability.ts):
+ * with the exporters' `with` on AsyncLocalStorage, a server tracing 1 % of its checks spent 20 % more CPU per
+ * check than one with tracing off; with `with` kept synchronous, 4 %.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, createContextKey, ROOT_CONTEXT, trace, type Context, type ContextManager, type Span } from '@opentelemetry/api';
 
-class EnterableContextManager implements ContextManager {
+/** Scopes of {@link runInContext} in flight: AsyncLocalStorage is enabled while this is above 0. */
+let scopesInFlight = 0;
+
+/**
+ * Synchronous `with` (a stack, like OpenTelemetry's StackContextManager for browsers): the context is active
+ * for the synchronous run of the function, which is all the exporters need. AsyncLocalStorage only inside
+ * {@link runInContext} scopes, where a `with` nested in one also propagates through what it awaits.
+ */
+class ScopedContextManager implements ContextManager {
   readonly #storage = new AsyncLocalStorage<Context>();
+  #current: Context = ROOT_CONTEXT;
 
   active(): Context {
-    return this.#storage.getStore() ?? ROOT_CONTEXT;
+    return scopesInFlight > 0 ? (this.#storage.getStore() ?? this.#current) : this.#current;
   }
 
   with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+    if (scopesInFlight > 0) return this.#storage.run(ctx, () => fn.apply(thisArg, args));
+    const prev = this.#current;
+    this.#current = ctx;
     try {
-      return this.#storage.run(ctx, () => fn.apply(thisArg, args));
+      return fn.apply(thisArg, args);
     } finally {
-      // Outside sampled calls (e.g. an exporter's own `with`), propagation is not left on.
-      if (sampledInFlight === 0) this.#storage.disable();
+      this.#current = prev;
     }
   }
 
@@ -48,22 +63,22 @@ class EnterableContextManager implements ContextManager {
 
   disable(): this {
     this.#storage.disable();
+    this.#current = ROOT_CONTEXT;
     return this;
   }
 
-  enter(ctx: Context): void {
-    this.#storage.enterWith(ctx);
+  /** Runs `fn` with `ctx` propagated through what it awaits (AsyncLocalStorage). */
+  run<R>(ctx: Context, fn: () => R): R {
+    return this.#storage.run(ctx, fn);
   }
 
-  /** Turns propagation off (every context is left); the next enter or `with` turns it on again. */
+  /** Turns propagation off (every asynchronous context is left); the next {@link run} turns it on again. */
   off(): void {
     this.#storage.disable();
   }
 }
 
-let manager: EnterableContextManager | undefined;
-/** Sampled calls in flight: the storage is enabled while this is above 0. */
-let sampledInFlight = 0;
+let manager: ScopedContextManager | undefined;
 
 /**
  * Installs the context manager once per process (several servers in one process share it; it only carries
@@ -71,30 +86,93 @@ let sampledInFlight = 0;
  */
 export function installContextManager(): void {
   if (manager !== undefined) return;
-  const m = new EnterableContextManager();
+  const m = new ScopedContextManager();
   if (context.setGlobalContextManager(m)) manager = m;
 }
 
 /**
- * Makes `ctx` (a sampled call's) current for the rest of the calling async function and what it awaits;
- * every call must be paired with one {@link leaveCall}. No-op before install.
+ * Runs `fn` with `ctx` as the active context for everything it awaits (a sampled storage call, so that the
+ * `pg` statements it issues find their parent span). Propagation is switched off again once no such scope
+ * is in flight.
  */
-export function enterCall(ctx: Context): void {
-  if (manager === undefined) return;
-  sampledInFlight++;
-  manager.enter(ctx);
+export function runInContext<R>(ctx: Context, fn: () => R): R {
+  if (manager === undefined) return fn();
+  const m = manager;
+  scopesInFlight++;
+  const done = (): void => {
+    scopesInFlight--;
+    if (scopesInFlight === 0) m.off();
+  };
+  let r: R;
+  try {
+    r = m.run(ctx, fn);
+  } catch (e) {
+    done();
+    throw e;
+  }
+  if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
+    (r as unknown as Promise<unknown>).then(done, done);
+  } else {
+    done();
+  }
+  return r;
 }
 
-/** The sampled call that {@link enterCall} entered has ended. */
-export function leaveCall(): void {
-  if (manager === undefined || sampledInFlight === 0) return;
-  sampledInFlight--;
-  if (sampledInFlight === 0) manager.off();
+/** The trace context of each sampled call in flight, by the call's signal. */
+const scopes = new WeakMap<AbortSignal, Context>();
+/** Sampled calls in flight: while 0, a lookup is one comparison. */
+let openScopes = 0;
+
+/**
+ * A sampled call starts: `ctx` (its server span's) is found from `signal` until {@link closeCallScope}.
+ * Transports may reuse a signal for a later call once this one is over, so the pair must be closed by the
+ * end of the call.
+ */
+export function openCallScope(signal: AbortSignal, ctx: Context): void {
+  if (!scopes.has(signal)) openScopes++;
+  scopes.set(signal, ctx);
 }
 
-/** An unsampled call starts: it runs in the empty context if another call made propagation active. */
-export function enterUnsampledCall(): void {
-  if (manager !== undefined && sampledInFlight > 0) manager.enter(ROOT_CONTEXT);
+/** The sampled call of `signal` has ended. */
+export function closeCallScope(signal: AbortSignal): void {
+  if (scopes.delete(signal)) openScopes--;
+}
+
+/**
+ * Replaces the context of an open scope (an engine operation makes its span the parent of what it calls)
+ * and returns the one it replaced, to be put back with {@link restoreCallScope}.
+ */
+export function narrowCallScope(signal: AbortSignal, ctx: Context): Context | undefined {
+  const prev = scopes.get(signal);
+  if (prev !== undefined) scopes.set(signal, ctx);
+  return prev;
+}
+
+/** Puts back what {@link narrowCallScope} replaced, if the call is still open. */
+export function restoreCallScope(signal: AbortSignal, prev: Context): void {
+  if (scopes.has(signal)) scopes.set(signal, prev);
+}
+
+/** The trace context of the sampled call `signal` belongs to, or undefined (no sampled call, no signal). */
+export function scopeOf(signal: AbortSignal | undefined): Context | undefined {
+  return openScopes === 0 || signal === undefined ? undefined : scopes.get(signal);
+}
+
+/**
+ * {@link scopeOf} for a storage-contract call, whose signal is one of its arguments or the `signal` of an
+ * options argument.
+ */
+export function scopeOfArgs(args: readonly unknown[]): Context | undefined {
+  if (openScopes === 0) return undefined;
+  for (let i = args.length - 1; i >= 0; i--) {
+    const a = args[i];
+    if (a instanceof AbortSignal) return scopes.get(a);
+    if (a !== null && typeof a === 'object') {
+      const s = (a as { signal?: unknown }).signal;
+      if (s instanceof AbortSignal) return scopes.get(s);
+    }
+  }
+  return undefined;
 }
 
 const RPC_SPAN = createContextKey('permify.rpc-span');

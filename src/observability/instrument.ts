@@ -11,10 +11,14 @@
  *   pools' size and waiting clients (the `pg` driver is not patched globally: under ESM that is unreliable;
  *   the store's own pools are observed instead).
  *
- * Spans are only started under a recording parent (a sampled call), so an unsampled call costs one context
- * lookup per decorated call, and nothing (attributes, closures, span names) is built before that lookup. Metrics are recorded for every statement (each costs far more than a record).
+ * Spans are only started for a sampled call: its trace context is found from the signal the decorated method
+ * is passed (observability/context.ts), so an unsampled call costs one comparison per decorated call while
+ * no sampled call is in flight, and nothing (attributes, closures, span names) is built before that lookup.
+ * A `pg` statement has no signal: it finds its parent through the active context, which a sampled storage
+ * call of the PostgreSQL store sets for what it awaits. Metrics are recorded for every statement (each costs
+ * far more than a record).
  */
-import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type pg from 'pg';
 import type { PermissionEngine } from '../engine/index.js';
 import type { SchemaResolver } from '../engine/schema-resolver.js';
@@ -22,11 +26,11 @@ import { checkCacheCounters, checkCacheOccupancy } from '../engine/check-cache.j
 import type { Store } from '../storage/contract.js';
 import { toPermifyError } from '../errors.js';
 import type { Metrics } from './metrics.js';
-import { rpcSpan } from './context.js';
+import { narrowCallScope, restoreCallScope, rpcSpan, runInContext, scopeOf, scopeOfArgs } from './context.js';
 
-/** The recording span current in this async context, or undefined (no tracing, or call not sampled). */
-function recordingParent(): Span | undefined {
-  const s = trace.getSpan(context.active());
+/** The recording span of `ctx`, or undefined. */
+function recordingSpan(ctx: Context | undefined): Span | undefined {
+  const s = ctx === undefined ? undefined : trace.getSpan(ctx);
   return s !== undefined && s.isRecording() ? s : undefined;
 }
 
@@ -37,17 +41,21 @@ function fail(span: Span, e: unknown): void {
 }
 
 /**
- * Runs `fn` in a child span of the current recording span (or plainly when there is none); `onResult`
- * may add attributes from the result.
+ * Runs `fn(spanContext)` in a child span of `parent`'s span; `onResult` may add attributes from the result.
+ * `spanContext` is `parent` with the new span current, for what `fn` starts below it.
  */
-function inSpan<R>(tracer: Tracer, name: string, attrs: Attributes, fn: () => R, onResult?: (span: Span, r: Awaited<R>) => void): R {
-  const parentSpan = recordingParent();
-  if (parentSpan === undefined) return fn();
-  const parent = context.active();
+function inSpan<R>(
+  tracer: Tracer,
+  name: string,
+  attrs: Attributes,
+  parent: Context,
+  fn: (spanContext: Context) => R,
+  onResult?: (span: Span, r: Awaited<R>) => void,
+): R {
   const span = tracer.startSpan(name, { attributes: attrs }, parent);
   let r: R;
   try {
-    r = context.with(trace.setSpan(parent, span), fn);
+    r = fn(trace.setSpan(parent, span));
   } catch (e) {
     fail(span, e);
     span.end();
@@ -83,34 +91,55 @@ function engineAttrs(req: Req): Attributes {
   return a;
 }
 
-function engineResult(span: Span, r: unknown): void {
-  const res = r as { can?: unknown; metadata?: { checkCount?: unknown }; results?: readonly { metadata?: { checkCount?: unknown } }[] };
-  let count = typeof res?.metadata?.checkCount === 'number' ? res.metadata.checkCount : undefined;
-  if (count === undefined && Array.isArray(res?.results)) {
-    count = res.results.reduce((n, x) => n + (typeof x?.metadata?.checkCount === 'number' ? x.metadata.checkCount : 0), 0);
-  }
-  const rpc = rpcSpan(context.active());
-  if (count !== undefined) {
-    span.setAttribute('permify.check_count', count);
-    rpc?.setAttribute('permify.check_count', count);
-  }
-  if (typeof res?.can === 'string') {
-    span.setAttribute('permify.result', res.can);
-    rpc?.setAttribute('permify.result', res.can);
-  }
+function engineResult(rpc: Span | undefined): (span: Span, r: unknown) => void {
+  return (span, r) => {
+    const res = r as { can?: unknown; metadata?: { checkCount?: unknown }; results?: readonly { metadata?: { checkCount?: unknown } }[] };
+    let count = typeof res?.metadata?.checkCount === 'number' ? res.metadata.checkCount : undefined;
+    if (count === undefined && Array.isArray(res?.results)) {
+      count = res.results.reduce((n, x) => n + (typeof x?.metadata?.checkCount === 'number' ? x.metadata.checkCount : 0), 0);
+    }
+    if (count !== undefined) {
+      span.setAttribute('permify.check_count', count);
+      rpc?.setAttribute('permify.check_count', count);
+    }
+    if (typeof res?.can === 'string') {
+      span.setAttribute('permify.result', res.can);
+      rpc?.setAttribute('permify.result', res.can);
+    }
+  };
 }
 
 const ENGINE_OPS = ['check', 'explain', 'bulkCheck', 'expand', 'lookupEntity', 'lookupSubject', 'subjectPermission'] as const;
 
-/** Spans `engine.<operation>` around the engine's operations (streams and purges pass through). */
+/**
+ * Spans `engine.<operation>` around the engine's operations (streams and purges pass through). While an
+ * operation runs, its span is the parent of what the engine calls with the same signal (schema, storage).
+ */
 export function traceEngine(engine: PermissionEngine, tracer: Tracer): PermissionEngine {
   const out: Record<string, unknown> = { ...engine };
   for (const op of ENGINE_OPS) {
     const fn = engine[op] as (req: Req, signal?: AbortSignal) => Promise<unknown>;
     const name = `engine.${op}`;
     // Outside a sampled call nothing is built: no attributes, no closure, no span.
-    out[op] = (req: Req, signal?: AbortSignal) =>
-      recordingParent() === undefined ? fn(req, signal) : inSpan(tracer, name, engineAttrs(req), () => fn(req, signal), engineResult);
+    out[op] = (req: Req, signal?: AbortSignal) => {
+      const parent = scopeOf(signal);
+      if (parent === undefined || signal === undefined || recordingSpan(parent) === undefined) return fn(req, signal);
+      return inSpan(
+        tracer,
+        name,
+        engineAttrs(req),
+        parent,
+        (inner) => {
+          const prev = narrowCallScope(signal, inner);
+          const p = fn(req, signal);
+          if (prev === undefined) return p;
+          const restore = (): void => restoreCallScope(signal, prev);
+          p.then(restore, restore);
+          return p;
+        },
+        engineResult(rpcSpan(parent)),
+      );
+    };
   }
   return out as unknown as PermissionEngine;
 }
@@ -119,15 +148,17 @@ export function traceEngine(engine: PermissionEngine, tracer: Tracer): Permissio
 export function traceSchemaResolver(resolver: SchemaResolver, tracer: Tracer): SchemaResolver {
   return {
     resolve: (tenantId, version, signal) => {
-      if (recordingParent() === undefined) return resolver.resolve(tenantId, version, signal);
+      const parent = scopeOf(signal);
+      if (parent === undefined || recordingSpan(parent) === undefined) return resolver.resolve(tenantId, version, signal);
       return inSpan(
         tracer,
         'schema.resolve',
         { 'permify.tenant_id': tenantId, ...(version ? { 'permify.schema_version': version } : {}) },
+        parent,
         () => resolver.resolve(tenantId, version, signal),
         (span, r) => {
           span.setAttribute('permify.schema_version', r.version);
-          rpcSpan(context.active())?.setAttribute('permify.schema_version', r.version);
+          rpcSpan(parent)?.setAttribute('permify.schema_version', r.version);
         },
       );
     },
@@ -175,23 +206,35 @@ const STORE_METHODS = {
   bundles: ['writeBundles', 'readBundle', 'deleteBundle'],
 } as const;
 
-function traceSection<T extends object>(section: T, prefix: string, methods: readonly string[], tracer: Tracer): T {
+/**
+ * `section` with a span per call of `methods` made for a sampled call. `sql`: the store issues `pg`
+ * statements, which find their parent through the active context; the call then runs in its span's context.
+ */
+function traceSection<T extends object>(section: T, prefix: string, methods: readonly string[], tracer: Tracer, sql: boolean): T {
   const wrapped = new Map<PropertyKey, unknown>();
   for (const name of methods) {
     const fn = (section as Record<string, unknown>)[name];
     if (typeof fn !== 'function') continue;
     const spanName = `storage.${prefix}.${name}`;
     const call = fn as (...a: unknown[]) => unknown;
-    const onResult =
-      name === 'headSnapToken'
-        ? (_span: Span, token: unknown): void => {
-            if (typeof token === 'string') rpcSpan(context.active())?.setAttribute('permify.snap_token', token);
-          }
-        : undefined;
     wrapped.set(name, (...args: unknown[]) => {
-      if (recordingParent() === undefined) return call.apply(section, args);
+      const parent = scopeOfArgs(args);
+      if (parent === undefined || recordingSpan(parent) === undefined) return call.apply(section, args);
       const attrs = typeof args[0] === 'string' ? { 'permify.tenant_id': args[0] } : {};
-      return inSpan(tracer, spanName, attrs, () => call.apply(section, args), onResult);
+      const onResult =
+        name === 'headSnapToken'
+          ? (_span: Span, token: unknown): void => {
+              if (typeof token === 'string') rpcSpan(parent)?.setAttribute('permify.snap_token', token);
+            }
+          : undefined;
+      return inSpan(
+        tracer,
+        spanName,
+        attrs,
+        parent,
+        (inner) => (sql ? runInContext(inner, () => call.apply(section, args)) : call.apply(section, args)),
+        onResult,
+      );
     });
   }
   // A proxy keeps every other member (getters, helpers such as purgeTenant) as it is.
@@ -260,8 +303,9 @@ export function instrumentStore<S extends Store>(store: S, options: InstrumentSt
 
   const out: Record<string, unknown> = { ...(store as object), watcher: countedWatcher };
   if (tracing) {
+    const sql = (store as { readonly database?: unknown }).database !== undefined;
     for (const [section, methods] of Object.entries(STORE_METHODS)) {
-      out[section] = traceSection((store as unknown as Record<string, object>)[section] as object, section, methods, tracer);
+      out[section] = traceSection((store as unknown as Record<string, object>)[section] as object, section, methods, tracer, sql);
     }
   }
   return out as unknown as S;
@@ -319,22 +363,36 @@ export function instrumentPgPools(pools: { readonly writer: pg.Pool; readonly re
       (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {
         const first = args[0];
         const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text;
-        // Callback forms and submittables (cursors, COPY streams) pass through untouched.
-        if (typeof text !== 'string' || typeof args[args.length - 1] === 'function' || typeof (first as { submit?: unknown })?.submit === 'function') {
-          return query(...args);
-        }
+        // Submittables (cursors, COPY streams) pass through untouched.
+        if (typeof text !== 'string' || typeof (first as { submit?: unknown })?.submit === 'function') return query(...args);
         const attrs = attrsOf(name, text);
         const started = performance.now();
-        const run = (): Promise<unknown> => query(...args) as Promise<unknown>;
-        const p = inSpan(tracer, 'pg.query', { 'db.system': 'postgresql', 'db.statement': text, 'permify.pool': name }, run);
-        return p.then(
+        const parent = context.active();
+        const span = recordingSpan(parent) === undefined ? undefined : tracer.startSpan('pg.query', { attributes: { 'db.system': 'postgresql', 'db.statement': text, 'permify.pool': name } }, parent);
+        const settle = (e: unknown): void => {
+          duration.record((performance.now() - started) / 1000, attrs);
+          if (e !== undefined && e !== null) {
+            errors.add(1, attrs);
+            if (span !== undefined) fail(span, e);
+          }
+          span?.end();
+        };
+        const last = args[args.length - 1];
+        if (typeof last === 'function') {
+          // The callback form (pg-pool's own pool.query uses it).
+          const callback = last as (e: unknown, r?: unknown) => void;
+          return query(...args.slice(0, -1), (e: unknown, r?: unknown) => {
+            settle(e);
+            callback(e, r);
+          });
+        }
+        return (query(...args) as Promise<unknown>).then(
           (v) => {
-            duration.record((performance.now() - started) / 1000, attrs);
+            settle(undefined);
             return v;
           },
           (e: unknown) => {
-            duration.record((performance.now() - started) / 1000, attrs);
-            errors.add(1, attrs);
+            settle(e);
             throw e;
           },
         );

@@ -2,7 +2,8 @@
  * Traces, metrics and logs reach an OTLP receiver (HTTP/protobuf and gRPC) for a Check, a Write and a failing
  * call: span names and attributes, parent/child links (the caller's W3C traceparent honoured on gRPC
  * metadata and REST headers), status codes; metric data points with histogram buckets; log records with the
- * trace context of the call they were logged in. The server is closed before the assertions: closing
+ * trace context of the call they were logged in; on PostgreSQL, the statements of a sampled call under its
+ * storage spans while unsampled calls run next to it. The server is closed before the assertions: closing
  * flushes every exporter, so nothing depends on export intervals.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermissionCheckRequestSchema } from '../../src/api/gen/base/v1/service_pb.js';
 import { request, startTestServer } from '../e2e/rest-support.js';
+import { createTestDatabase, stopSharedServer, type TestDatabase } from '../support/postgres.js';
 import { startOtlpGrpcReceiver, startOtlpHttpReceiver, type OtlpReceiver, type SpanRecord } from './otlp-receiver.js';
 
 const SCHEMA = `entity user {}
@@ -24,14 +26,14 @@ entity document {
 const SERVER = 2;
 const ERROR = 2;
 
-function grpcCheck(port: number, traceparent: string, tenantId: string): Promise<grpc.ServiceError | null> {
+function grpcCheck(port: number, traceparent: string, tenantId: string, documentId = 'd1'): Promise<grpc.ServiceError | null> {
   const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const md = new grpc.Metadata();
   md.set('traceparent', traceparent);
   const req = create(PermissionCheckRequestSchema, {
     tenantId,
     metadata: { depth: 20 },
-    entity: { type: 'document', id: 'd1' },
+    entity: { type: 'document', id: documentId },
     permission: 'view',
     subject: { type: 'user', id: 'alice' },
   });
@@ -242,6 +244,77 @@ describe('tracer.sample_rate', () => {
       expect(servers.map((s) => s.traceId)).toEqual([traceId]);
     } finally {
       await receiver.close();
+    }
+  });
+});
+
+describe('traces on PostgreSQL (direct reads)', () => {
+  let db: TestDatabase;
+  let receiver: OtlpReceiver;
+  const traceId = randomBytes(16).toString('hex');
+  const parentId = randomBytes(8).toString('hex');
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    receiver = await startOtlpHttpReceiver();
+    const server = await startTestServer({
+      'database.engine': 'postgres',
+      'database.uri': db.uri,
+      'database.read_model.enabled': false,
+      'service.permission.cache.number_of_counters': 0,
+      'tracer.enabled': true,
+      'tracer.exporter': 'otlp',
+      'tracer.endpoint': `127.0.0.1:${receiver.port}`,
+      'tracer.insecure': true,
+      'tracer.sample_rate': 0,
+    });
+    try {
+      const http = server.ports.http as number;
+      expect((await request(http, 'POST', '/v1/tenants/t1/schemas/write', { schema: SCHEMA })).status).toBe(200);
+      const write = await request(http, 'POST', '/v1/tenants/t1/data/write', {
+        metadata: { schema_version: '' },
+        tuples: [{ entity: { type: 'document', id: 'd1' }, relation: 'owner', subject: { type: 'user', id: 'alice' } }],
+      });
+      expect(write.status, write.text).toBe(200);
+      // One call sampled by its caller among unsampled ones running at the same time (its reads are its own,
+      // not shared with theirs, but may go out in the same statements).
+      const calls = Array.from({ length: 12 }, (_, i) =>
+        i === 5
+          ? grpcCheck(server.ports.grpc, `00-${traceId}-${parentId}-01`, 't1', 'd2')
+          : grpcCheck(server.ports.grpc, `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`, 't1'),
+      );
+      for (const err of await Promise.all(calls)) expect(err).toBeNull();
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await receiver?.close();
+    await db?.drop();
+    await stopSharedServer();
+  });
+
+  it('the sampled call has engine, schema, storage and SQL spans in one tree; the calls next to it have none', () => {
+    const spans = receiver.sink.spans;
+    expect(new Set(spans.map((s) => s.traceId))).toEqual(new Set([traceId]));
+    const byId = new Map(spans.map((s) => [s.spanId, s] as const));
+    const server = spans.find((s) => s.kind === SERVER);
+    expect(server?.parentSpanId).toBe(parentId);
+    const engine = spans.filter((s) => s.name === 'engine.check');
+    expect(engine).toHaveLength(1);
+    expect(engine[0]?.parentSpanId).toBe(server?.spanId);
+    // What the engine calls hangs off the engine span; statements hang off the storage call that issued them.
+    const storage = spans.filter((s) => s.name.startsWith('storage.reader.'));
+    expect(storage.length).toBeGreaterThan(0);
+    for (const s of storage) expect(s.parentSpanId, s.name).toBe(engine[0]?.spanId);
+    const resolve = spans.find((s) => s.name === 'schema.resolve');
+    expect(resolve?.parentSpanId).toBe(engine[0]?.spanId);
+    const statements = spans.filter((s) => s.name === 'pg.query');
+    expect(statements.length).toBeGreaterThan(0);
+    for (const q of statements) {
+      const parent = byId.get(q.parentSpanId);
+      expect(parent?.name, 'parent of pg.query').toMatch(/^(storage|schema)\./);
+      expect(q.attributes['db.system']).toBe('postgresql');
+      expect(String(q.attributes['db.statement'])).toMatch(/\S/);
     }
   });
 });

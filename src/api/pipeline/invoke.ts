@@ -43,13 +43,17 @@ export abstract class Call implements HandlerContext {
   /** Set by the validation interceptor: the handler wrappers then do not validate the request again. */
   requestValidated = false;
   readonly startedMs = performance.now();
+  /** The call's logger; the tracing interceptor replaces it for a sampled call (its lines carry the trace). */
+  logger: HandlerLogger;
   #requestId: string | undefined;
 
   constructor(
     readonly entry: MethodEntry,
     readonly transport: Transport,
-    readonly logger: HandlerLogger,
-  ) {}
+    logger: HandlerLogger,
+  ) {
+    this.logger = logger;
+  }
 
   /** A request header (gRPC metadata), by lower-case name. */
   abstract header(name: string): string | undefined;

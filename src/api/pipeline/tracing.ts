@@ -4,22 +4,24 @@
  * `before` runs before validation and admission and its span covers them.
  *
  * The span's parent is the caller's W3C `traceparent`/`tracestate` (gRPC metadata or HTTP headers) or none;
- * never whatever context happens to be current. Its context is entered for the rest of the call, so spans
- * started by the handler (schema resolution, engine, storage) are its children and log lines carry its
- * trace id. Attributes: `rpc.system`/`rpc.service`/`rpc.method`, `permify.transport`, `permify.tenant_id`,
+ * never whatever context happens to be current. A sampled call's context is registered under the call's
+ * signal (observability/context.ts), so spans started by the layers the handler calls (schema resolution,
+ * engine, storage) are its descendants; its logger is replaced by one that adds the trace and span ids to
+ * every line. Attributes: `rpc.system`/`rpc.service`/`rpc.method`, `permify.transport`, `permify.tenant_id`,
  * the request's `permify.snap_token` and `permify.schema_version` (the engine span adds the ones used and
  * the check count), `rpc.grpc.status_code`, and for REST `http.response.status_code`; a failed call has
  * status ERROR with the Permify error code.
  *
  * An unsampled call (or any call with tracing off) builds nothing and keeps nothing but an entry in a Set
  * while a unary call runs (to tell a decoding failure, which never reached `before`, from an admitted call);
- * the sampling decision is one random number; no context is entered (see observability/context.ts: context
- * propagation is only on during sampled calls). Calls in flight are plain counters in the metrics registry.
+ * the sampling decision is one random number, and no context is entered anywhere. Calls in flight are plain
+ * counters in the metrics registry.
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { PermifyError } from '../../errors.js';
-import { enterCall, enterUnsampledCall, leaveCall, withRpcSpan } from '../../observability/context.js';
+import { closeCallScope, openCallScope, withRpcSpan } from '../../observability/context.js';
+import type { HandlerLogger } from '../handlers/types.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { statusName, type Call, type Interceptor } from './invoke.js';
 
@@ -28,6 +30,18 @@ const getter: TextMapGetter<Call> = {
   keys: () => ['traceparent', 'tracestate'],
   get: (call, key) => call.header(key),
 };
+
+/** `logger` with the trace and span ids added to every line (and so to the OTLP log records made of them). */
+function tracedLogger(logger: HandlerLogger, span: Span): HandlerLogger {
+  const { traceId, spanId } = span.spanContext();
+  const ids = { trace_id: traceId, span_id: spanId };
+  return {
+    debug: (obj, msg) => logger.debug({ ...ids, ...obj }, msg),
+    info: (obj, msg) => logger.info({ ...ids, ...obj }, msg),
+    warn: (obj, msg) => logger.warn({ ...ids, ...obj }, msg),
+    error: (obj, msg) => logger.error({ ...ids, ...obj }, msg),
+  };
+}
 
 const RPC_SYSTEM: Readonly<Record<string, string>> = { grpc: 'grpc', connect: 'connect_rpc', rest: 'http' };
 
@@ -74,8 +88,8 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
    * Streams need no entry: their `before` runs first thing in the pipeline, so `after` implies it.
    */
   const openUnary = new Set<Call>();
-  /** The server span of each SAMPLED call (unsampled calls keep nothing). */
-  const spans = new WeakMap<Call, Span>();
+  /** The server span of each SAMPLED call and the signal its scope is registered under (unsampled calls keep nothing). */
+  const spans = new WeakMap<Call, { readonly span: Span; readonly signal: AbortSignal }>();
   /** Sampled calls open: while 0, `after` does not even look a call up. */
   let openSpans = 0;
 
@@ -90,7 +104,6 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
     if (!span.isRecording()) {
       // A caller's traceparent without the sampled flag: nothing is kept.
       span.end();
-      enterUnsampledCall();
       return undefined;
     }
     const attrs: Attributes = {
@@ -101,7 +114,6 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
     };
     requestAttributes(request, attrs);
     span.setAttributes(attrs);
-    enterCall(withRpcSpan(parent, span));
     return span;
   };
 
@@ -112,8 +124,6 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
     if (call.transport === 'rest') span.setAttribute('http.response.status_code', error === undefined ? 200 : error.httpStatus);
     if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: `${code}: ${String(error.code)}` });
     span.end();
-    // After the other `after` hooks (they run synchronously next): the call's log line keeps its trace id.
-    queueMicrotask(leaveCall);
   };
 
   return {
@@ -128,15 +138,15 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
       }
       metrics.inFlight(call.transport, call.entry.rpc, 1);
       if (!tracing) return;
-      if (sampled(call)) {
-        const span = startSpan(call, request);
-        if (span !== undefined) {
-          spans.set(call, span);
-          openSpans++;
-        }
-      } else {
-        enterUnsampledCall();
-      }
+      if (!sampled(call)) return;
+      const span = startSpan(call, request);
+      if (span === undefined) return;
+      // The handler passes this signal to what it calls; the transport creates it on first use.
+      const signal = call.signal;
+      openCallScope(signal, withRpcSpan(ROOT_CONTEXT, span));
+      call.logger = tracedLogger(call.logger, span);
+      spans.set(call, { span, signal });
+      openSpans++;
     },
     after(call, error) {
       const admitted = call.entry.streaming || openUnary.delete(call);
@@ -145,11 +155,13 @@ export function observability(options: ObservabilityInterceptorOptions): Interce
       if (!tracing) return;
       if (admitted) {
         if (openSpans === 0) return;
-        const span = spans.get(call);
-        if (span === undefined) return;
+        const open = spans.get(call);
+        if (open === undefined) return;
         spans.delete(call);
         openSpans--;
-        endSpan(call, span, error);
+        // Before the transport can hand the signal to another call.
+        closeCallScope(open.signal);
+        endSpan(call, open.span, error);
         return;
       }
       // A call refused while decoding never reached `before`: its span starts when the call did.

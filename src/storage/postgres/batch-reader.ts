@@ -9,12 +9,17 @@
  *   at one tenant and snap token go out as one statement over `unnest`ed keys (relationRows), at most
  *   `maxKeysPerStatement` keys each; identical keys share one fetch.
  *
+ * A coalesced statement serves several callers; it runs in the trace context (OpenTelemetry's active context)
+ * of the first of them that had one, so a sampled call's trace shows the SQL its reads went out in. Without
+ * tracing the active context is always the empty one and this costs one lookup per read.
+ *
  * Fetched rows are kept for `prefetchTtlMs` (short by default: they serve the reads of one step and its
  * siblings; with the store's snapshot read cache on they stay until evicted and are that cache); a snap token
  * names a fixed snapshot, so they cannot be stale, and a deleted tenant's are purged with the reader's cache. Each caller's filter is applied to the fetched rows, whose order (by row
  * id) is kept, so results are exactly the direct reader's. Other reads (paginated, lookups with
  * `entityIdFrom`, filters without one entity and relation) go to the direct reader unchanged.
  */
+import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { LRUCache } from 'lru-cache';
 import type { Tuple } from '../../data/types.js';
 import type { QueryOptions, SnapToken, TupleFilter } from '../contract.js';
@@ -59,6 +64,8 @@ interface Need {
 
 interface PendingKey {
   readonly key: RelationKey;
+  /** The caller's active trace context. */
+  readonly trace: Context;
   resolve(rows: readonly Tuple[]): void;
   reject(e: unknown): void;
 }
@@ -117,12 +124,14 @@ export function createBatchingReader(
         stats.statements += 1;
         // Not tied to any one caller's signal (each caller stops waiting on its own); the statement timeout
         // bounds it.
-        inner
-          .relationRows(
+        const read = (): Promise<readonly (readonly Tuple[])[]> =>
+          inner.relationRows(
             g.tenantId,
             g.token,
             chunk.map((p) => p.key),
-          )
+          );
+        const traced = chunk.find((p) => p.trace !== ROOT_CONTEXT);
+        (traced === undefined ? read() : context.with(traced.trace, read))
           .then(
             (rows) => chunk.forEach((p, j) => p.resolve(rows[j] as Tuple[])),
             (e: unknown) => chunk.forEach((p) => p.reject(e)),
@@ -136,7 +145,8 @@ export function createBatchingReader(
     let group = pending.get(g);
     if (group === undefined) pending.set(g, (group = { tenantId, token, keys: [] }));
     const keys = group.keys;
-    const p = new Promise<readonly Tuple[]>((resolve, reject) => keys.push({ key, resolve, reject }));
+    const trace = context.active();
+    const p = new Promise<readonly Tuple[]>((resolve, reject) => keys.push({ key, trace, resolve, reject }));
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
