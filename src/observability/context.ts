@@ -16,7 +16,7 @@
  * not only while it is on. Its promise hooks turn V8's fast promise paths off (V8 does not turn them back
  * on), and while it is enabled every promise pays for context propagation. Measured (bench/observability.ts):
  * with the exporters' `with` on AsyncLocalStorage, a server tracing 1 % of its checks spent 20 % more CPU per
- * check than one with tracing off; with `with` kept synchronous, 4 %.
+ * check than one with tracing off; with `with` kept synchronous, 4-12 % (docs/observability.md, Overhead).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, createContextKey, ROOT_CONTEXT, trace, type Context, type ContextManager, type Span } from '@opentelemetry/api';
