@@ -12,11 +12,11 @@
  * The process's OpenTelemetry context manager ({@link installContextManager}) serves the places that have no
  * signal to go by: the SDK's exporters (`context.with` around an export, synchronous) and the `pg` driver's
  * statements of a sampled storage call ({@link runInContext}, asynchronous). Only the latter uses
- * AsyncLocalStorage, and only while such a call runs: enabling it at all costs the whole process for good,
- * not only while it is on. Its promise hooks turn V8's fast promise paths off (V8 does not turn them back
- * on), and while it is enabled every promise pays for context propagation. Measured (bench/observability.ts):
- * with the exporters' `with` on AsyncLocalStorage, a server tracing 1 % of its checks spent 20 % more CPU per
- * check than one with tracing off; with `with` kept synchronous, 4-12 % (docs/observability.md, Overhead).
+ * AsyncLocalStorage, and only while such a call runs: while it is enabled every promise of the process pays
+ * for context propagation, and switching it on and off has its own cost. Measured (bench/observability.ts):
+ * with it switched on around each sampled call and each export, a server tracing 1 % of its checks spent
+ * about 20 % more CPU per check than one with tracing off; without, 4-12 % (docs/observability.md, Overhead).
+ * With the read model in front of PostgreSQL, reads are answered from memory and do not use it either.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, createContextKey, ROOT_CONTEXT, trace, type Context, type ContextManager, type Span } from '@opentelemetry/api';

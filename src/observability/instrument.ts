@@ -303,8 +303,14 @@ export function instrumentStore<S extends Store>(store: S, options: InstrumentSt
 
   const out: Record<string, unknown> = { ...(store as object), watcher: countedWatcher };
   if (tracing) {
-    const sql = (store as { readonly database?: unknown }).database !== undefined;
+    // Which sections issue SQL, so that their sampled calls propagate a context to the pg statements (see
+    // observability/context.ts for what that costs the process): all of the PostgreSQL store's; with the
+    // read model in front, not its reads (the reader and the schema reads are answered from memory; a read
+    // that falls through to PostgreSQL is timed, but its statements have no span).
+    const database = (store as { readonly database?: unknown }).database !== undefined;
+    const modelReads = (store as { readonly readModel?: unknown }).readModel !== undefined;
     for (const [section, methods] of Object.entries(STORE_METHODS)) {
+      const sql = database && !(modelReads && (section === 'reader' || section === 'schemas'));
       out[section] = traceSection((store as unknown as Record<string, object>)[section] as object, section, methods, tracer, sql);
     }
   }
