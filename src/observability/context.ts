@@ -13,10 +13,9 @@
  * signal to go by: the SDK's exporters (`context.with` around an export, synchronous) and the `pg` driver's
  * statements of a sampled storage call ({@link runInContext}, asynchronous). Only the latter uses
  * AsyncLocalStorage, and only while such a call runs: while it is enabled every promise of the process pays
- * for context propagation, and switching it on and off has its own cost. Measured (bench/observability.ts):
- * with it switched on around each sampled call and each export, a server tracing 1 % of its checks spent
- * about 20 % more CPU per check than one with tracing off; without, 4-12 % (docs/observability.md, Overhead).
- * With the read model in front of PostgreSQL, reads are answered from memory and do not use it either.
+ * for context propagation, the unsampled calls running next to the sampled one included. With the read model
+ * in front of PostgreSQL, reads are answered from memory and do not use it either. Overhead figures:
+ * docs/observability.md.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, createContextKey, ROOT_CONTEXT, trace, type Context, type ContextManager, type Span } from '@opentelemetry/api';

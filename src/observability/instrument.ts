@@ -207,16 +207,18 @@ const STORE_METHODS = {
 } as const;
 
 /**
- * `section` with a span per call of `methods` made for a sampled call. `sql`: the store issues `pg`
- * statements, which find their parent through the active context; the call then runs in its span's context.
+ * `section` with a span per call of `methods` made for a sampled call. `issuesSql(method)`: the method issues
+ * `pg` statements, which find their parent through the active context; the call then runs in its span's
+ * context.
  */
-function traceSection<T extends object>(section: T, prefix: string, methods: readonly string[], tracer: Tracer, sql: boolean): T {
+function traceSection<T extends object>(section: T, prefix: string, methods: readonly string[], tracer: Tracer, issuesSql: (method: string) => boolean): T {
   const wrapped = new Map<PropertyKey, unknown>();
   for (const name of methods) {
     const fn = (section as Record<string, unknown>)[name];
     if (typeof fn !== 'function') continue;
     const spanName = `storage.${prefix}.${name}`;
     const call = fn as (...a: unknown[]) => unknown;
+    const sql = issuesSql(name);
     wrapped.set(name, (...args: unknown[]) => {
       const parent = scopeOfArgs(args);
       if (parent === undefined || recordingSpan(parent) === undefined) return call.apply(section, args);
@@ -305,13 +307,14 @@ export function instrumentStore<S extends Store>(store: S, options: InstrumentSt
   if (tracing) {
     // Which sections issue SQL, so that their sampled calls propagate a context to the pg statements (see
     // observability/context.ts for what that costs the process): all of the PostgreSQL store's; with the
-    // read model in front, not its reads (the reader and the schema reads are answered from memory; a read
-    // that falls through to PostgreSQL is timed, but its statements have no span).
+    // read model in front, not its reads (the reader, readSchema and headVersion are answered from memory; a
+    // read that falls through to PostgreSQL is timed, but its statements have no span).
     const database = (store as { readonly database?: unknown }).database !== undefined;
     const modelReads = (store as { readonly readModel?: unknown }).readModel !== undefined;
+    const sql = (section: string, method: string): boolean =>
+      database && !(modelReads && (section === 'reader' || (section === 'schemas' && (method === 'readSchema' || method === 'headVersion'))));
     for (const [section, methods] of Object.entries(STORE_METHODS)) {
-      const sql = database && !(modelReads && (section === 'reader' || section === 'schemas'));
-      out[section] = traceSection((store as unknown as Record<string, object>)[section] as object, section, methods, tracer, sql);
+      out[section] = traceSection((store as unknown as Record<string, object>)[section] as object, section, methods, tracer, (m) => sql(section, m));
     }
   }
   return out as unknown as S;
@@ -323,8 +326,9 @@ const INSTRUMENTED = Symbol('permify.instrumented');
 /**
  * Observes every statement of the PostgreSQL store's pools: `permify_storage_statement_duration_seconds`
  * and `permify_storage_statement_errors_total` by pool and statement kind (SELECT, INSERT, ...), a span
- * `pg.query` (with the statement text, never its values) under a recording parent, and the pools' size,
- * idle and waiting clients. Clients are instrumented when first checked out.
+ * `pg.query` (with the statement text, never its values) under a recording parent (the active context of
+ * the caller), and the pools' size, idle and waiting clients. Clients are instrumented when first checked
+ * out; `pool.query` is observed at the pool.
  */
 export function instrumentPgPools(pools: { readonly writer: pg.Pool; readonly reader: pg.Pool }, options: InstrumentStoreOptions): void {
   const { tracer, metrics } = options;
@@ -361,47 +365,61 @@ export function instrumentPgPools(pools: { readonly writer: pg.Pool; readonly re
     return a;
   };
 
+  /** A statement's text, or undefined for what is not observed (callback forms, submittables such as COPY streams). */
+  const textOf = (args: readonly unknown[]): string | undefined => {
+    const first = args[0];
+    const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text;
+    if (typeof text !== 'string' || typeof (first as { submit?: unknown })?.submit === 'function') return undefined;
+    return typeof args[args.length - 1] === 'function' ? undefined : text;
+  };
+  /** Times `run` and, under a recording parent, traces it. */
+  const observe = (pool: string, text: string, parent: Context, run: () => Promise<unknown>): Promise<unknown> => {
+    const attrs = attrsOf(pool, text);
+    const started = performance.now();
+    const span =
+      recordingSpan(parent) === undefined
+        ? undefined
+        : tracer.startSpan('pg.query', { attributes: { 'db.system': 'postgresql', 'db.statement': text, 'permify.pool': pool } }, parent);
+    const settle = (e: unknown): void => {
+      duration.record((performance.now() - started) / 1000, attrs);
+      if (e !== undefined) {
+        errors.add(1, attrs);
+        if (span !== undefined) fail(span, e);
+      }
+      span?.end();
+    };
+    return run().then(
+      (v) => {
+        settle(undefined);
+        return v;
+      },
+      (e: unknown) => {
+        settle(e);
+        throw e;
+      },
+    );
+  };
+
   for (const [name, pool] of named) {
+    // `pool.query` (a connection is checked out for the one statement): observed here, with the parent of
+    // the caller taken now, because pg-pool runs a queued statement inside whichever call releases the
+    // connection it gets (and then through the client's callback form, which is not observed again). The
+    // duration includes the wait for a connection.
+    const poolQuery = pool.query.bind(pool) as (...a: unknown[]) => unknown;
+    (pool as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const text = textOf(args);
+      if (text === undefined) return poolQuery(...args);
+      return observe(name, text, context.active(), () => poolQuery(...args) as Promise<unknown>);
+    };
+    // Statements on a checked-out client (transactions, COPY's surroundings): observed per statement.
     pool.on('acquire', (client: pg.PoolClient & { [INSTRUMENTED]?: true }) => {
       if (client[INSTRUMENTED]) return;
       client[INSTRUMENTED] = true;
       const query = client.query.bind(client) as (...a: unknown[]) => unknown;
       (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {
-        const first = args[0];
-        const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text;
-        // Submittables (cursors, COPY streams) pass through untouched.
-        if (typeof text !== 'string' || typeof (first as { submit?: unknown })?.submit === 'function') return query(...args);
-        const attrs = attrsOf(name, text);
-        const started = performance.now();
-        const parent = context.active();
-        const span = recordingSpan(parent) === undefined ? undefined : tracer.startSpan('pg.query', { attributes: { 'db.system': 'postgresql', 'db.statement': text, 'permify.pool': name } }, parent);
-        const settle = (e: unknown): void => {
-          duration.record((performance.now() - started) / 1000, attrs);
-          if (e !== undefined && e !== null) {
-            errors.add(1, attrs);
-            if (span !== undefined) fail(span, e);
-          }
-          span?.end();
-        };
-        const last = args[args.length - 1];
-        if (typeof last === 'function') {
-          // The callback form (pg-pool's own pool.query uses it).
-          const callback = last as (e: unknown, r?: unknown) => void;
-          return query(...args.slice(0, -1), (e: unknown, r?: unknown) => {
-            settle(e);
-            callback(e, r);
-          });
-        }
-        return (query(...args) as Promise<unknown>).then(
-          (v) => {
-            settle(undefined);
-            return v;
-          },
-          (e: unknown) => {
-            settle(e);
-            throw e;
-          },
-        );
+        const text = textOf(args);
+        if (text === undefined) return query(...args);
+        return observe(name, text, context.active(), () => query(...args) as Promise<unknown>);
       };
     });
   }

@@ -74,8 +74,11 @@ function otelStream(provider: LoggerProvider): DestinationStream {
 
 /** The ids of the current span, added to each line (nothing outside a traced call). */
 function traceFields(): Record<string, string> {
-  const sc = trace.getSpan(context.active())?.spanContext();
-  return sc !== undefined && isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
+  const span = trace.getSpan(context.active());
+  // A context left behind on a timer or socket by an ended call is not this line's.
+  if (span === undefined || !span.isRecording()) return {};
+  const sc = span.spanContext();
+  return isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
 }
 
 const exportProviders = new WeakMap<Logger, LoggerProvider>();

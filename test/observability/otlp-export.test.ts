@@ -269,18 +269,22 @@ describe('traces on PostgreSQL (direct reads)', () => {
     });
     try {
       const http = server.ports.http as number;
-      expect((await request(http, 'POST', '/v1/tenants/t1/schemas/write', { schema: SCHEMA })).status).toBe(200);
-      const write = await request(http, 'POST', '/v1/tenants/t1/data/write', {
-        metadata: { schema_version: '' },
-        tuples: [{ entity: { type: 'document', id: 'd1' }, relation: 'owner', subject: { type: 'user', id: 'alice' } }],
-      });
-      expect(write.status, write.text).toBe(200);
-      // One call sampled by its caller among unsampled ones running at the same time (its reads are its own,
-      // not shared with theirs, but may go out in the same statements).
+      for (const tenant of ['t1', 't2']) {
+        if (tenant !== 't1') expect((await request(http, 'POST', '/v1/tenants/create', { id: tenant, name: tenant })).status).toBe(200);
+        expect((await request(http, 'POST', `/v1/tenants/${tenant}/schemas/write`, { schema: SCHEMA })).status).toBe(200);
+        const write = await request(http, 'POST', `/v1/tenants/${tenant}/data/write`, {
+          metadata: { schema_version: '' },
+          tuples: [{ entity: { type: 'document', id: 'd1' }, relation: 'owner', subject: { type: 'user', id: 'alice' } }],
+        });
+        expect(write.status, write.text).toBe(200);
+      }
+      // One call sampled by its caller among unsampled ones running at the same time: some on the same tenant
+      // (their reads may go out in the same statements as its own), some on another (their statements are
+      // theirs, even when issued in the same turn).
       const calls = Array.from({ length: 12 }, (_, i) =>
         i === 5
           ? grpcCheck(server.ports.grpc, `00-${traceId}-${parentId}-01`, 't1', 'd2')
-          : grpcCheck(server.ports.grpc, `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`, 't1'),
+          : grpcCheck(server.ports.grpc, `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`, i % 2 === 0 ? 't1' : 't2'),
       );
       for (const err of await Promise.all(calls)) expect(err).toBeNull();
     } finally {
@@ -310,6 +314,8 @@ describe('traces on PostgreSQL (direct reads)', () => {
     expect(resolve?.parentSpanId).toBe(engine[0]?.spanId);
     const statements = spans.filter((s) => s.name === 'pg.query');
     expect(statements.length).toBeGreaterThan(0);
+    // A storage read of the sampled call waits for one statement; another tenant's statement is not in it.
+    for (const s of storage) expect(statements.filter((q) => q.parentSpanId === s.spanId).length, s.name).toBeLessThanOrEqual(1);
     for (const q of statements) {
       const parent = byId.get(q.parentSpanId);
       expect(parent?.name, 'parent of pg.query').toMatch(/^(storage|schema)\./);

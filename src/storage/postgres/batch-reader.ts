@@ -130,8 +130,8 @@ export function createBatchingReader(
             g.token,
             chunk.map((p) => p.key),
           );
-        const traced = chunk.find((p) => p.trace !== ROOT_CONTEXT);
-        (traced === undefined ? read() : context.with(traced.trace, read))
+        // Always entered, the empty context included: flush runs in whatever context scheduled it.
+        context.with(chunk.find((p) => p.trace !== ROOT_CONTEXT)?.trace ?? ROOT_CONTEXT, read)
           .then(
             (rows) => chunk.forEach((p, j) => p.resolve(rows[j] as Tuple[])),
             (e: unknown) => chunk.forEach((p) => p.reject(e)),
