@@ -117,8 +117,12 @@ export function runInContext<R>(ctx: Context, fn: () => R): R {
   return r;
 }
 
-/** The trace context of each sampled call in flight, by the call's signal. */
-const scopes = new WeakMap<AbortSignal, Context>();
+/** Per sampled call in flight, by the call's signal: its server span's context and the one in use now. */
+interface Scope {
+  readonly root: Context;
+  current: Context;
+}
+const scopes = new WeakMap<AbortSignal, Scope>();
 /** Sampled calls in flight: while 0, a lookup is one comparison. */
 let openScopes = 0;
 
@@ -129,7 +133,7 @@ let openScopes = 0;
  */
 export function openCallScope(signal: AbortSignal, ctx: Context): void {
   if (!scopes.has(signal)) openScopes++;
-  scopes.set(signal, ctx);
+  scopes.set(signal, { root: ctx, current: ctx });
 }
 
 /** The sampled call of `signal` has ended. */
@@ -138,23 +142,25 @@ export function closeCallScope(signal: AbortSignal): void {
 }
 
 /**
- * Replaces the context of an open scope (an engine operation makes its span the parent of what it calls)
- * and returns the one it replaced, to be put back with {@link restoreCallScope}.
+ * While an operation of the call runs (an engine operation), `ctx` (its span's) is the parent of what the
+ * call's layers start; {@link widenCallScope} ends that. Operations of one call run one at a time; should two
+ * overlap, the later one's span is the parent until either ends, then the server span again (never a span
+ * that has ended, whose children would be dropped).
  */
-export function narrowCallScope(signal: AbortSignal, ctx: Context): Context | undefined {
-  const prev = scopes.get(signal);
-  if (prev !== undefined) scopes.set(signal, ctx);
-  return prev;
+export function narrowCallScope(signal: AbortSignal, ctx: Context): void {
+  const scope = scopes.get(signal);
+  if (scope !== undefined) scope.current = ctx;
 }
 
-/** Puts back what {@link narrowCallScope} replaced, if the call is still open. */
-export function restoreCallScope(signal: AbortSignal, prev: Context): void {
-  if (scopes.has(signal)) scopes.set(signal, prev);
+/** The operation that {@link narrowCallScope} started has ended: the server span is the parent again. */
+export function widenCallScope(signal: AbortSignal): void {
+  const scope = scopes.get(signal);
+  if (scope !== undefined) scope.current = scope.root;
 }
 
 /** The trace context of the sampled call `signal` belongs to, or undefined (no sampled call, no signal). */
 export function scopeOf(signal: AbortSignal | undefined): Context | undefined {
-  return openScopes === 0 || signal === undefined ? undefined : scopes.get(signal);
+  return openScopes === 0 || signal === undefined ? undefined : scopes.get(signal)?.current;
 }
 
 /**
@@ -165,10 +171,10 @@ export function scopeOfArgs(args: readonly unknown[]): Context | undefined {
   if (openScopes === 0) return undefined;
   for (let i = args.length - 1; i >= 0; i--) {
     const a = args[i];
-    if (a instanceof AbortSignal) return scopes.get(a);
+    if (a instanceof AbortSignal) return scopes.get(a)?.current;
     if (a !== null && typeof a === 'object') {
       const s = (a as { signal?: unknown }).signal;
-      if (s instanceof AbortSignal) return scopes.get(s);
+      if (s instanceof AbortSignal) return scopes.get(s)?.current;
     }
   }
   return undefined;

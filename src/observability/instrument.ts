@@ -26,7 +26,7 @@ import { checkCacheCounters, checkCacheOccupancy } from '../engine/check-cache.j
 import type { Store } from '../storage/contract.js';
 import { toPermifyError } from '../errors.js';
 import type { Metrics } from './metrics.js';
-import { narrowCallScope, restoreCallScope, rpcSpan, runInContext, scopeOf, scopeOfArgs } from './context.js';
+import { narrowCallScope, rpcSpan, runInContext, scopeOf, scopeOfArgs, widenCallScope } from './context.js';
 
 /** The recording span of `ctx`, or undefined. */
 function recordingSpan(ctx: Context | undefined): Span | undefined {
@@ -130,11 +130,16 @@ export function traceEngine(engine: PermissionEngine, tracer: Tracer): Permissio
         engineAttrs(req),
         parent,
         (inner) => {
-          const prev = narrowCallScope(signal, inner);
-          const p = fn(req, signal);
-          if (prev === undefined) return p;
-          const restore = (): void => restoreCallScope(signal, prev);
-          p.then(restore, restore);
+          narrowCallScope(signal, inner);
+          const widen = (): void => widenCallScope(signal);
+          let p: Promise<unknown>;
+          try {
+            p = fn(req, signal);
+          } catch (e) {
+            widen();
+            throw e;
+          }
+          p.then(widen, widen);
           return p;
         },
         engineResult(rpcSpan(parent)),
