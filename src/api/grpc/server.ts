@@ -282,7 +282,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
         },
         (e: unknown) => {
           c.release();
-          callback(toStatus(e, logger, entry.rpc));
+          callback(toStatus(e, c.logger, entry.rpc));
         },
       );
     };
@@ -323,7 +323,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
           if (closing && controller.signal.aborted) {
             if (!call.cancelled) call.end();
           } else if (!call.cancelled) {
-            call.emit('error', toStatus(e, logger, entry.rpc));
+            call.emit('error', toStatus(e, c.logger, entry.rpc));
           }
         } finally {
           openStreams.delete(controller);
