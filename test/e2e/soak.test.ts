@@ -72,7 +72,7 @@ let store: Store;
 let client: Client;
 /**
  * One connection per worker, as separate application instances would have (each its own loopback address:
- * grpc-js shares one connection between clients of the same address). Node 20's HTTP/2 (nghttp2) closes a
+ * grpc-js shares one connection between clients of the same address; on Linux only, see below). Node 20's HTTP/2 (nghttp2) closes a
  * connection with GOAWAY INTERNAL_ERROR once its client has reset more than about 1000 streams at over 33 per
  * second (the rapid-reset guard, not configurable on Node 20), and this mix cancels a Watch stream in about
  * one operation in ten: on one shared connection a fast machine crosses that within 16 s.
@@ -100,7 +100,8 @@ beforeAll(async () => {
       insecure: true,
     });
   client = connect('127.0.0.1');
-  clients = Array.from({ length: WORKERS }, (_, i) => connect(`127.0.0.${i + 2}`));
+  // Linux routes all of 127.0.0.0/8 to the loopback interface; elsewhere (macOS) only 127.0.0.1 exists.
+  clients = Array.from({ length: WORKERS }, (_, i) => connect(process.platform === 'linux' ? `127.0.0.${i + 2}` : '127.0.0.1'));
   await client.tenancy.create({ id: 'soak', name: 'soak' });
   await client.schema.write({ tenantId: 'soak', schema: SCHEMA });
 });
