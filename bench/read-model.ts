@@ -13,10 +13,13 @@
  * - SQL statements per uncached check with direct reads (reader pool statements / checks);
  * - LookupEntity first page (100) per second: memory vs model, and wrong answers;
  * - apply lag: a second instance (a child process with its own store and model, as another server would be)
- *   writes at `--write-rate` writes/s (one tuple each) and sends each returned token here; time from the
- *   write's return (a clock both processes share) until this instance's model covers its token (p50/p99), with
- *   the token's delivery to this process (part of the lag, the benchmark's own) and the tailing cycles and
- *   event-loop delay here; `--lag-in-process` also runs it with the writing instance in this process.
+ *   writes at `--write-rate` writes/s (one tuple each) and sends each returned token here; from the write's
+ *   return (a clock both processes share) until this instance's model covers its token (p50/p99). Two runs:
+ *   first nobody reads at the tokens (the model learns of the writes by NOTIFY and its poll timer only; the
+ *   time is when a cycle moved the position over the token), then a reader here reads at each token as it
+ *   arrives (its delivery to this process is included; the time is when the read was answered by the model),
+ *   with the tailing cycles and event-loop delay here; `--lag-in-process` also runs the reading variant with
+ *   the writing instance in this process.
  *
  *   node --import tsx bench/read-model.ts [--tuples 50000] [--checks 2000] [--concurrency 64]
  *     [--lookups 200] [--budget-ms 10000] [--write-rate 1000] [--write-seconds 5] [--uri postgres://...]
@@ -37,6 +40,8 @@ import { createMemoryStore } from '../src/storage/memory/index.js';
 import { silentLogger } from '../src/storage/postgres/database.js';
 import { createPostgresStore, type PostgresStore } from '../src/storage/postgres/index.js';
 import { createReadModelStore, type ReadModelStore } from '../src/storage/read-model/model-store.js';
+import { decodeToken, type DecodedToken, type PgSnapshot } from '../src/storage/postgres/snap-token.js';
+import { tokenWithin } from '../src/storage/read-model/snapshots.js';
 import { createTestDatabase, stopSharedServer } from '../test/support/postgres.js';
 import { generateGoogleDocsDataset, type GoogleDocsCheck } from './datasets/google-docs.js';
 
@@ -437,6 +442,12 @@ async function main(): Promise<void> {
         // tailing do not run on this process's event loop (in one process they lengthened every cycle here).
         const rate = num('write-rate');
         const seconds = num('write-seconds');
+        // First nobody reads at the written tokens (cycles run on NOTIFY and the poll timer only): the lag is
+        // when the model's position covered each token. Then a reader here reads at each token as it arrives.
+        const p = await measureApplyLag(db.uri, model.readModel, rate, seconds, false, true);
+        console.log(
+          `apply lag at ${fmt(p.writesPerSecond)} writes/s achieved (${fmt(rate)} asked) from another instance (a child process), nobody reading at the tokens: the model covered each write's token p50 ${fmt(p.appliedP50, 2)} ms, p99 ${fmt(p.appliedP99, 2)} ms after the write returned; its writes took p50 ${fmt(p.writeP50, 1)} ms, p99 ${fmt(p.writeP99, 1)} ms (load ${load()})`,
+        );
         const s0 = { ...model.readModel.stats };
         const loop = monitorEventLoopDelay({ resolution: 1 });
         loop.enable();
@@ -445,13 +456,13 @@ async function main(): Promise<void> {
         const s1 = model.readModel.stats;
         const cycles = s1.cycles - s0.cycles;
         console.log(
-          `apply lag at ${fmt(r.writesPerSecond)} writes/s achieved (${fmt(rate)} asked) from another instance (a child process): p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms (misses after ${model.readModel.options.waitTimeoutMs} ms count as infinite); of which token delivery to this process p50 ${fmt(r.ipcP50, 2)} ms, p99 ${fmt(r.ipcP99, 2)} ms; its writes took p50 ${fmt(r.writeP50, 1)} ms, p99 ${fmt(r.writeP99, 1)} ms; tailing cycles here ${fmt(cycles)}, avg ${fmt((s1.cycleMsTotal - s0.cycleMsTotal) / Math.max(1, cycles), 2)} ms, max ${fmt(s1.cycleMsMax, 1)} ms (whole run); event-loop delay p99 ${fmt(loop.percentile(99) / 1e6, 1)} ms, max ${fmt(loop.max / 1e6, 1)} ms (load ${load()})`,
+          `apply lag at ${fmt(r.writesPerSecond)} writes/s achieved (${fmt(rate)} asked) from another instance (a child process), a reader here reading at each token: p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms until its read was answered by the model (misses after ${model.readModel.options.waitTimeoutMs} ms count as infinite), of which token delivery to this process p50 ${fmt(r.ipcP50, 2)} ms, p99 ${fmt(r.ipcP99, 2)} ms; the model covered the tokens p50 ${fmt(r.appliedP50, 2)} ms, p99 ${fmt(r.appliedP99, 2)} ms after the writes returned; its writes took p50 ${fmt(r.writeP50, 1)} ms, p99 ${fmt(r.writeP99, 1)} ms; tailing cycles here ${fmt(cycles)}, avg ${fmt((s1.cycleMsTotal - s0.cycleMsTotal) / Math.max(1, cycles), 2)} ms, max ${fmt(s1.cycleMsMax, 1)} ms (whole run); event-loop delay p99 ${fmt(loop.percentile(99) / 1e6, 1)} ms, max ${fmt(loop.max / 1e6, 1)} ms (load ${load()})`,
         );
         if (values['lag-in-process']) {
           // The same with the writing instance in this process (how this figure was first measured).
           const q = await measureApplyLag(db.uri, model.readModel, rate, seconds, true);
           console.log(
-            `apply lag, writing instance in this process: at ${fmt(q.writesPerSecond)} writes/s p50 ${fmt(q.p50, 2)} ms, p99 ${fmt(q.p99, 2)} ms; its writes took p50 ${fmt(q.writeP50, 1)} ms, p99 ${fmt(q.writeP99, 1)} ms (load ${load()})`,
+            `apply lag, writing instance in this process, reading at each token: at ${fmt(q.writesPerSecond)} writes/s p50 ${fmt(q.p50, 2)} ms, p99 ${fmt(q.p99, 2)} ms (covered p50 ${fmt(q.appliedP50, 2)} ms, p99 ${fmt(q.appliedP99, 2)} ms); its writes took p50 ${fmt(q.writeP50, 1)} ms, p99 ${fmt(q.writeP99, 1)} ms (load ${load()})`,
           );
         }
       }
@@ -513,6 +524,9 @@ interface LagRun {
   writesPerSecond: number;
   p50: number;
   p99: number;
+  /** From a write's return until the model's position covered its token (see measureApplyLag). */
+  appliedP50: number;
+  appliedP99: number;
   /** From a write's return to its token's arrival here (zero when the writer is in this process). */
   ipcP50: number;
   ipcP99: number;
@@ -565,7 +579,12 @@ async function writeAtRate(
 
 /**
  * Apply lag of `model`: another instance (a child process running `--writer`, or a store in this process)
- * writes at `rate`; for each write, the time from its return until `model` covers its token.
+ * writes at `rate`; for each write, the time from its return until `model` covers its token, measured two ways:
+ * - `reader` (p50/p99): a reader here gets the token (from the other process: over IPC, so its delivery is
+ *   included) and reads at it; the read waits for the model (and asks for a cycle, as any read does).
+ * - `applied` (appliedP50/P99): when the model's position first covered the token (timed by the model's
+ *   advance listener as the cycle applies it), whenever the token reached this process. With `passive`, no
+ *   read is made at all: cycles run only on NOTIFY and the poll timer, as when nobody reads at the token.
  */
 async function measureApplyLag(
   uri: string,
@@ -573,15 +592,50 @@ async function measureApplyLag(
   rate: number,
   seconds: number,
   inProcess: boolean,
+  passive = false,
 ): Promise<LagRun> {
   const lags: number[] = [];
+  const applied: number[] = [];
   const ipc: number[] = [];
   const views: Promise<void>[] = [];
+  /** Positions the model reached, in order, with the time each was applied. */
+  const history: { at: number; pos: PgSnapshot }[] = [];
+  /** Tokens not covered yet (passive mode). */
+  let waiting: { decoded: DecodedToken; returnedAtMs: number }[] = [];
+  /** The time the model first covered `decoded`, if it has. Positions only grow: scan back from the newest. */
+  const coveredAt = (decoded: DecodedToken): number | undefined => {
+    let at: number | undefined;
+    for (let i = history.length - 1; i >= 0 && tokenWithin(decoded, (history[i] as { pos: PgSnapshot }).pos); i -= 1) {
+      at = (history[i] as { at: number }).at;
+    }
+    return at;
+  };
+  const onAdvance = (tenantId: string, t: { pos: PgSnapshot }): void => {
+    if (tenantId !== TENANT) return;
+    const at = clockMs();
+    history.push({ at, pos: t.pos });
+    if (waiting.length === 0) return;
+    waiting = waiting.filter((w) => {
+      if (!tokenWithin(w.decoded, t.pos)) return true;
+      applied.push(Math.max(0, at - w.returnedAtMs));
+      return false;
+    });
+  };
+  model.advanceListeners.add(onAdvance);
   const cover = (token: string, returnedAtMs: number): void => {
     ipc.push(clockMs() - returnedAtMs);
+    const decoded = decodeToken(token);
+    if (passive) {
+      const at = coveredAt(decoded);
+      if (at !== undefined) applied.push(Math.max(0, at - returnedAtMs));
+      else waiting.push({ decoded, returnedAtMs });
+      return;
+    }
     views.push(
       model.view(TENANT, token).then((v) => {
         lags.push(v === undefined ? Number.POSITIVE_INFINITY : clockMs() - returnedAtMs);
+        const at = v === undefined ? undefined : coveredAt(decoded);
+        applied.push(at === undefined ? Number.POSITIVE_INFINITY : Math.max(0, at - returnedAtMs));
       }),
     );
   };
@@ -626,11 +680,18 @@ async function measureApplyLag(
     });
   }
   await Promise.all(views);
-  for (const a of [lags, ipc, done.latencies]) a.sort((x, y) => x - y);
+  // Passive: tokens not covered yet get the model's wait timeout to be, as a read would; then they count as misses.
+  const deadline = performance.now() + model.options.waitTimeoutMs;
+  while (waiting.length > 0 && performance.now() < deadline) await sleep(5);
+  model.advanceListeners.delete(onAdvance);
+  for (const _ of waiting) applied.push(Number.POSITIVE_INFINITY);
+  for (const a of [lags, applied, ipc, done.latencies]) a.sort((x, y) => x - y);
   return {
     writesPerSecond: done.writes / done.seconds,
-    p50: quantile(lags, 0.5),
-    p99: quantile(lags, 0.99),
+    p50: passive ? Number.NaN : quantile(lags, 0.5),
+    p99: passive ? Number.NaN : quantile(lags, 0.99),
+    appliedP50: quantile(applied, 0.5),
+    appliedP99: quantile(applied, 0.99),
     ipcP50: inProcess ? 0 : quantile(ipc, 0.5),
     ipcP99: inProcess ? 0 : quantile(ipc, 0.99),
     writeP50: quantile(done.latencies, 0.5),

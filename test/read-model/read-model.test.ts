@@ -199,6 +199,28 @@ describe('read model', () => {
     }
   }, 30_000);
 
+  it('tails on its own connections: with every connection of its store busy, a write elsewhere still reaches it', async () => {
+    const tenant = 't1';
+    const inner = await createPostgresStore({ uri: db.uri, maxOpenConnections: 2, readCacheEntries: 0 });
+    await inner.ready();
+    const model = createReadModelStore(inner, { logger: silentLogger, waitTimeoutMs: 2_500, pollIntervalMs: 20 });
+    stores.push(model);
+    expect(await model.readModel.whenLoaded(tenant)).toBe(true);
+    // Both connections of the store's pool are taken for 3.5 s.
+    const busy = [0, 1].map(() => inner.database.writer.query('SELECT pg_sleep(3.5)'));
+    await expect.poll(() => inner.database.writer.idleCount === 0 && inner.database.writer.totalCount === 2).toBe(true);
+    const t: Tuple = {
+      entity: { type: 'document', id: 'busy-pool' },
+      relation: 'viewer',
+      subject: { type: 'user', id: 'u9', relation: '' },
+    };
+    const token = await modelA.writer.write(tenant, [{ writeTuples: [t] }]);
+    const started = Date.now();
+    expect(await model.readModel.view(tenant, token)).toBeDefined();
+    expect(Date.now() - started).toBeLessThan(2_500);
+    await Promise.all(busy);
+  }, 30_000);
+
   it('a tenant deleted on another instance leaves the model', async () => {
     await direct.tenants.createTenant('gone', 'gone');
     const t: Tuple = {

@@ -152,6 +152,19 @@ function makePool(uri: string, options: DatabaseOptions, role: string, canceller
   return pool;
 }
 
+/**
+ * A small pool of its own on the writer (the primary), with the database's options but `size` connections,
+ * kept open once made: for background work that must neither queue behind requests for a connection of the
+ * shared pool nor wait for a new connection to be set up (the read model's tailing cycles). Close it with
+ * `end()`.
+ */
+export function createSidePool(db: Database, role: string, size: number): pg.Pool {
+  const canceller = cancellers.get(db.writer);
+  if (canceller === undefined) throw new Error('createSidePool: not a pool of createDatabase');
+  const n = Math.max(1, size);
+  return makePool(db.options.writerUri, { ...db.options, maxOpenConnections: n, minConnections: n }, role, canceller);
+}
+
 export function createDatabase(options: DatabaseOptions): Database {
   const writerControl = new Canceller(options.writerUri, options, 'writer');
   const writer = makePool(options.writerUri, options, 'writer', writerControl);

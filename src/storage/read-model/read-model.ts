@@ -20,6 +20,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { A_EXPIRED, A_ID, LIVE, T_EXPIRED, T_ID, TenantData } from '../memory/tables.js';
 import {
   connect,
+  createSidePool,
   expiredBy,
   liveSentinel,
   mustDiscard,
@@ -298,10 +299,19 @@ export class ReadModel {
     cycleMsMax: 0,
   };
 
+  /**
+   * The tailing cycles' own connections (one per cycle in flight), apart from the store's pool: a cycle must
+   * not queue behind requests for a connection, nor wait for one to be set up (that was the longest part of
+   * the slowest cycles, 15-150 ms, when the shared pool had to open one on a busy machine).
+   */
+  private readonly tailPool: pg.Pool;
+
   constructor(
     private readonly db: Database,
     readonly options: ReadModelOptions,
-  ) {}
+  ) {
+    this.tailPool = createSidePool(db, 'read-model', MAX_CYCLES_IN_FLIGHT);
+  }
 
   start(): void {
     this.schedule(0);
@@ -316,6 +326,7 @@ export class ReadModel {
     }
     await Promise.allSettled([...this.cycling]);
     await Promise.allSettled([...this.loading.values()]);
+    await this.tailPool.end().catch(() => undefined);
     this.tenants.clear();
   }
 
@@ -372,8 +383,13 @@ export class ReadModel {
     if (decoded.snapshot === undefined) return decoded.xid === 0n ? EMPTY_VIEW : undefined;
     if (tokenWithin(decoded, t.pos)) return t.view(token, decoded);
     const deadline = Date.now() + this.options.waitTimeoutMs;
+    // A cycle already running may well cover the token (its write committed before the token got here, and
+    // its NOTIFY has usually started one): wait for it before asking for another. Every waiter asking at once
+    // kept two cycles running back to back, whose CPU lengthened the slowest cycles instead.
+    let ask = this.cycling.size === 0;
     while (!this.closed && Date.now() < deadline && !(signal?.aborted ?? false)) {
-      await this.nextCycle(deadline - Date.now());
+      await this.nextCycle(deadline - Date.now(), ask);
+      ask = true;
       t = this.tenants.get(tenantId);
       if (t === undefined) return undefined;
       if (tokenWithin(decoded, t.pos)) return t.view(token, decoded);
@@ -383,6 +399,12 @@ export class ReadModel {
 
   /** Called with the tenant id whenever a tenant is dropped (schema caches forget it too). */
   readonly dropListeners = new Set<(tenantId: string) => void>();
+
+  /**
+   * Called, synchronously, each time a tailing cycle has moved a tenant's position (`t.pos`) forward: from
+   * then on reads at tokens within it are answered by the model (the apply-lag benchmark times this).
+   */
+  readonly advanceListeners = new Set<(tenantId: string, t: ModelTenant) => void>();
 
   /** Drops a tenant (deleted, or its state is in doubt); it is loaded again on next use. */
   drop(tenantId: string): void {
@@ -536,8 +558,9 @@ export class ReadModel {
     this.options.logger.warn({ tenantId, why }, 'read model: tenant over budget; served by direct reads');
   }
 
-  private nextCycle(maxWaitMs: number): Promise<void> {
-    this.kick();
+  /** Resolves when the next cycle ends (at most `maxWaitMs`), asking for one first when `ask`. */
+  private nextCycle(maxWaitMs: number, ask = true): Promise<void> {
+    if (ask) this.kick();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, Math.max(0, maxWaitMs));
       function done(): void {
@@ -600,15 +623,10 @@ export class ReadModel {
 
   /**
    * Runs `fn` in one REPEATABLE READ READ ONLY transaction on the writer (the primary: a replica could lag
-   * behind tokens). The statements of `first` (SQL without parameters: literals made with the client's
-   * escaping) are sent in the same round trip as BEGIN and the snapshot; their results reach `fn`. COMMIT is
-   * sent but not waited for (nothing was written; the connection goes back to the pool once it completes, or
-   * is discarded if it fails), so it is not on the path of the tailing lag.
+   * behind tokens), a connection of the store's pool (loads). COMMIT is sent but not waited for (nothing was
+   * written; the connection goes back to the pool once it completes, or is discarded if it fails).
    */
-  private async withSnapshot<T>(
-    fn: (c: pg.PoolClient, snapshot: PgSnapshot, firstResults: pg.QueryResult[]) => Promise<T>,
-    first?: (c: pg.PoolClient) => string[],
-  ): Promise<T> {
+  private async withSnapshot<T>(fn: (c: pg.PoolClient, snapshot: PgSnapshot) => Promise<T>): Promise<T> {
     const client = await connect(this.db.writer);
     if (this.closed) {
       client.release();
@@ -622,14 +640,11 @@ export class ReadModel {
     };
     try {
       // The transaction's snapshot is taken by its first statement, the SELECT.
-      const extra = first?.(client) ?? [];
       const rs = (await client.query(
-        ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', 'SELECT pg_current_snapshot()::text AS s', ...extra].join(
-          '; ',
-        ),
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_current_snapshot()::text AS s',
       )) as unknown as pg.QueryResult[];
       const snapshot = parsePgSnapshot((rs[1]?.rows[0] as { s: string }).s);
-      const out = await fn(client, snapshot, rs.slice(2));
+      const out = await fn(client, snapshot);
       committing = true;
       client.query('COMMIT').then(
         () => release(false),
@@ -639,6 +654,40 @@ export class ReadModel {
     } catch (e) {
       if (!committing) release(true);
       throw e;
+    }
+  }
+
+  /**
+   * A tailing cycle's round trip on a tailing connection: BEGIN (REPEATABLE READ READ ONLY), the snapshot, the
+   * `statements` (SQL without parameters: literals made with the client's escaping) and COMMIT, sent as one query, so the
+   * connection is free again as soon as the results arrive. Answers the snapshot and the statements' results;
+   * `ok` sees the connection once they succeeded (before anyone else can take it).
+   */
+  private async tailQuery(
+    statements: (c: pg.PoolClient) => string[],
+    ok: (c: pg.PoolClient) => void,
+  ): Promise<{ snapshot: PgSnapshot; results: pg.QueryResult[] }> {
+    const client = await connect(this.tailPool);
+    this.active.add(client);
+    let broken = true;
+    try {
+      if (this.closed) throw new Error('read model closed');
+      const extra = statements(client);
+      const rs = (await client.query(
+        ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', 'SELECT pg_current_snapshot()::text AS s', ...extra, 'COMMIT'].join(
+          '; ',
+        ),
+      )) as unknown as pg.QueryResult[];
+      broken = false;
+      ok(client);
+      return {
+        snapshot: parsePgSnapshot((rs[1]?.rows[0] as { s: string }).s),
+        results: rs.slice(2, 2 + extra.length),
+      };
+    } finally {
+      // A failed statement leaves the transaction open and aborted (the rest, COMMIT included, was skipped).
+      this.active.delete(client);
+      client.release(broken || mustDiscard(client) ? true : undefined);
     }
   }
 
@@ -800,8 +849,9 @@ export class ReadModel {
         `EXECUTE ${CHANGES_STATEMENT}${args}`,
       ];
     };
-    const result = await this.withSnapshot((c, snapshot, results) => {
+    const result = await this.tailQuery(changesSql, (c) => {
       if (tenants.length > 0) preparedOn.add(c);
+    }).then(({ snapshot, results }) => {
       const heads = results.at(-2);
       const changes = results.at(-1);
       const schemas = (heads?.rows ?? []) as Head[];
@@ -818,8 +868,8 @@ export class ReadModel {
           attributes.push([...common, r.value, r.created_tx_id, r.expired_tx_id]);
         }
       }
-      return Promise.resolve({ snapshot, txs, tuples, attributes, schemas });
-    }, changesSql);
+      return { snapshot, txs, tuples, attributes, schemas };
+    });
 
     // Everything below is synchronous: readers never see a half-applied cycle.
     const schemaHeads = new Map(result.schemas.map((r) => [r.tenant_id, r.v ?? undefined]));
@@ -875,6 +925,7 @@ export class ReadModel {
         continue;
       }
       t.schemaHead = schemaHeads.get(tenantId);
+      for (const l of this.advanceListeners) l(tenantId, t);
       if (this.usedRows() > this.options.maxTuples) {
         this.refuse(tenantId, `more than ${this.options.maxTuples} rows (database.read_model.max_tuples)`);
       } else if (t.expiredRows > Math.max(RELOAD_MIN_EXPIRED_ROWS, t.rows - t.expiredRows)) {
