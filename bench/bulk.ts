@@ -12,8 +12,8 @@
  *   (The memory store keeps its data on the heap by design; for it only the export phase is meaningful.)
  * CPU time of the process is printed per 1,000 items (PostgreSQL's own CPU is in its server processes).
  *
- * On PostgreSQL the import is also run with `--import-concurrency` batches in flight (default 2; what
- * `service.data.import_concurrency` does in the Import handler), into another tenant.
+ * On PostgreSQL the import is also run with `--import-concurrency` batches in flight (default 2, the default
+ * of `service.data.import_concurrency`, what the Import handler does), into another tenant.
  *
  * Usage: node --expose-gc --import tsx bench/bulk.ts [--size N] [--batch N] [--page N] [--keys spread|sequential] [--import-concurrency N]
  * (default 1,000,000 tuples, import batches of 10,000, export pages of 5,000, entity ids spread over the key
@@ -262,7 +262,10 @@ async function run(name: string, store: Store, uri?: string): Promise<void> {
     const mi = memoryWatch();
     mi.start();
     const imp = await importAll(store, `b${size}c`, size, mi, importConcurrency);
-    console.log(`${name} ${r(size)} tuples: import with ${importConcurrency} batches in flight ${fmt(imp)}`);
+    console.log(
+      `${name} ${r(size)} tuples: import with ${importConcurrency} batches in flight ${fmt(imp)}` +
+        `${importConcurrency === 2 ? ' (the Import RPC by default: service.data.import_concurrency 2)' : ''}`,
+    );
   }
   if (uri !== undefined) {
     const n = Math.min(size, 200_000);

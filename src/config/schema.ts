@@ -350,7 +350,7 @@ export const configSchema = z
         data: z
           .object({
             max_import_batch: f.int(10_000, { flag: 'service-data-max-import-batch', env: 'PERMIFY_SERVICE_DATA_MAX_IMPORT_BATCH', doc: 'items of one permifyts.v1.Data/Import message, applied as one transaction; a larger batch fails naming this limit' }, 1),
-            import_concurrency: f.int(1, { flag: 'service-data-import-concurrency', env: 'PERMIFY_SERVICE_DATA_IMPORT_CONCURRENCY', doc: 'batches of one permifyts.v1.Data/Import stream applied at once, each its own transaction, answered in order (PostgreSQL: about one database core each); above 1 a later export lists the same data in another order than the import' }, 1),
+            import_concurrency: f.int(2, { flag: 'service-data-import-concurrency', env: 'PERMIFY_SERVICE_DATA_IMPORT_CONCURRENCY', doc: 'batches of one permifyts.v1.Data/Import stream applied at once, each its own transaction, answered in order (PostgreSQL: about one database core each); rows keep the stream order whatever runs at once' }, 1),
             max_export_page_size: f.int(10_000, { flag: 'service-data-max-export-page-size', env: 'PERMIFY_SERVICE_DATA_MAX_EXPORT_PAGE_SIZE', doc: 'largest permifyts.v1.Data/Export page_size (0 in a request means min(1000, this)); a larger one fails naming this limit' }, 1),
           })
           .prefault({}),

@@ -2,7 +2,8 @@
  * permifyts.v1.Data/Import with `service.data.import_concurrency` above 1 (issue 15): several batches of one
  * stream in flight, answered in stream order with prefix counts; a client that waits for each answer before
  * sending more is answered (no deadlock); batches that carry attributes keep their order (the last value
- * sent wins); a failing batch ends the stream after the answers of the batches before it.
+ * sent wins); rows are numbered in stream order (an export repeats the import's order); a failing batch ends
+ * the stream after the answers of the batches before it.
  */
 import { create } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +112,37 @@ describe.each(['memory', 'postgres'] as const)('Import with 3 batches in flight 
       token: '',
     });
     expect(attrs.items.map((a) => a.value)).toEqual([{ type: 'integer', value: 9 }]);
+  });
+
+  it('numbers rows in stream order: an export lists the tuples as they were imported', async () => {
+    const tenantId = await tenant();
+    const call = client.import();
+    const order: string[] = [];
+    for (let b = 0; b < 8; b += 1) {
+      const items: pb.DataItem[] = [];
+      for (let i = 0; i < 1500; i += 1) {
+        const t = tuple(10_000 + b * 1500 + i, i % 7);
+        order.push(tupleToString(t));
+        items.push(tupleItem(t));
+      }
+      // Batches 2 and 3 also carry an attribute: 3 waits for 2 to commit, and the batches after it must not
+      // overtake it.
+      if (b === 2 || b === 3) items.push(levelItem(1, b));
+      await call.send(create(pb.DataImportRequestSchema, { tenantId: b === 0 ? tenantId : '', items }));
+    }
+    call.end();
+    const answers: number[] = [];
+    for await (const r of call.responses) answers.push(Number(r.batches));
+    expect(answers).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const exported: string[] = [];
+    const snap = await server.store.reader.headSnapToken(tenantId);
+    let cursor = '';
+    do {
+      const page = await server.store.bulk.exportPage(tenantId, snap, cursor, 5000);
+      for (const t of page.tuples) exported.push(tupleToString(t));
+      cursor = page.cursor;
+    } while (cursor !== '');
+    expect(exported).toEqual(order);
   });
 
   it('answers a client that sends the next batch only after the answer to the previous one', async () => {

@@ -8,10 +8,11 @@
  * Import applies each request message as one batch (one store transaction, at most `maxImportBatch` items),
  * validated against the schema version resolved once from the first message, and answers after each
  * commit with the count of items of this stream durably applied: the client's resume position. Up to
- * `importConcurrency` batches of a stream (default 1) are applied at once: a database applies one
+ * `importConcurrency` batches of a stream (default 2) are applied at once: a database applies one
  * transaction's index changes on one core, so on a multi-core PostgreSQL more batches in flight load faster.
- * They are answered in stream order, but their rows interleave, so a later Export lists the same data in
- * another order; with 1, an export of the imported tenant repeats the import's order exactly.
+ * They are handed to the store in stream order and answered in stream order; the stores number rows in the
+ * order of the calls (PostgreSQL reserves each batch's ids before its transaction), so an export of the
+ * imported tenant repeats the import's order whatever ran at once.
  */
 import { create } from '@bufbuild/protobuf';
 import { PermifyError, isPermifyError, toPermifyError } from '../../errors.js';
@@ -32,7 +33,7 @@ export const defaultMaxExportPageSize = 10_000;
 /** Default `maxImportBatch`. */
 export const defaultMaxImportBatch = 10_000;
 /** Default `importConcurrency`. */
-export const defaultImportConcurrency = 1;
+export const defaultImportConcurrency = 2;
 
 interface ExportCursor {
   readonly snapToken: string;
@@ -191,6 +192,8 @@ export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof 
     // win), so an attribute batch starts only once the previous attribute batch has settled.
     const pending: PendingBatch[] = [];
     let lastAttributes: Promise<unknown> = Promise.resolve();
+    /** Settles once the latest batch was handed to the store. */
+    let handedOver: Promise<unknown> = Promise.resolve();
     const it = requests[Symbol.asyncIterator]();
     /** The next message, asked for ahead; a failure is seen where it is awaited, never as unhandled. */
     const ask = (): Promise<IteratorResult<pb.DataImportRequest>> => {
@@ -294,10 +297,14 @@ export function createBulkDataHandlers(env: HandlerEnv): ServiceHandlers<typeof 
         const tenantId = batch.tenantId;
         let commit: Promise<string | undefined>;
         if (tuples.length + attributes.length === 0) commit = Promise.resolve(undefined);
-        else if (attributes.length === 0) commit = env.store.bulk.importBatch(tenantId, { tuples, attributes }, ctx.signal);
         else {
-          commit = lastAttributes.then(() => env.store.bulk.importBatch(tenantId, { tuples, attributes }, ctx.signal));
-          lastAttributes = commit.catch(() => undefined);
+          // Batches reach the store in stream order (it numbers their rows in the order of its calls, so an
+          // export lists them as imported): each after the one before it was handed over, and one carrying
+          // attributes also after the previous such batch committed (the later value must win).
+          const gate = attributes.length === 0 ? handedOver : Promise.all([handedOver, lastAttributes]);
+          commit = gate.then(() => env.store.bulk.importBatch(tenantId, { tuples, attributes }, ctx.signal));
+          handedOver = gate;
+          if (attributes.length > 0) lastAttributes = commit.catch(() => undefined);
         }
         // Awaited in order above; until then a failure must not count as unhandled.
         commit.catch(() => undefined);

@@ -37,13 +37,20 @@ import { decodeAttributeValue, encodeAttributeValue, normaliseRelation } from '.
 const live = `'${liveSentinel}'::xid8`;
 
 const sqlStaging =
-  'CREATE TEMP TABLE IF NOT EXISTS permify_bulk_tuples (ord int, et text, ei text, r text, st text, si text, sr text) ON COMMIT DELETE ROWS;' +
+  'CREATE TEMP TABLE IF NOT EXISTS permify_bulk_tuples (ord int, id bigint, et text, ei text, r text, st text, si text, sr text) ON COMMIT DELETE ROWS;' +
   ' CREATE TEMP TABLE IF NOT EXISTS permify_bulk_attributes (ord int, et text, ei text, a text, v text) ON COMMIT DELETE ROWS';
 
 const sqlMergeTuples =
-  'INSERT INTO relation_tuples (tenant_id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation)' +
-  ' SELECT $1, et, ei, r, st, si, sr FROM permify_bulk_tuples ORDER BY ord' +
+  'INSERT INTO relation_tuples (id, tenant_id, entity_type, entity_id, relation, subject_type, subject_id, subject_relation)' +
+  ' SELECT id, $1, et, ei, r, st, si, sr FROM permify_bulk_tuples ORDER BY ord' +
   ' ON CONFLICT ON CONSTRAINT uq_relation_tuple_not_expired DO NOTHING';
+
+/**
+ * `$1` new ids of relation_tuples, ascending (one array text): nextval is evaluated in the order of the
+ * series. Ids of a duplicate that ON CONFLICT skips are left unused, as nextval in the INSERT would leave them.
+ */
+const sqlReserveTupleIds =
+  "SELECT array_agg(nextval(pg_get_serial_sequence('relation_tuples', 'id')))::text AS ids FROM generate_series(1, $1)";
 
 const sqlExpireAttributes =
   `UPDATE attributes SET expired_tx_id = $2::xid8 WHERE tenant_id = $1 AND expired_tx_id = ${live}` +
@@ -63,12 +70,12 @@ function copyText(v: string): string {
     : v;
 }
 
-function tupleRows(tuples: readonly Tuple[]): string {
+function tupleRows(tuples: readonly Tuple[], ids: readonly string[]): string {
   let out = '';
   for (let i = 0; i < tuples.length; i += 1) {
     const t = tuples[i] as Tuple;
     out +=
-      `${i}\t${copyText(t.entity.type)}\t${copyText(t.entity.id)}\t${copyText(t.relation)}\t` +
+      `${i}\t${ids[i] as string}\t${copyText(t.entity.type)}\t${copyText(t.entity.id)}\t${copyText(t.relation)}\t` +
       `${copyText(t.subject.type)}\t${copyText(t.subject.id)}\t${copyText(normaliseRelation(t.subject.relation))}\n`;
   }
   return out;
@@ -93,20 +100,30 @@ async function copyInto(c: pg.PoolClient, table: string, rows: string, signal?: 
   }
 }
 
+/** Reserves `n` tuple ids (see {@link sqlReserveTupleIds}); the same ids serve every retry of the batch. */
+async function reserveTupleIds(db: Database, n: number, signal: AbortSignal | undefined): Promise<string[]> {
+  const r = await query<{ ids: string }>(db.writer, sqlReserveTupleIds, [n], signal);
+  const ids = (r.rows[0]?.ids ?? '{}').slice(1, -1).split(',');
+  if (ids.length !== n || !ids.every((id) => /^\d+$/.test(id))) throw new Error('unexpected reserved ids');
+  return ids;
+}
+
 async function importInto(
   db: Database,
   tenantId: string,
   batch: ImportBatch,
+  tupleIds: Promise<string[]>,
   signal: AbortSignal | undefined,
 ): Promise<string> {
   const attributes = lastAttributeWins(batch.attributes);
+  const ids = await tupleIds;
   return mvccWrite(db, tenantId, signal, async (c, x) => {
     if (!staged.has(c)) {
       await c.query(sqlStaging);
       staged.add(c);
     }
     if (batch.tuples.length > 0) {
-      await copyInto(c, 'permify_bulk_tuples', tupleRows(batch.tuples), signal);
+      await copyInto(c, 'permify_bulk_tuples', tupleRows(batch.tuples, ids), signal);
       await query(c, sqlMergeTuples, [tenantId], signal);
     }
     if (attributes.length > 0) {
@@ -332,10 +349,19 @@ async function exportFrom(
 }
 
 export function createPostgresBulkStore(db: Database, _reader: DataReader): BulkStore {
+  /**
+   * Tuple ids are reserved per batch, one reservation after the other in the order of the calls, before the
+   * batch's transaction: batches applied at once (`service.data.import_concurrency`) then still number their
+   * rows in call order rather than interleaving them, so an export lists the data in the order it was imported.
+   */
+  let reserved: Promise<unknown> = Promise.resolve();
   return {
     async importBatch(tenantId, batch, signal) {
       checkSteps([{ writeTuples: batch.tuples, writeAttributes: batch.attributes }]);
-      return importInto(db, tenantId, batch, signal);
+      const n = batch.tuples.length;
+      const ids = n === 0 ? Promise.resolve([]) : reserved.then(() => reserveTupleIds(db, n, signal));
+      reserved = ids.catch(() => undefined);
+      return importInto(db, tenantId, batch, ids, signal);
     },
 
     async exportPage(tenantId, snapToken, cursor, size, signal): Promise<ExportPage> {
