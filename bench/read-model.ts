@@ -176,6 +176,8 @@ async function runAtRate(
   p99: number;
   count: number;
   lateP99: number;
+  /** CPU time of this process (generator and engine) per wall-clock time of the run. */
+  busy: number;
   loopP99: number;
   loopMax: number;
   gcMs: number;
@@ -202,6 +204,7 @@ async function runAtRate(
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   let i = 0;
   while (performance.now() - start < ms) {
     const due = start + (i * 1000) / perSecond;
@@ -234,6 +237,8 @@ async function runAtRate(
   }
   if (inFlight > 0) await new Promise<void>((r) => (drained = r));
   if (failed !== undefined) throw failed;
+  const cpu = process.cpuUsage(cpu0);
+  const busy = (cpu.user + cpu.system) / 1000 / (performance.now() - start);
   loop.disable();
   gcObserver.disconnect();
   latencies.sort((a, b) => a - b);
@@ -243,6 +248,7 @@ async function runAtRate(
     p99: quantile(latencies, 0.99),
     count: latencies.length,
     lateP99: quantile(late, 0.99),
+    busy,
     loopP99: loop.percentile(99) / 1e6,
     loopMax: loop.max / 1e6,
     gcMs,
@@ -426,7 +432,7 @@ async function main(): Promise<void> {
       global.gc?.();
       const half = await runAtRate(modelEngine, checks, m.perSecond / 2, Math.min(budgetMs, 5_000));
       console.log(
-        `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${half.count} checks; issued late by p99 ${fmt(half.lateP99, 2)} ms, included); event-loop delay p99 ${fmt(half.loopP99, 1)} ms, max ${fmt(half.loopMax, 1)} ms; GC ${fmt(half.gcMs)} ms in all, longest pause ${fmt(half.gcMaxMs, 1)} ms (load ${load()})`,
+        `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${half.count} checks; issued late by p99 ${fmt(half.lateP99, 2)} ms, included); process CPU ${fmt(half.busy * 100)} % of a core; event-loop delay p99 ${fmt(half.loopP99, 1)} ms, max ${fmt(half.loopMax, 1)} ms; GC ${fmt(half.gcMs)} ms in all, longest pause ${fmt(half.gcMaxMs, 1)} ms (load ${load()})`,
       );
       const ml = await runLookups(modelEngine, users);
       console.log(
