@@ -346,6 +346,32 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
         expect(as(items)).toEqual(attributes);
       });
 
+      it.each([1, 3, 50])('pages type-wide filters over mixed data with size %i, at an older token too', async (size) => {
+        const t = uniqueTenantId('pages-mixed');
+        const mixed = Array.from({ length: 40 }, (_, i) =>
+          i % 3 === 0
+            ? `folder:${i}#owner@user:${i % 4}`
+            : `doc:${i}#${i % 2 === 0 ? 'viewer' : 'editor'}@${i % 5 === 0 ? `group:g${i % 3}#member` : `user:${i % 4}`}`,
+        );
+        const before = await store.writer.write(t, [{ writeTuples: mixed.map(T) }]);
+        // Deleted after `before`: gone at the head, still there at `before`.
+        const gone = mixed.filter((_, i) => i % 7 === 1);
+        const head = await store.writer.write(t, [{ deleteTuples: gone.map(T) }]);
+        const filters: [TupleFilter, (x: string) => boolean][] = [
+          [{ entity: { type: 'doc' } }, (x) => x.startsWith('doc:')],
+          [{ entity: { type: 'doc' }, relation: 'viewer' }, (x) => x.startsWith('doc:') && x.includes('#viewer@')],
+          [{ subject: { type: 'user' } }, (x) => x.includes('@user:')],
+          [{ subject: { type: 'group', relation: 'member' } }, (x) => x.includes('@group:')],
+          [{ relation: 'owner' }, (x) => x.includes('#owner@')],
+        ];
+        for (const [filter, keep] of filters) {
+          const atBefore = await allPages((p) => reader.readRelationships(t, filter, before, p), size);
+          expect(ts(atBefore.items)).toEqual(mixed.filter(keep));
+          const atHead = await allPages((p) => reader.readRelationships(t, filter, head, p), size);
+          expect(ts(atHead.items)).toEqual(mixed.filter((x) => keep(x) && !gone.includes(x)));
+        }
+      });
+
       it('keeps a page sequence stable while new data is written (pinned token)', async () => {
         const first = await reader.readRelationships(tenant, {}, token, { size: 5 });
         await store.writer.write(tenant, [{ writeTuples: [T('doc:new#viewer@user:9')] }]);

@@ -128,8 +128,57 @@ function pushChain(index: ChainIndex, key: ArrayLike<number>, out: number[]): vo
 }
 
 /**
+ * A page of rows: those with id >= `fromId`, at most `limit` of them. Only for tables whose rows are in id order
+ * (the memory store's; the read model's may not be, and pages its reads on PostgreSQL).
+ */
+export interface RowPage {
+  readonly fromId: number;
+  readonly limit: number;
+}
+
+/** The first row (of rows 0..length-1, ids ascending) whose id is >= `id`. */
+function firstRowFrom(ids: Int32Array, length: number, id: number): number {
+  let lo = 0;
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ids[mid] as number) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Collects the rows `matches` accepts, from `candidates` (ascending rows) or, when undefined, from the whole
+ * table in row order; with `page`, from its first id and no more than its limit. A page of a read without an
+ * index narrower than a type scans the table from where the previous page stopped, so reading a whole tenant
+ * page by page costs one pass, not one pass per page.
+ */
+function collectRows(
+  candidates: number[] | undefined,
+  length: number,
+  ids: Int32Array,
+  page: RowPage | undefined,
+  matches: (row: number) => boolean,
+): number[] {
+  const limit = page?.limit ?? Number.POSITIVE_INFINITY;
+  const out: number[] = [];
+  if (candidates === undefined) {
+    for (let row = page ? firstRowFrom(ids, length, page.fromId) : 0; row < length && out.length < limit; row += 1) {
+      if (matches(row)) out.push(row);
+    }
+    return out;
+  }
+  for (let i = page ? lowerBound(candidates, ids, page.fromId) : 0; i < candidates.length && out.length < limit; i += 1) {
+    const row = candidates[i] as number;
+    if (matches(row)) out.push(row);
+  }
+  return out;
+}
+
+/**
  * Rows of the tuple table visible at `tx` and matching the filter, ascending (= insertion order).
- * `entityIdFrom` keeps only rows whose entity id is >= it.
+ * `entityIdFrom` keeps only rows whose entity id is >= it; `page` narrows to one page (see {@link RowPage}).
  */
 export function matchTupleRows(
   data: TenantData,
@@ -137,6 +186,7 @@ export function matchTupleRows(
   tx: number,
   entityIdFrom?: string,
   hidden?: ReadonlySet<number>,
+  page?: RowPage,
 ): number[] {
   const s = data.strings;
   const t: TupleTable = data.tuples;
@@ -149,7 +199,9 @@ export function matchTupleRows(
   if (et === NONE || rel === NONE || st === NONE || srel === NONE) return [];
   if ((eids !== null && eids.length === 0) || (sids !== null && sids.length === 0)) return [];
 
-  let candidates: number[] = [];
+  // Candidates from the narrowest index; undefined = every row. A page scans the table from its first id
+  // rather than walking a type-wide chain from its start (see collectRows).
+  let candidates: number[] | undefined = [];
   let sorted = true;
   if (et >= 0 && eids !== null) {
     for (const eid of eids) {
@@ -160,6 +212,8 @@ export function matchTupleRows(
   } else if (st >= 0 && sids !== null) {
     for (const sid of sids) pushChain(t.bySubject, [st, sid], candidates);
     sorted = sids.length === 1;
+  } else if (page !== undefined) {
+    candidates = undefined;
   } else if (et >= 0 && rel >= 0) {
     pushChain(t.byTypeRelation, [et, rel], candidates);
   } else if (st >= 0 && srel >= 0) {
@@ -169,9 +223,9 @@ export function matchTupleRows(
   } else if (st >= 0) {
     pushChain(t.bySubjectType, [st], candidates);
   } else {
-    candidates = Array.from({ length: t.length }, (_, i) => i);
+    candidates = undefined;
   }
-  if (!sorted) candidates.sort((a, b) => a - b);
+  if (!sorted) candidates?.sort((a, b) => a - b);
 
   const cET = t.col(T_ET);
   const cEID = t.col(T_EID);
@@ -183,19 +237,17 @@ export function matchTupleRows(
   const cExpired = t.txCol(T_EXPIRED);
   const eidSet = eids === null ? null : new Set(eids);
   const sidSet = sids === null ? null : new Set(sids);
-  const out: number[] = [];
-  for (const row of candidates) {
-    if (!rowVisible(cCreated[row] as number, cExpired[row] as number, tx, hidden)) continue;
-    if (et >= 0 && cET[row] !== et) continue;
-    if (eidSet !== null && !eidSet.has(cEID[row] as number)) continue;
-    if (rel >= 0 && cREL[row] !== rel) continue;
-    if (st >= 0 && cST[row] !== st) continue;
-    if (sidSet !== null && !sidSet.has(cSID[row] as number)) continue;
-    if (srel >= 0 && cSREL[row] !== srel) continue;
-    if (entityIdFrom !== undefined && entityIdFrom !== '' && s.get(cEID[row] as number) < entityIdFrom) continue;
-    out.push(row);
-  }
-  return out;
+  const fromEntity = entityIdFrom !== undefined && entityIdFrom !== '' ? entityIdFrom : undefined;
+  return collectRows(candidates, t.length, t.col(T_ID), page, (row) => {
+    if (!rowVisible(cCreated[row] as number, cExpired[row] as number, tx, hidden)) return false;
+    if (et >= 0 && cET[row] !== et) return false;
+    if (eidSet !== null && !eidSet.has(cEID[row] as number)) return false;
+    if (rel >= 0 && cREL[row] !== rel) return false;
+    if (st >= 0 && cST[row] !== st) return false;
+    if (sidSet !== null && !sidSet.has(cSID[row] as number)) return false;
+    if (srel >= 0 && cSREL[row] !== srel) return false;
+    return fromEntity === undefined || s.get(cEID[row] as number) >= fromEntity;
+  });
 }
 
 /** Reused key of the entity+relation index (reads are synchronous, so one buffer suffices). */
@@ -278,6 +330,7 @@ export function matchAttributeRows(
   tx: number,
   entityIdFrom?: string,
   hidden?: ReadonlySet<number>,
+  page?: RowPage,
 ): number[] {
   const s = data.strings;
   const a: AttributeTable = data.attributes;
@@ -287,7 +340,7 @@ export function matchAttributeRows(
   if (et === NONE) return [];
   if ((eids !== null && eids.length === 0) || (attrs !== null && attrs.length === 0)) return [];
 
-  let candidates: number[] = [];
+  let candidates: number[] | undefined = [];
   let sorted = true;
   if (et >= 0 && eids !== null && attrs !== null) {
     for (const eid of eids) for (const attr of attrs) pushChain(a.unique, [et, eid, attr], candidates);
@@ -295,15 +348,17 @@ export function matchAttributeRows(
   } else if (et >= 0 && eids !== null) {
     for (const eid of eids) pushChain(a.byEntity, [et, eid], candidates);
     sorted = eids.length === 1;
+  } else if (page !== undefined) {
+    candidates = undefined;
   } else if (et >= 0 && attrs !== null) {
     for (const attr of attrs) pushChain(a.byTypeAttribute, [et, attr], candidates);
     sorted = attrs.length === 1;
   } else if (et >= 0) {
     pushChain(a.byType, [et], candidates);
   } else {
-    candidates = Array.from({ length: a.length }, (_, i) => i);
+    candidates = undefined;
   }
-  if (!sorted) candidates.sort((x, y) => x - y);
+  if (!sorted) candidates?.sort((x, y) => x - y);
 
   const cET = a.col(A_ET);
   const cEID = a.col(A_EID);
@@ -312,16 +367,14 @@ export function matchAttributeRows(
   const cExpired = a.txCol(A_EXPIRED);
   const eidSet = eids === null ? null : new Set(eids);
   const attrSet = attrs === null ? null : new Set(attrs);
-  const out: number[] = [];
-  for (const row of candidates) {
-    if (!rowVisible(cCreated[row] as number, cExpired[row] as number, tx, hidden)) continue;
-    if (et >= 0 && cET[row] !== et) continue;
-    if (eidSet !== null && !eidSet.has(cEID[row] as number)) continue;
-    if (attrSet !== null && !attrSet.has(cATTR[row] as number)) continue;
-    if (entityIdFrom !== undefined && entityIdFrom !== '' && s.get(cEID[row] as number) < entityIdFrom) continue;
-    out.push(row);
-  }
-  return out;
+  const fromEntity = entityIdFrom !== undefined && entityIdFrom !== '' ? entityIdFrom : undefined;
+  return collectRows(candidates, a.length, a.col(A_ID), page, (row) => {
+    if (!rowVisible(cCreated[row] as number, cExpired[row] as number, tx, hidden)) return false;
+    if (et >= 0 && cET[row] !== et) return false;
+    if (eidSet !== null && !eidSet.has(cEID[row] as number)) return false;
+    if (attrSet !== null && !attrSet.has(cATTR[row] as number)) return false;
+    return fromEntity === undefined || s.get(cEID[row] as number) >= fromEntity;
+  });
 }
 
 /** The value of one attribute of one entity visible at `tx`, if any. */
@@ -408,6 +461,24 @@ function lowerBound(rows: readonly number[], ids: Int32Array, id: number): numbe
   return lo;
 }
 
+/**
+ * The rows a page request asks for: its size plus one (the next page's first row) from the id its token names
+ * (the first row when it has none). A token of another request or kind is refused.
+ */
+function rowPage(page: PageRequest, kind: string, requestKey: string): RowPage {
+  checkPageSize(page.size);
+  let fromId = 0;
+  if (page.token !== undefined && page.token !== '') {
+    const position = decodePageToken(page.token, kind, requestKey);
+    if (!/^[1-9][0-9]{0,9}$/.test(position)) {
+      throw new PermifyError('ERROR_CODE_INVALID_CONTINUOUS_TOKEN', 'invalid continuous token');
+    }
+    fromId = Number(position);
+  }
+  return { fromId, limit: page.size + 1 };
+}
+
+/** A page of the rows {@link rowPage} asked for; the row after the page names the next one. */
 function pageOf<T>(
   rows: readonly number[],
   ids: Int32Array,
@@ -416,18 +487,9 @@ function pageOf<T>(
   requestKey: string,
   build: (row: number) => T,
 ): Page<T> {
-  checkPageSize(page.size);
-  let start = 0;
-  if (page.token !== undefined && page.token !== '') {
-    const position = decodePageToken(page.token, kind, requestKey);
-    if (!/^[1-9][0-9]{0,9}$/.test(position)) {
-      throw new PermifyError('ERROR_CODE_INVALID_CONTINUOUS_TOKEN', 'invalid continuous token');
-    }
-    start = lowerBound(rows, ids, Number(position));
-  }
-  const end = Math.min(rows.length, start + page.size);
+  const end = Math.min(rows.length, page.size);
   const items: T[] = [];
-  for (let i = start; i < end; i += 1) items.push(build(rows[i] as number));
+  for (let i = 0; i < end; i += 1) items.push(build(rows[i] as number));
   const continuousToken = end < rows.length ? encodePageToken(kind, String(ids[rows[end] as number]), requestKey) : '';
   return { items, continuousToken };
 }
@@ -462,8 +524,9 @@ export function createMemoryDataReader(state: MemoryState): DataReader {
       const tx = decodeSnapToken(state, snapToken);
       const data = dataOf(tenantId);
       const key = tupleFilterKey(filter);
+      const span = rowPage(page, 'tuples', key);
       if (data === undefined) return pageOf([], new Int32Array(0), page, 'tuples', key, () => undefined as never);
-      const rows = matchTupleRows(data, filter, tx);
+      const rows = matchTupleRows(data, filter, tx, undefined, undefined, span);
       return pageOf(rows, data.tuples.col(T_ID), page, 'tuples', key, (row) => tupleAt(data, row));
     },
 
@@ -490,8 +553,9 @@ export function createMemoryDataReader(state: MemoryState): DataReader {
       const tx = decodeSnapToken(state, snapToken);
       const data = dataOf(tenantId);
       const key = attributeFilterKey(filter);
+      const span = rowPage(page, 'attributes', key);
       if (data === undefined) return pageOf([], new Int32Array(0), page, 'attributes', key, () => undefined as never);
-      const rows = matchAttributeRows(data, filter, tx);
+      const rows = matchAttributeRows(data, filter, tx, undefined, undefined, span);
       return pageOf(rows, data.attributes.col(A_ID), page, 'attributes', key, (row) => attributeAt(data, row));
     },
 
