@@ -365,7 +365,7 @@ export const configSchema = z
             time_slice: f.duration('10ms', { flag: 'service-permission-time-slice', env: 'PERMIFY_SERVICE_PERMISSION_TIME_SLICE', doc: 'longest run of one request before it lets the event loop take a turn' }),
             candidate_cache: z
               .object({
-                max_cost: f.size('32MiB', { flag: 'service-permission-candidate-cache-max-cost', env: 'PERMIFY_SERVICE_PERMISSION_CANDIDATE_CACHE_MAX_COST', doc: 'LookupEntity candidate sets kept for continuation pages, bytes (0 disables)' }),
+                max_cost: f.size('32MiB', { flag: 'service-permission-candidate-cache-max-cost', env: 'PERMIFY_SERVICE_PERMISSION_CANDIDATE_CACHE_MAX_COST', doc: 'LookupEntity candidate sets and LookupSubject answers kept for continuation pages, bytes (0 disables)' }),
               })
               .prefault({}),
             cache: z

@@ -23,14 +23,18 @@ function countingReader(reader: DataReader): {
   reader: DataReader;
   maxInFlight: () => number;
   candidateReads: () => number;
+  /** Every relationship read (forward and reverse). */
+  reads: () => number;
   reset(): void;
 } {
   let inFlight = 0;
   let max = 0;
   let reverse = 0;
+  let all = 0;
   const wrapped: DataReader = {
     headSnapToken: (t, s) => reader.headSnapToken(t, s),
     async queryRelationships(t, filter, snap, options) {
+      all++;
       // Candidate search reads from the subject side without naming entities; checks always name theirs.
       if ((filter.entity?.ids ?? []).length === 0) reverse++;
       inFlight++;
@@ -52,9 +56,11 @@ function countingReader(reader: DataReader): {
     reader: wrapped,
     maxInFlight: () => max,
     candidateReads: () => reverse,
+    reads: () => all,
     reset() {
       max = 0;
       reverse = 0;
+      all = 0;
     },
   };
 }
@@ -222,6 +228,41 @@ entity doc { relation viewer @group#member
       all.push(...r.entityIds);
     }
     expect(f.counted.candidateReads()).toBe(0);
+    expect(all).toHaveLength(2000);
+    expect(new Set(all).size).toBe(2000);
+    expect(all).toEqual([...all].sort());
+  });
+
+  it('LookupSubject continuation pages do not recompute the answer', async () => {
+    const schema = `entity user {}
+entity group { relation member @user }
+entity doc { relation viewer @group#member @user
+  permission view = viewer }`;
+    const f = await setup(schema, [
+      ...range(1500).map((i) => `group:g#member@user:m${i}`),
+      ...range(500).map((i) => `doc:1#viewer@user:d${i}`),
+      'doc:1#viewer@group:g#member',
+    ]);
+    const page = (continuousToken: string) =>
+      f.engine.lookupSubject({
+        tenantId: TENANT,
+        metadata: { depth: 20 },
+        entity: { type: 'doc', id: '1' },
+        permission: 'view',
+        subjectReference: { type: 'user', relation: '' },
+        pageSize: 300,
+        continuousToken,
+      });
+    const all: string[] = [];
+    let r = await page('');
+    all.push(...r.subjectIds);
+    expect(f.counted.reads()).toBeGreaterThan(0);
+    f.counted.reset();
+    while (r.continuousToken !== '') {
+      r = await page(r.continuousToken);
+      all.push(...r.subjectIds);
+    }
+    expect(f.counted.reads()).toBe(0);
     expect(all).toHaveLength(2000);
     expect(new Set(all).size).toBe(2000);
     expect(all).toEqual([...all].sort());

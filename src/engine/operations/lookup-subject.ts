@@ -1,26 +1,17 @@
 /**
  * LookupSubject: the subject ids of one type (and subject relation) holding a permission on one entity
  * (../lookup-subject.ts), sorted, paged by the continuation token. Every page is cut from the complete answer
- * at the first page's snapshot and schema version.
+ * at the first page's snapshot and schema version, computed once: continuation pages take it from the
+ * candidate cache (keyed like LookupEntity's, by tenant, request, snapshot and version), sorted lazily as the
+ * pages advance. Without it every page recomputed and sorted the whole answer.
  */
+import { candidateBytes, candidateCacheKey } from '../candidate-cache.js';
 import { continueAt, hashRequest, resumeFrom } from '../continuous-token.js';
-import { type EngineState, normalise, pageSizeOf, prepare } from '../engine-state.js';
-import { compareIds, sortIds } from '../ids.js';
+import { cacheable, type EngineState, normalise, pageSizeOf, prepare } from '../engine-state.js';
+import { LazySortedIds } from '../ids.js';
 import { allSubjectIds, lookupSubjectSet } from '../lookup-subject.js';
 import { contextKey } from '../state.js';
 import type { LookupSubjectRequest, LookupSubjectResponse } from '../types.js';
-
-/** The index of the first id ≥ `cursor` in ascending `ids`. */
-function lowerBound(ids: readonly string[], cursor: string): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareIds(ids[mid] as string, cursor) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 export async function lookupSubject(
   es: EngineState,
@@ -41,17 +32,28 @@ export async function lookupSubject(
     ]);
     const at = resumeFrom(req.continuousToken, hash, req.metadata.schemaVersion, req.metadata.snapToken);
     const st = await prepare(es, req.tenantId, at.schemaVersion, at.snapToken, req.context, signal);
-    const set = await lookupSubjectSet(st, req.entity, req.permission, req.subjectReference, undefined);
-    let ids: string[];
-    if (set.all) {
-      const every = await allSubjectIds(st, req.subjectReference);
-      // Ascending; filtering keeps the order.
-      ids = every.filter((id) => !set.ids.has(id));
-    } else ids = sortIds([...set.ids]);
-    st.budget.charge(ids.length);
-    const start = at.cursor === undefined ? 0 : lowerBound(ids, at.cursor);
-    const end = Math.min(ids.length, start + pageSize);
-    return { subjectIds: ids.slice(start, end), continuousToken: continueAt(ids[end], st, hash) };
+    const cacheKey = candidateCacheKey(st.tenantId, hash, st.snapToken, st.schemaVersion);
+    let answer = at.cursor === undefined ? undefined : es.candidateCache.get(cacheKey);
+    if (answer === undefined) {
+      const set = await lookupSubjectSet(st, req.entity, req.permission, req.subjectReference, undefined);
+      let ids: string[];
+      if (set.all) {
+        const every = await allSubjectIds(st, req.subjectReference);
+        // Ascending; filtering keeps the order.
+        ids = every.filter((id) => !set.ids.has(id));
+      } else ids = [...set.ids];
+      st.budget.charge(ids.length);
+      // Only the ids a page reaches get sorted (a first page of a huge answer costs a linear selection).
+      answer = new LazySortedIds(ids, pageSize + 1);
+      if (ids.length > pageSize && cacheable(es, st)) {
+        es.candidateCache.set(cacheKey, st.tenantId, answer, candidateBytes(ids));
+      }
+    }
+    const start = at.cursor === undefined ? 0 : answer.lowerBound(at.cursor);
+    const end = Math.min(answer.length, start + pageSize);
+    const subjectIds: string[] = [];
+    for (let i = start; i < end; i += 1) subjectIds.push(answer.at(i) as string);
+    return { subjectIds, continuousToken: continueAt(answer.at(end), st, hash) };
   } catch (e) {
     throw normalise(e);
   }
