@@ -198,9 +198,12 @@ export function createReadModelStore(direct: PostgresStore, options: ReadModelSt
   const stopEvents = direct.onDataChanged((tenantId) => {
     if (tenantId === undefined || model.loadedTenant(tenantId) !== undefined) model.kick();
   });
+  // Our own write: a cycle at once when the tenant is loaded here. A tenant this process does not hold needs
+  // none (a read of it loads it at a newer snapshot); kicking anyway ran two empty cycles back to back, a
+  // round trip each, for as long as the writes went on.
   const written = (tenantId: string, token: string): void => {
     model.noteWrite(tenantId, token);
-    model.kick();
+    if (model.loadedTenant(tenantId) !== undefined) model.kick();
   };
   // Deletions drop the tenant at once; a `missed` (the channel was down) needs nothing here: every tailing
   // cycle compares each tenant's `tenants.created_at` with the one it loaded, in the cycle's own snapshot.
