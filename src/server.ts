@@ -225,9 +225,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
     store = instrumentStore(options.store ?? (await openStore(config, logger)), observed);
     const pools = (store as { readonly database?: Parameters<typeof instrumentPgPools>[0] }).database;
     if (pools !== undefined) instrumentPgPools(pools, observed);
-    // The read model's state (per tenant: rows, bytes, lag; fallbacks) at /metrics and over OTLP.
+    // The read model's state (per tenant: rows, bytes, lag; fallbacks) and apply lag at /metrics and over OTLP.
     const readModel = (store as { readonly readModel?: ReadModel }).readModel;
-    if (readModel !== undefined) registerReadModelMetrics(metrics, () => readModel.state());
+    if (readModel !== undefined) registerReadModelMetrics(metrics, readModel);
     // One compiled copy of each schema version for the engine and the Schema handlers.
     const compiledSchemas = createSchemaResolver(store.schemas, {
       maxEntries: config.service.schema.cache.number_of_counters,

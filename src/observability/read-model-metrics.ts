@@ -1,14 +1,28 @@
 /**
- * The read model's state as instruments, read from `state()` once per collection (scrape or OTLP push), under
- * the names storage/read-model/metrics.ts documents (`permify_read_model_*`), plus the lag per tenant
- * (`permify_read_model_tenant_lag_seconds{tenant}`). Being instruments, they reach both /metrics and OTLP.
+ * The read model as instruments; being instruments, they reach both /metrics and OTLP. Read from `state()`
+ * once per collection (scrape or OTLP push):
+ * - `permify_read_model_caught_up`: 1 while tailing normally (reads and head tokens come from the model);
+ * - `permify_read_model_lag_seconds`: time since the last successful tailing cycle, and per loaded tenant
+ *   `permify_read_model_tenant_lag_seconds{tenant}`;
+ * - `permify_read_model_rows{tenant}` / `permify_read_model_bytes{tenant}`: what each loaded tenant holds;
+ *   `permify_read_model_max_rows` / `permify_read_model_max_bytes`: the budget;
+ * - counters `..._cycles`, `..._failed_cycles`, `..._applied_transactions`, `..._reads` (answered by the
+ *   model), `..._fallback_reads` (read from PostgreSQL instead).
+ * Recorded as transactions are applied: `permify_read_model_apply_lag_seconds`, a histogram of the time from a
+ * write transaction's start to its application in this process's model (ReadModel.applyLagListeners).
  */
 import type { ObservableResult } from '@opentelemetry/api';
-import type { ReadModelState } from '../storage/read-model/read-model.js';
+import type { ReadModel } from '../storage/read-model/read-model.js';
 import type { Metrics } from './metrics.js';
 
-export function registerReadModelMetrics(metrics: Metrics, state: () => ReadModelState): void {
+export function registerReadModelMetrics(metrics: Metrics, model: Pick<ReadModel, 'state' | 'applyLagListeners'>): void {
+  const state = (): ReturnType<ReadModel['state']> => model.state();
   const meter = metrics.meter;
+  const applyLag = meter.createHistogram('permify_read_model_apply_lag_seconds', {
+    description: "Seconds from a write transaction's start to its application in this process's read model.",
+    advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] },
+  });
+  model.applyLagListeners.add((_tenantId, seconds) => applyLag.record(seconds));
   const g = (name: string, description: string) => meter.createObservableGauge(name, { description });
   const c = (name: string, description: string) => meter.createObservableCounter(name, { description });
   const caughtUp = g('permify_read_model_caught_up', 'Whether the read model is tailing normally.');

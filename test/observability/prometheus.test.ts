@@ -172,6 +172,31 @@ describe('/metrics with PostgreSQL and the read model', () => {
     expect(rows.metrics.find((m) => m.labels?.tenant === 't1')).toBeDefined();
   });
 
+  it('records the apply lag of transactions written once the tenant is in the model', async () => {
+    const port = server.ports.http as number;
+    const count = async (): Promise<number> => {
+      const { text } = await scrape(port);
+      return Number(/^permify_read_model_apply_lag_seconds_count (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await count();
+    for (let i = 0; i < 3; i++) {
+      const w = await request(port, 'POST', '/v1/tenants/t1/data/write', {
+        metadata: { schema_version: '' },
+        tuples: [{ entity: { type: 'document', id: `lag${i}` }, relation: 'owner', subject: { type: 'user', id: 'bob' } }],
+      });
+      expect(w.status, w.text).toBe(200);
+    }
+    await expect.poll(count, { timeout: 5_000 }).toBeGreaterThanOrEqual(before + 3);
+    const { families } = await scrape(port);
+    expect(families.get('permify_read_model_apply_lag_seconds')?.type).toBe('HISTOGRAM');
+    // Seconds, from the database's clock: a fresh write's lag is well under a minute.
+    const { text } = await scrape(port);
+    const sum = Number(/^permify_read_model_apply_lag_seconds_sum (\S+)$/m.exec(text)?.[1]);
+    const n = await count();
+    expect(sum / n).toBeGreaterThanOrEqual(0);
+    expect(sum / n).toBeLessThan(60);
+  });
+
   it('counts garbage-collection passes of the store and open Watch streams', async () => {
     const port = server.ports.http as number;
     const value = async (name: string, labels: Record<string, string> = {}): Promise<number> => {

@@ -119,11 +119,17 @@ const POSITIONS = 'unnest($1::text[], $2::text[]) AS p(tenant, snap)';
 const NEWER_THAN_POSITION =
   'FROM transactions t WHERE t.tenant_id = p.tenant AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot)' +
   ' AND NOT pg_visible_in_snapshot(t.id, p.snap::pg_snapshot)';
+/**
+ * A transaction's age in seconds when the cycle reads it, on the database's clock: its `timestamp` column is
+ * `now() AT TIME ZONE 'UTC'` of the writing transaction (its start), so no clock of this host is involved.
+ */
+const TX_AGE = `extract(epoch FROM (clock_timestamp() AT TIME ZONE 'UTC') - t."timestamp")::float8`;
 const HEADS_SQL =
   'SELECT p.tenant AS tenant_id,' +
   ' (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
   ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c,' +
-  ` ARRAY(SELECT t.id::text ${NEWER_THAN_POSITION} ORDER BY t.id) AS txs FROM ${POSITIONS}`;
+  ` ARRAY(SELECT t.id::text ${NEWER_THAN_POSITION} ORDER BY t.id) AS txs,` +
+  ` ARRAY(SELECT ${TX_AGE} ${NEWER_THAN_POSITION} ORDER BY t.id) AS ages FROM ${POSITIONS}`;
 const TUPLE_COLUMNS =
   'r.tenant_id, r.id, r.entity_type, r.entity_id, r.relation, r.subject_type, r.subject_id, r.subject_relation,' +
   ' NULL::jsonb AS value, r.created_tx_id::text AS created_tx_id, r.expired_tx_id::text AS expired_tx_id';
@@ -410,6 +416,13 @@ export class ReadModel {
    * then on reads at tokens within it are answered by the model (the apply-lag benchmark times this).
    */
   readonly advanceListeners = new Set<(tenantId: string, t: ModelTenant) => void>();
+
+  /**
+   * Called for every transaction a cycle applied, with its apply lag in seconds: its age on the database's
+   * clock when the cycle read it (from its start, so the write's own duration is included) plus the time
+   * from sending the cycle's query to applying its result (`permify_read_model_apply_lag_seconds`).
+   */
+  readonly applyLagListeners = new Set<(tenantId: string, seconds: number) => void>();
 
   /** Drops a tenant (deleted, or its state is in doubt); it is loaded again on next use. */
   drop(tenantId: string): void {
@@ -832,7 +845,7 @@ export class ReadModel {
   private async cycle(): Promise<void> {
     const tenants = [...this.tenants.entries()];
     const epochs = new Map(tenants.map(([id]) => [id, this.epochs.get(id) ?? 0]));
-    type Head = { tenant_id: string; v: string | null; c: string | null; txs: string[] };
+    type Head = { tenant_id: string; v: string | null; c: string | null; txs: string[]; ages: (number | null)[] };
     // One round trip on the path of the lag: BEGIN, the snapshot, then the two prepared statements (see
     // CHANGES_SQL) at the tenants' positions. The first cycle on a connection prepares them.
     const changesSql = (c: pg.PoolClient): string[] => {
@@ -854,6 +867,7 @@ export class ReadModel {
         `EXECUTE ${CHANGES_STATEMENT}${args}`,
       ];
     };
+    const sentAt = performance.now();
     const result = await this.tailQuery(changesSql, (c) => {
       if (tenants.length > 0) preparedOn.add(c);
     }).then(({ snapshot, results }) => {
@@ -885,6 +899,18 @@ export class ReadModel {
       if (list === undefined) txsByTenant.set(r.tenant_id, (list = []));
       list.push(BigInt(r.id));
     }
+    /** Per tenant, each listed transaction's age when read (seconds; see TX_AGE). */
+    const agesByTenant = new Map<string, Map<bigint, number>>();
+    if (this.applyLagListeners.size > 0) {
+      for (const r of result.schemas) {
+        const ages = new Map<bigint, number>();
+        r.txs.forEach((id, i) => {
+          const age = r.ages[i];
+          if (typeof age === 'number' && Number.isFinite(age)) ages.set(BigInt(id), age);
+        });
+        agesByTenant.set(r.tenant_id, ages);
+      }
+    }
     const tuplesByTenant = new Map<string, FetchedTuple[]>();
     for (const raw of result.tuples as unknown[][]) {
       const tenant = raw[0] as string;
@@ -915,8 +941,9 @@ export class ReadModel {
         continue;
       }
       const xids = txsByTenant.get(tenantId) ?? [];
+      let applied: readonly bigint[];
       try {
-        this.apply(
+        applied = this.apply(
           t,
           result.snapshot,
           xids,
@@ -931,6 +958,15 @@ export class ReadModel {
       }
       t.schemaHead = schemaHeads.get(tenantId);
       for (const l of this.advanceListeners) l(tenantId, t);
+      if (applied.length > 0 && this.applyLagListeners.size > 0) {
+        const ages = agesByTenant.get(tenantId);
+        const sinceSent = (performance.now() - sentAt) / 1000;
+        for (const x of applied) {
+          const age = ages?.get(x);
+          if (age === undefined) continue;
+          for (const l of this.applyLagListeners) l(tenantId, Math.max(0, age + sinceSent));
+        }
+      }
       if (this.usedRows() > this.options.maxTuples) {
         this.refuse(tenantId, `more than ${this.options.maxTuples} rows (database.read_model.max_tuples)`);
       } else if (t.expiredRows > Math.max(RELOAD_MIN_EXPIRED_ROWS, t.rows - t.expiredRows)) {
@@ -941,19 +977,20 @@ export class ReadModel {
     }
   }
 
+  /** Applies a cycle's result to a tenant; answers the transactions it applied (in id order). */
   private apply(
     t: ModelTenant,
     c: PgSnapshot,
     fetched: bigint[],
     tuples: FetchedTuple[],
     attributes: unknown[][],
-  ): void {
+  ): readonly bigint[] {
     // The transactions were listed against the position when the cycle started; a cycle running alongside
     // may have applied some since (their rows are then skipped below: no seq of this batch).
     const xids = fetched.filter((x) => !visibleInSnapshot(x, t.pos));
     if (xids.length === 0) {
       t.pos = c;
-      return;
+      return xids;
     }
     xids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const seqOf = new Map<bigint, number>();
@@ -1058,5 +1095,6 @@ export class ReadModel {
     t.headToken = encodeToken({ xid: t.headXid, snapshot: pos });
     t.views.set(t.headToken, { tx: t.seq, hidden: undefined });
     this.stats.appliedTransactions += xids.length;
+    return xids;
   }
 }
