@@ -127,9 +127,9 @@ const TX_AGE = `extract(epoch FROM (clock_timestamp() AT TIME ZONE 'UTC') - t."t
 const HEADS_SQL =
   'SELECT p.tenant AS tenant_id,' +
   ' (SELECT max(version) FROM schema_definitions s WHERE s.tenant_id = p.tenant) AS v,' +
-  ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c,' +
-  ` ARRAY(SELECT t.id::text ${NEWER_THAN_POSITION} ORDER BY t.id) AS txs,` +
-  ` ARRAY(SELECT ${TX_AGE} ${NEWER_THAN_POSITION} ORDER BY t.id) AS ages FROM ${POSITIONS}`;
+  ' (SELECT created_at::text FROM tenants tn WHERE tn.id = p.tenant) AS c, x.txs, x.ages' +
+  ` FROM ${POSITIONS} CROSS JOIN LATERAL (SELECT coalesce(array_agg(t.id::text ORDER BY t.id), '{}') AS txs,` +
+  ` coalesce(array_agg(${TX_AGE} ORDER BY t.id), '{}') AS ages ${NEWER_THAN_POSITION}) x`;
 const TUPLE_COLUMNS =
   'r.tenant_id, r.id, r.entity_type, r.entity_id, r.relation, r.subject_type, r.subject_id, r.subject_relation,' +
   ' NULL::jsonb AS value, r.created_tx_id::text AS created_tx_id, r.expired_tx_id::text AS expired_tx_id';
