@@ -46,11 +46,12 @@ const sqlMergeTuples =
   ' ON CONFLICT ON CONSTRAINT uq_relation_tuple_not_expired DO NOTHING';
 
 /**
- * `$1` new ids of relation_tuples, ascending (one array text): nextval is evaluated in the order of the
- * series. Ids of a duplicate that ON CONFLICT skips are left unused, as nextval in the INSERT would leave them.
+ * `$1` new ids of relation_tuples, ascending (one array text). Ids of a duplicate that ON CONFLICT skips are
+ * left unused, as nextval in the INSERT would leave them.
  */
 const sqlReserveTupleIds =
-  "SELECT array_agg(nextval(pg_get_serial_sequence('relation_tuples', 'id')))::text AS ids FROM generate_series(1, $1)";
+  "SELECT array_agg(v ORDER BY v)::text AS ids FROM (SELECT nextval(pg_get_serial_sequence('relation_tuples', 'id')) AS v" +
+  ' FROM generate_series(1, $1)) s';
 
 const sqlExpireAttributes =
   `UPDATE attributes SET expired_tx_id = $2::xid8 WHERE tenant_id = $1 AND expired_tx_id = ${live}` +
@@ -60,8 +61,6 @@ const sqlMergeAttributes =
   'INSERT INTO attributes (tenant_id, entity_type, entity_id, attribute, value)' +
   ' SELECT $1, et, ei, a, v::jsonb FROM permify_bulk_attributes ORDER BY ord';
 
-/** Connections whose temp tables exist (a discarded connection takes its entry with it). */
-const staged = new WeakSet<pg.PoolClient>();
 
 /** A value in COPY's text format: backslash, tab, newline and carriage return escaped. */
 function copyText(v: string): string {
@@ -118,10 +117,10 @@ async function importInto(
   const attributes = lastAttributeWins(batch.attributes);
   const ids = await tupleIds;
   return mvccWrite(db, tenantId, signal, async (c, x) => {
-    if (!staged.has(c)) {
-      await c.query(sqlStaging);
-      staged.add(c);
-    }
+    // Every attempt makes sure of the staging tables inside its own transaction: created by an attempt that
+    // then rolled back (a serialization failure, retried), they are gone again, on a connection that goes back
+    // to the pool as healthy. When they exist this costs a catalog lookup.
+    await c.query(sqlStaging);
     if (batch.tuples.length > 0) {
       await copyInto(c, 'permify_bulk_tuples', tupleRows(batch.tuples, ids), signal);
       await query(c, sqlMergeTuples, [tenantId], signal);
@@ -359,7 +358,10 @@ export function createPostgresBulkStore(db: Database, _reader: DataReader): Bulk
     async importBatch(tenantId, batch, signal) {
       checkSteps([{ writeTuples: batch.tuples, writeAttributes: batch.attributes }]);
       const n = batch.tuples.length;
-      const ids = n === 0 ? Promise.resolve([]) : reserved.then(() => reserveTupleIds(db, n, signal));
+      // A batch without tuples reserves nothing and leaves the chain as it is (resetting it would let the
+      // next batch reserve alongside the one before).
+      if (n === 0) return importInto(db, tenantId, batch, Promise.resolve([]), signal);
+      const ids = reserved.then(() => reserveTupleIds(db, n, signal));
       reserved = ids.catch(() => undefined);
       return importInto(db, tenantId, batch, ids, signal);
     },
