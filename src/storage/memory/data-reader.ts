@@ -148,14 +148,25 @@ function firstRowFrom(ids: Int32Array, length: number, id: number): number {
   return lo;
 }
 
+/** A chain of a {@link ChainIndex} (rows of one key, ascending): its first row and the index's links. */
+interface Chain {
+  readonly head: number;
+  readonly next: Int32Array;
+}
+
 /**
- * Collects the rows `matches` accepts, from `candidates` (ascending rows) or, when undefined, from the whole
- * table in row order; with `page`, from its first id and no more than its limit. A page of a read without an
- * index narrower than a type scans the table from where the previous page stopped, so reading a whole tenant
- * page by page costs one pass, not one pass per page.
+ * Collects the rows `matches` accepts (it tests every criterion of the filter), ascending; with `page`, from
+ * its first id and no more than its limit. The rows come from `candidates` (ascending rows) when given, else
+ * from `chain` when given, else from the whole table.
+ *
+ * A page reads from where the previous page stopped, so reading a whole tenant page by page costs about one
+ * pass, not one pass per page: a chain (an index as wide as a type) is walked from its start only for a
+ * bounded number of rows (enough for a rare key, or an early page); past that the table is scanned from the
+ * page's first id onwards (rows of other keys fail `matches`).
  */
 function collectRows(
   candidates: number[] | undefined,
+  chain: Chain | undefined,
   length: number,
   ids: Int32Array,
   page: RowPage | undefined,
@@ -163,14 +174,27 @@ function collectRows(
 ): number[] {
   const limit = page?.limit ?? Number.POSITIVE_INFINITY;
   const out: number[] = [];
-  if (candidates === undefined) {
-    for (let row = page ? firstRowFrom(ids, length, page.fromId) : 0; row < length && out.length < limit; row += 1) {
+  if (candidates !== undefined) {
+    for (let i = page ? lowerBound(candidates, ids, page.fromId) : 0; i < candidates.length && out.length < limit; i += 1) {
+      const row = candidates[i] as number;
       if (matches(row)) out.push(row);
     }
     return out;
   }
-  for (let i = page ? lowerBound(candidates, ids, page.fromId) : 0; i < candidates.length && out.length < limit; i += 1) {
-    const row = candidates[i] as number;
+  const fromId = page?.fromId ?? 0;
+  let scanFrom = 0;
+  if (chain !== undefined) {
+    let budget = page === undefined ? Number.POSITIVE_INFINITY : Math.max(4 * page.limit + 256, length >>> 8);
+    let row = chain.head;
+    for (; row >= 0 && out.length < limit; row = chain.next[row] as number) {
+      if (budget-- <= 0) break;
+      if ((ids[row] as number) >= fromId && matches(row)) out.push(row);
+    }
+    if (row < 0 || out.length >= limit) return out;
+    // The walk ran out of budget at `row` (not examined yet): go on with the table from there.
+    scanFrom = row;
+  }
+  for (let row = Math.max(scanFrom, fromId > 0 ? firstRowFrom(ids, length, fromId) : 0); row < length && out.length < limit; row += 1) {
     if (matches(row)) out.push(row);
   }
   return out;
@@ -199,31 +223,31 @@ export function matchTupleRows(
   if (et === NONE || rel === NONE || st === NONE || srel === NONE) return [];
   if ((eids !== null && eids.length === 0) || (sids !== null && sids.length === 0)) return [];
 
-  // Candidates from the narrowest index; undefined = every row. A page scans the table from its first id
-  // rather than walking a type-wide chain from its start (see collectRows).
-  let candidates: number[] | undefined = [];
+  // Candidates from the narrowest index: rows of a few keys (entity or subject ids) as a list, a type-wide
+  // key as its chain (walked in collectRows), or nothing narrower than the table.
+  let candidates: number[] | undefined;
+  let chain: Chain | undefined;
   let sorted = true;
+  const chainOf = (index: ChainIndex, key: number[]): Chain => ({ head: index.first(key), next: index.next });
   if (et >= 0 && eids !== null) {
+    candidates = [];
     for (const eid of eids) {
       if (rel >= 0) pushChain(t.byEntityRelation, [et, eid, rel], candidates);
       else pushChain(t.byEntity, [et, eid], candidates);
     }
     sorted = eids.length === 1;
   } else if (st >= 0 && sids !== null) {
+    candidates = [];
     for (const sid of sids) pushChain(t.bySubject, [st, sid], candidates);
     sorted = sids.length === 1;
-  } else if (page !== undefined) {
-    candidates = undefined;
   } else if (et >= 0 && rel >= 0) {
-    pushChain(t.byTypeRelation, [et, rel], candidates);
+    chain = chainOf(t.byTypeRelation, [et, rel]);
   } else if (st >= 0 && srel >= 0) {
-    pushChain(t.bySubjectRelation, [st, srel], candidates);
+    chain = chainOf(t.bySubjectRelation, [st, srel]);
   } else if (et >= 0) {
-    pushChain(t.byType, [et], candidates);
+    chain = chainOf(t.byType, [et]);
   } else if (st >= 0) {
-    pushChain(t.bySubjectType, [st], candidates);
-  } else {
-    candidates = undefined;
+    chain = chainOf(t.bySubjectType, [st]);
   }
   if (!sorted) candidates?.sort((a, b) => a - b);
 
@@ -238,7 +262,7 @@ export function matchTupleRows(
   const eidSet = eids === null ? null : new Set(eids);
   const sidSet = sids === null ? null : new Set(sids);
   const fromEntity = entityIdFrom !== undefined && entityIdFrom !== '' ? entityIdFrom : undefined;
-  return collectRows(candidates, t.length, t.col(T_ID), page, (row) => {
+  return collectRows(candidates, chain, t.length, t.col(T_ID), page, (row) => {
     if (!rowVisible(cCreated[row] as number, cExpired[row] as number, tx, hidden)) return false;
     if (et >= 0 && cET[row] !== et) return false;
     if (eidSet !== null && !eidSet.has(cEID[row] as number)) return false;
@@ -340,23 +364,26 @@ export function matchAttributeRows(
   if (et === NONE) return [];
   if ((eids !== null && eids.length === 0) || (attrs !== null && attrs.length === 0)) return [];
 
-  let candidates: number[] | undefined = [];
+  let candidates: number[] | undefined;
+  let chain: Chain | undefined;
   let sorted = true;
   if (et >= 0 && eids !== null && attrs !== null) {
+    candidates = [];
     for (const eid of eids) for (const attr of attrs) pushChain(a.unique, [et, eid, attr], candidates);
     sorted = eids.length * attrs.length === 1;
   } else if (et >= 0 && eids !== null) {
+    candidates = [];
     for (const eid of eids) pushChain(a.byEntity, [et, eid], candidates);
     sorted = eids.length === 1;
-  } else if (page !== undefined) {
-    candidates = undefined;
-  } else if (et >= 0 && attrs !== null) {
-    for (const attr of attrs) pushChain(a.byTypeAttribute, [et, attr], candidates);
-    sorted = attrs.length === 1;
+  } else if (et >= 0 && attrs !== null && (attrs.length === 1 || page === undefined)) {
+    if (attrs.length === 1) chain = { head: a.byTypeAttribute.first([et, attrs[0] as number]), next: a.byTypeAttribute.next };
+    else {
+      candidates = [];
+      for (const attr of attrs) pushChain(a.byTypeAttribute, [et, attr], candidates);
+      sorted = false;
+    }
   } else if (et >= 0) {
-    pushChain(a.byType, [et], candidates);
-  } else {
-    candidates = undefined;
+    chain = { head: a.byType.first([et]), next: a.byType.next };
   }
   if (!sorted) candidates?.sort((x, y) => x - y);
 
@@ -368,7 +395,7 @@ export function matchAttributeRows(
   const eidSet = eids === null ? null : new Set(eids);
   const attrSet = attrs === null ? null : new Set(attrs);
   const fromEntity = entityIdFrom !== undefined && entityIdFrom !== '' ? entityIdFrom : undefined;
-  return collectRows(candidates, a.length, a.col(A_ID), page, (row) => {
+  return collectRows(candidates, chain, a.length, a.col(A_ID), page, (row) => {
     if (!rowVisible(cCreated[row] as number, cExpired[row] as number, tx, hidden)) return false;
     if (et >= 0 && cET[row] !== et) return false;
     if (eidSet !== null && !eidSet.has(cEID[row] as number)) return false;
