@@ -11,6 +11,14 @@ import { type MemoryState, wakeDataWaiters } from './tables.js';
 export function createMemoryTenantStore(state: MemoryState): TenantStore {
   // One process holds the data, so deletions are reported locally (the PostgreSQL store uses NOTIFY).
   const listeners = new Set<(event: TenantEvent) => void>();
+  /** Tenant ids in order, kept between list pages; dropped whenever a tenant is created or deleted. */
+  let sortedIds: string[] | undefined;
+  const ordered = (): string[] => {
+    if (sortedIds === undefined || sortedIds.length !== state.tenants.size) {
+      sortedIds = [...state.tenants.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    }
+    return sortedIds;
+  };
   return {
     async createTenant(id, name, signal) {
       throwIfAborted(signal);
@@ -22,6 +30,7 @@ export function createMemoryTenantStore(state: MemoryState): TenantStore {
       }
       const tenant: Tenant = Object.freeze({ id, name, createdAt: new Date(state.now()) });
       state.tenants.set(id, tenant);
+      sortedIds = undefined;
       return tenant;
     },
 
@@ -30,6 +39,7 @@ export function createMemoryTenantStore(state: MemoryState): TenantStore {
       if (!state.tenants.has(id))
         throw new PermifyError('ERROR_CODE_NOT_FOUND', `tenant ${JSON.stringify(id)} not found`);
       state.tenants.delete(id);
+      sortedIds = undefined;
       wakeDataWaiters(state, id, true);
       const data = state.tenantData.get(id);
       if (data !== undefined) {
@@ -50,11 +60,16 @@ export function createMemoryTenantStore(state: MemoryState): TenantStore {
     async listTenants(page, signal) {
       throwIfAborted(signal);
       checkPageSize(page.size);
-      const ids = [...state.tenants.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const ids = ordered();
       let start = 0;
       if (page.token !== undefined && page.token !== '') {
         const from = decodePageToken(page.token, 'tenants', '');
-        while (start < ids.length && (ids[start] as string) < from) start += 1;
+        let hi = ids.length;
+        while (start < hi) {
+          const mid = (start + hi) >>> 1;
+          if ((ids[mid] as string) < from) start = mid + 1;
+          else hi = mid;
+        }
       }
       const end = Math.min(ids.length, start + page.size);
       const items = ids.slice(start, end).map((id) => state.tenants.get(id) as Tenant);
