@@ -3,6 +3,8 @@
  * the rows with `created <= T < expired`. Filters are answered from the most selective index that the
  * filter allows (entity+relation, entity, subject, entity type+relation, subject type+relation, entity type,
  * subject type); only a filter naming neither an entity type nor a subject type walks the whole tenant table.
+ * Pages (ReadRelationships, ReadAttributes) start at their token's row instead: a type-wide key that is not
+ * rare is then read by scanning the table from there (see collectRows).
  */
 import { PermifyError, throwIfAborted } from '../../errors.js';
 import type { Attribute, Entity, Tuple } from '../../data/types.js';
@@ -148,10 +150,15 @@ function firstRowFrom(ids: Int32Array, length: number, id: number): number {
   return lo;
 }
 
-/** A chain of a {@link ChainIndex} (rows of one key, ascending): its first row and the index's links. */
+/** A chain of a counted {@link ChainIndex} (rows of one key, ascending): first row, links, length. */
 interface Chain {
   readonly head: number;
   readonly next: Int32Array;
+  readonly count: number;
+}
+
+function chainOf(index: ChainIndex, key: readonly number[]): Chain {
+  return { head: index.first(key), next: index.next, count: index.count(key) };
 }
 
 /**
@@ -159,10 +166,11 @@ interface Chain {
  * its first id and no more than its limit. The rows come from `candidates` (ascending rows) when given, else
  * from `chain` when given, else from the whole table.
  *
- * A page reads from where the previous page stopped, so reading a whole tenant page by page costs about one
- * pass, not one pass per page: a chain (an index as wide as a type) is walked from its start only for a
- * bounded number of rows (enough for a rare key, or an early page); past that the table is scanned from the
- * page's first id onwards (rows of other keys fail `matches`).
+ * A continuation page must not cost a pass over everything before it, or reading a whole tenant page by page
+ * costs one pass per page. A chain (an index as wide as a type) can only be walked from its start, which costs
+ * up to its length; scanning the table from the page's first id costs about limit x rows / chain length (rows
+ * of other keys fail `matches`). So a continuation page walks a short chain (length^2 <= limit x rows, a rare
+ * key) and scans otherwise; a first page walks (it stops once the page is full).
  */
 function collectRows(
   candidates: number[] | undefined,
@@ -182,19 +190,16 @@ function collectRows(
     return out;
   }
   const fromId = page?.fromId ?? 0;
-  let scanFrom = 0;
-  if (chain !== undefined) {
-    let budget = page === undefined ? Number.POSITIVE_INFINITY : Math.max(4 * page.limit + 256, length >>> 8);
-    let row = chain.head;
-    for (; row >= 0 && out.length < limit; row = chain.next[row] as number) {
-      if (budget-- <= 0) break;
+  if (
+    chain !== undefined &&
+    (page === undefined || fromId === 0 || chain.count <= 4 * page.limit + 256 || chain.count * chain.count <= page.limit * length)
+  ) {
+    for (let row = chain.head; row >= 0 && out.length < limit; row = chain.next[row] as number) {
       if ((ids[row] as number) >= fromId && matches(row)) out.push(row);
     }
-    if (row < 0 || out.length >= limit) return out;
-    // The walk ran out of budget at `row` (not examined yet): go on with the table from there.
-    scanFrom = row;
+    return out;
   }
-  for (let row = Math.max(scanFrom, fromId > 0 ? firstRowFrom(ids, length, fromId) : 0); row < length && out.length < limit; row += 1) {
+  for (let row = fromId > 0 ? firstRowFrom(ids, length, fromId) : 0; row < length && out.length < limit; row += 1) {
     if (matches(row)) out.push(row);
   }
   return out;
@@ -228,7 +233,6 @@ export function matchTupleRows(
   let candidates: number[] | undefined;
   let chain: Chain | undefined;
   let sorted = true;
-  const chainOf = (index: ChainIndex, key: number[]): Chain => ({ head: index.first(key), next: index.next });
   if (et >= 0 && eids !== null) {
     candidates = [];
     for (const eid of eids) {
@@ -376,14 +380,14 @@ export function matchAttributeRows(
     for (const eid of eids) pushChain(a.byEntity, [et, eid], candidates);
     sorted = eids.length === 1;
   } else if (et >= 0 && attrs !== null && (attrs.length === 1 || page === undefined)) {
-    if (attrs.length === 1) chain = { head: a.byTypeAttribute.first([et, attrs[0] as number]), next: a.byTypeAttribute.next };
+    if (attrs.length === 1) chain = chainOf(a.byTypeAttribute, [et, attrs[0] as number]);
     else {
       candidates = [];
       for (const attr of attrs) pushChain(a.byTypeAttribute, [et, attr], candidates);
       sorted = false;
     }
   } else if (et >= 0) {
-    chain = { head: a.byType.first([et]), next: a.byType.next };
+    chain = chainOf(a.byType, [et]);
   }
   if (!sorted) candidates?.sort((x, y) => x - y);
 

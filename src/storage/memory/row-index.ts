@@ -131,10 +131,23 @@ export class ChainIndex {
   /** next[row] = the following row of the same key, or -1. */
   next = new Int32Array(0);
 
+  /** Rows per chain, by slot (only when built with `counted`): for few-keyed indexes, whose chains are long. */
+  private counts: Int32Array | undefined;
+
   constructor(
     private readonly table: Columns,
     private readonly fields: readonly number[],
-  ) {}
+    counted = false,
+  ) {
+    if (counted) this.counts = new Int32Array(this.capacity);
+  }
+
+  /** Rows in the chain of `key` (0 when absent); only for an index built with `counted`. */
+  count(key: ArrayLike<number>): number {
+    if (this.counts === undefined) throw new Error('ChainIndex.count on an index without counts');
+    const i = this.find(key);
+    return i < 0 ? 0 : (this.counts[i] as number);
+  }
 
   /** Number of distinct keys. */
   get keyCount(): number {
@@ -249,19 +262,23 @@ export class ChainIndex {
     if (head >= 0) {
       this.next[slots[3 * i + 1] as number] = row;
       slots[3 * i + 1] = row;
+      if (this.counts !== undefined) this.counts[i] = (this.counts[i] as number) + 1;
       return;
     }
     slots[3 * i] = row;
     slots[3 * i + 1] = row;
     slots[3 * i + 2] = h;
+    if (this.counts !== undefined) this.counts[i] = 1;
     this.used += 1;
     if (this.used * 2 > this.capacity) this.rehash(this.capacity * 2);
   }
 
   private rehash(size: number): void {
     const old = this.slots;
+    const oldCounts = this.counts;
     const oldCapacity = this.capacity;
     const slots = emptySlots(size);
+    const counts = oldCounts === undefined ? undefined : new Int32Array(size);
     const mask = size - 1;
     for (let j = 0; j < oldCapacity; j += 1) {
       const head = old[3 * j] as number;
@@ -272,13 +289,15 @@ export class ChainIndex {
       slots[3 * i] = head;
       slots[3 * i + 1] = old[3 * j + 1] as number;
       slots[3 * i + 2] = h;
+      if (counts !== undefined) counts[i] = oldCounts?.[j] as number;
     }
     this.slots = slots;
+    this.counts = counts;
     this.capacity = size;
   }
 
   /** Approximate bytes held by this index (for measurements). */
   get byteSize(): number {
-    return this.slots.byteLength + this.next.byteLength;
+    return this.slots.byteLength + this.next.byteLength + (this.counts?.byteLength ?? 0);
   }
 }

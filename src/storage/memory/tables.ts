@@ -60,15 +60,15 @@ export class TupleTable {
   /** (entity type, entity id): filters naming entities without a relation. */
   readonly byEntity = new ChainIndex(this.rows, [T_ET, T_EID]);
   /** (entity type, relation): lookups. */
-  readonly byTypeRelation = new ChainIndex(this.rows, [T_ET, T_REL]);
+  readonly byTypeRelation = new ChainIndex(this.rows, [T_ET, T_REL], true);
   /** (entity type). */
-  readonly byType = new ChainIndex(this.rows, [T_ET]);
+  readonly byType = new ChainIndex(this.rows, [T_ET], true);
   /** (subject type, subject id): subject filters. */
   readonly bySubject = new ChainIndex(this.rows, [T_ST, T_SID]);
   /** (subject type, subject relation): LookupSubject's distinct subject ids. */
-  readonly bySubjectRelation = new ChainIndex(this.rows, [T_ST, T_SREL]);
+  readonly bySubjectRelation = new ChainIndex(this.rows, [T_ST, T_SREL], true);
   /** (subject type). */
-  readonly bySubjectType = new ChainIndex(this.rows, [T_ST]);
+  readonly bySubjectType = new ChainIndex(this.rows, [T_ST], true);
 
   get length(): number {
     return this.rows.length;
@@ -191,8 +191,8 @@ export class AttributeTable {
   /** (entity type, entity id, attribute) → versions. */
   readonly unique = new ChainIndex(this.rows, [A_ET, A_EID, A_ATTR]);
   readonly byEntity = new ChainIndex(this.rows, [A_ET, A_EID]);
-  readonly byTypeAttribute = new ChainIndex(this.rows, [A_ET, A_ATTR]);
-  readonly byType = new ChainIndex(this.rows, [A_ET]);
+  readonly byTypeAttribute = new ChainIndex(this.rows, [A_ET, A_ATTR], true);
+  readonly byType = new ChainIndex(this.rows, [A_ET], true);
 
   get length(): number {
     return this.rows.length;
