@@ -267,7 +267,12 @@ describe.each(['memory', 'postgres'] as const)('bulk data (%s)', (engine) => {
       expect(existsSync(state)).toBe(false);
       const again = join(dir, `kill-again-${engine}.ndjson`);
       expect((await cli('export', '--tenant', target, '--out', again)).code).toBe(0);
-      expect(readFileSync(again, 'utf8')).toBe(readFileSync(file, 'utf8'));
+      // Exactly the intended data: no line lost, none twice. With two batches in flight (the default), the
+      // kill can cancel a batch after the next one committed; the resumed import sends it again and PostgreSQL
+      // numbers its rows after that next batch's (docs/bulk-data.md), so only the memory store keeps the order.
+      const lines = (f: string): string[] => readFileSync(f, 'utf8').split('\n');
+      if (engine === 'memory') expect(readFileSync(again, 'utf8')).toBe(readFileSync(file, 'utf8'));
+      else expect(lines(again).sort()).toEqual(lines(file).sort());
     },
     60_000,
   );
