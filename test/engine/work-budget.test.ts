@@ -198,6 +198,27 @@ describe('page size limit', () => {
   });
 });
 
+/** Reads the first page, runs `afterFirst`, then reads every continuation page; returns all ids in order. */
+async function firstThenRest(
+  read: (token: string) => Promise<{ ids: readonly string[]; token: string }>,
+  afterFirst: () => void,
+): Promise<string[]> {
+  let r = await read('');
+  const all = [...r.ids];
+  afterFirst();
+  while (r.token !== '') {
+    r = await read(r.token);
+    all.push(...r.ids);
+  }
+  return all;
+}
+
+function expectAllDistinctSorted(ids: readonly string[], n: number): void {
+  expect(ids).toHaveLength(n);
+  expect(new Set(ids).size).toBe(n);
+  expect(ids).toEqual([...ids].sort());
+}
+
 describe('lookup candidate sets are kept for continuation pages', () => {
   it('continuation pages do not recompute the candidate set', async () => {
     const schema = `entity user {}
@@ -218,19 +239,18 @@ entity doc { relation viewer @group#member
         pageSize: 500,
         continuousToken,
       });
-    const all: string[] = [];
-    let r = await page('');
-    all.push(...r.entityIds);
-    expect(f.counted.candidateReads()).toBeGreaterThan(0);
-    f.counted.reset();
-    while (r.continuousToken !== '') {
-      r = await page(r.continuousToken);
-      all.push(...r.entityIds);
-    }
+    const all = await firstThenRest(
+      async (token) => {
+        const r = await page(token);
+        return { ids: r.entityIds, token: r.continuousToken };
+      },
+      () => {
+        expect(f.counted.candidateReads()).toBeGreaterThan(0);
+        f.counted.reset();
+      },
+    );
     expect(f.counted.candidateReads()).toBe(0);
-    expect(all).toHaveLength(2000);
-    expect(new Set(all).size).toBe(2000);
-    expect(all).toEqual([...all].sort());
+    expectAllDistinctSorted(all, 2000);
   });
 
   it('LookupSubject continuation pages do not recompute the answer', async () => {
@@ -253,19 +273,18 @@ entity doc { relation viewer @group#member @user
         pageSize: 300,
         continuousToken,
       });
-    const all: string[] = [];
-    let r = await page('');
-    all.push(...r.subjectIds);
-    expect(f.counted.reads()).toBeGreaterThan(0);
-    f.counted.reset();
-    while (r.continuousToken !== '') {
-      r = await page(r.continuousToken);
-      all.push(...r.subjectIds);
-    }
+    const all = await firstThenRest(
+      async (token) => {
+        const r = await page(token);
+        return { ids: r.subjectIds, token: r.continuousToken };
+      },
+      () => {
+        expect(f.counted.reads()).toBeGreaterThan(0);
+        f.counted.reset();
+      },
+    );
     expect(f.counted.reads()).toBe(0);
-    expect(all).toHaveLength(2000);
-    expect(new Set(all).size).toBe(2000);
-    expect(all).toEqual([...all].sort());
+    expectAllDistinctSorted(all, 2000);
   });
 });
 
