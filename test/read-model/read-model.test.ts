@@ -5,12 +5,14 @@
  * second process would have) answers a token written through the first with the write visible; tokens older
  * than the model's load fall through (still exact); a tenant deleted elsewhere leaves the model.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Attribute, Tuple } from '../../src/data/types.js';
 import type { AttributeFilter, TupleFilter, WriteStep } from '../../src/storage/contract.js';
 import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
 import { silentLogger } from '../../src/storage/postgres/database.js';
 import { createReadModelStore, type ReadModelStore } from '../../src/storage/read-model/model-store.js';
+import { CHANGES_STATEMENT, HEADS_STATEMENT, TAIL_SESSION_SQL } from '../../src/storage/read-model/read-model.js';
 import { createTestDatabase, stopSharedServer, type TestDatabase } from '../support/postgres.js';
 
 let db: TestDatabase;
@@ -219,6 +221,58 @@ describe('read model', () => {
     expect(await model.readModel.view(tenant, token)).toBeDefined();
     expect(Date.now() - started).toBeLessThan(2_500);
     await Promise.all(busy);
+  }, 30_000);
+
+  it('tails with index scans only, even on plans made while the tables were nearly empty', async () => {
+    // The tailing statements keep their generic plans for the connection's life. Made on near-empty tables,
+    // such a plan scanned all of `transactions` (and `attributes`) on every cycle once they had grown.
+    const fresh = await createTestDatabase();
+    const store = await createPostgresStore({ uri: fresh.uri, maxOpenConnections: 2 });
+    try {
+      await store.ready();
+      // A few transactions, and statistics that say so (as autovacuum would soon have them).
+      for (let i = 0; i < 5; i += 1) {
+        const tuple = {
+          entity: { type: 'document', id: `few${i}` },
+          relation: 'viewer',
+          subject: { type: 'user', id: 'u1', relation: '' },
+        };
+        await store.writer.write('t1', [{ writeTuples: [tuple] }]);
+      }
+      await store.database.writer.query('ANALYZE transactions; ANALYZE relation_tuples; ANALYZE attributes');
+      const seqScans = async (session: readonly string[]): Promise<string[]> => {
+        const c = new pg.Client({ connectionString: fresh.uri });
+        await c.connect();
+        try {
+          for (const sql of session) await c.query(sql);
+          const found: string[] = [];
+          for (const statement of [HEADS_STATEMENT, CHANGES_STATEMENT]) {
+            const r = await c.query<{ 'QUERY PLAN': unknown }>(
+              `EXPLAIN (FORMAT JSON) EXECUTE ${statement}(ARRAY['t1'], ARRAY['100:105:101,103'])`,
+            );
+            const walk = (node: unknown): void => {
+              if (node === null || typeof node !== 'object') return;
+              const n = node as Record<string, unknown>;
+              if (n['Node Type'] === 'Seq Scan') found.push(`${statement}: ${String(n['Relation Name'])}`);
+              for (const v of Object.values(n)) (Array.isArray(v) ? v : [v]).forEach(walk);
+            };
+            walk(r.rows[0]?.['QUERY PLAN']);
+          }
+          return found;
+        } finally {
+          await c.end();
+        }
+      };
+      expect(await seqScans(TAIL_SESSION_SQL)).toEqual([]);
+      // The same statements without the session's settings do scan: the check above can fail.
+      const prepares = TAIL_SESSION_SQL.filter((sql) => sql.startsWith('PREPARE'));
+      expect(await seqScans(['SET plan_cache_mode = force_generic_plan', ...prepares])).toContain(
+        `${HEADS_STATEMENT}: transactions`,
+      );
+    } finally {
+      await store.close();
+      await fresh.drop();
+    }
   }, 30_000);
 
   it('a tenant deleted on another instance leaves the model', async () => {

@@ -110,11 +110,12 @@ function internCopy(s: TenantData['strings'], v: string): number {
  * CHANGES_SQL: the rows those transactions created or expired, tuples and attributes in one result. Both run
  * in the cycle's one snapshot with the same positions, so CHANGES_SQL has the rows of exactly the
  * transactions HEADS_SQL lists. Every lookup is a correlated subquery or a LATERAL subquery kept out of the
- * join planning (OFFSET 0), so the plan is index scans however many transactions or rows the tables hold
- * (a join of the listed transactions with the rows was once planned as a scan of the whole table).
+ * join planning (OFFSET 0) (a join of the listed transactions with the rows was once planned as a scan of the
+ * whole table), and the session forbids sequential scans (see TAIL_SESSION_SQL): the plans are index scans
+ * however many transactions or rows the tables hold.
  */
-const HEADS_STATEMENT = 'permify_read_model_heads';
-const CHANGES_STATEMENT = 'permify_read_model_changes';
+export const HEADS_STATEMENT = 'permify_read_model_heads';
+export const CHANGES_STATEMENT = 'permify_read_model_changes';
 const POSITIONS = 'unnest($1::text[], $2::text[]) AS p(tenant, snap)';
 const NEWER_THAN_POSITION =
   'FROM transactions t WHERE t.tenant_id = p.tenant AND t.id >= pg_snapshot_xmin(p.snap::pg_snapshot)' +
@@ -147,7 +148,25 @@ const CHANGES_SQL =
   `WITH x AS MATERIALIZED (SELECT p.tenant AS tenant_id, unnest(ARRAY(SELECT t.id ${NEWER_THAN_POSITION})) AS id` +
   ` FROM ${POSITIONS}) ${changedRows(0, TUPLE_COLUMNS, 'relation_tuples')}` +
   ` UNION ALL ${changedRows(1, ATTRIBUTE_COLUMNS, 'attributes')} ORDER BY 1, 3`;
-/** Connections (of any model in this process) on which the statements above are prepared. */
+/**
+ * Sent on a tailing connection's first cycle: its settings, then the statements above.
+ * - The generic plans are made once per connection and kept until a table's statistics change, so they must
+ *   not depend on how large the tables were when they were made. A generic plan cannot tell how selective
+ *   `id >= xmin` is, so one made while `transactions` (or `attributes`) held a few rows read the whole table
+ *   on every cycle once it had grown: at 1,000 writes/s the tailing connections' CPU grew by the minute, and
+ *   with it the apply lag. With sequential scans disabled, every lookup is an index scan whatever the sizes.
+ * - Never JIT-compiled: a freshly loaded tenant has few transactions of many rows each, so the generic plan's
+ *   estimate passed jit_above_cost and every run spent a second compiling a plan that runs in 0.1 ms.
+ * The connections are the model's own (no other statement runs on them), so the settings are the session's.
+ */
+export const TAIL_SESSION_SQL: readonly string[] = [
+  'SET plan_cache_mode = force_generic_plan',
+  'SET jit = off',
+  'SET enable_seqscan = off',
+  `PREPARE ${HEADS_STATEMENT}(text[], text[]) AS ${HEADS_SQL}`,
+  `PREPARE ${CHANGES_STATEMENT}(text[], text[]) AS ${CHANGES_SQL}`,
+];
+/** Connections (of any model in this process) on which TAIL_SESSION_SQL was run. */
 const preparedOn = new WeakSet<object>();
 
 /** A tenant is reloaded once it holds more expired rows than this and than live rows. */
@@ -696,9 +715,12 @@ export class ReadModel {
       if (this.closed) throw new Error('read model closed');
       const extra = statements(client);
       const rs = (await client.query(
-        ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', 'SELECT pg_current_snapshot()::text AS s', ...extra, 'COMMIT'].join(
-          '; ',
-        ),
+        [
+          'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+          'SELECT pg_current_snapshot()::text AS s',
+          ...extra,
+          'COMMIT',
+        ].join('; '),
       )) as unknown as pg.QueryResult[];
       broken = false;
       ok(client);
@@ -851,22 +873,13 @@ export class ReadModel {
     const epochs = new Map(tenants.map(([id]) => [id, this.epochs.get(id) ?? 0]));
     type Head = { tenant_id: string; v: string | null; c: string | null; txs: string[]; ages: (number | null)[] };
     // One round trip on the path of the lag: BEGIN, the snapshot, then the two prepared statements (see
-    // CHANGES_SQL) at the tenants' positions. The first cycle on a connection prepares them.
+    // CHANGES_SQL) at the tenants' positions. The first cycle on a connection sets it up (TAIL_SESSION_SQL).
     const changesSql = (c: pg.PoolClient): string[] => {
       if (tenants.length === 0) return [];
       const list = (values: string[]): string => `ARRAY[${values.map((v) => c.escapeLiteral(v)).join(',')}]::text[]`;
       const args = `(${list(tenants.map(([id]) => id))}, ${list(tenants.map(([, t]) => `${t.pos.xmin}:${t.pos.xmax}:${t.pos.xip.join(',')}`))})`;
       return [
-        ...(preparedOn.has(c)
-          ? []
-          : [
-              `PREPARE ${HEADS_STATEMENT}(text[], text[]) AS ${HEADS_SQL}`,
-              `PREPARE ${CHANGES_STATEMENT}(text[], text[]) AS ${CHANGES_SQL}`,
-            ]),
-        // Planned once per connection (the plans do not depend on the positions, see CHANGES_SQL), and never
-        // JIT-compiled: a freshly loaded tenant has few transactions of many rows each, so the generic plan's
-        // estimate passed jit_above_cost and every run spent a second compiling a plan that runs in 0.1 ms.
-        "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('jit', 'off', true)",
+        ...(preparedOn.has(c) ? [] : TAIL_SESSION_SQL),
         `EXECUTE ${HEADS_STATEMENT}${args}`,
         `EXECUTE ${CHANGES_STATEMENT}${args}`,
       ];
