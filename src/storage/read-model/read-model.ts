@@ -305,6 +305,9 @@ export class ReadModel {
   private readonly epochs = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private readonly cycling = new Set<Promise<void>>();
+  /** Numbers of the cycles in flight (cycles are numbered as they start; `startedCycles` is the last). */
+  private readonly cyclingNumbers = new Set<number>();
+  private startedCycles = 0;
   private again = false;
   private closed = false;
   private lastCycleOkMs = 0;
@@ -419,9 +422,13 @@ export class ReadModel {
     // A cycle already running may well cover the token (its write committed before the token got here, and
     // its NOTIFY has usually started one): wait for it before asking for another. Every waiter asking at once
     // kept two cycles running back to back, whose CPU lengthened the slowest cycles instead.
+    // A cycle that starts after this read arrived takes its snapshot after the write behind the token
+    // committed, so it covers the token: while one is running or about to start, waiting is enough.
+    const arrivedAfter = this.startedCycles;
+    const covering = (): boolean => this.again || [...this.cyclingNumbers].some((n) => n > arrivedAfter);
     let ask = this.cycling.size === 0;
     while (!this.closed && Date.now() < deadline && !(signal?.aborted ?? false)) {
-      await this.nextCycle(deadline - Date.now(), ask);
+      await this.nextCycle(deadline - Date.now(), ask && !covering());
       ask = true;
       t = this.tenants.get(tenantId);
       if (t === undefined) return undefined;
@@ -630,6 +637,8 @@ export class ReadModel {
     }
     this.again = false;
     const started = performance.now();
+    const number = (this.startedCycles += 1);
+    this.cyclingNumbers.add(number);
     const p: Promise<void> = this.cycle()
       .then(
         () => {
@@ -648,6 +657,7 @@ export class ReadModel {
       )
       .finally(() => {
         this.cycling.delete(p);
+        this.cyclingNumbers.delete(number);
         const waiters = this.cycleWaiters;
         this.cycleWaiters = [];
         for (const w of waiters) w();
