@@ -9,7 +9,8 @@
  *   (model off), the ratios, and wrong answers (compared with the memory store's); Node CPU per check and
  *   the PostgreSQL server's CPU during the run (from /proc when the server is local); then memory and model
  *   in four alternating rounds, with the median ratio (the two single runs are minutes apart);
- * - p50/p99 of checks issued at half of the model's saturation rate (open loop);
+ * - p50/p99 of checks issued at half of the model's saturation rate (open loop), and of the memory store's
+ *   checks at the same rate for reference;
  * - SQL statements per uncached check with direct reads (reader pool statements / checks);
  * - LookupEntity first page (100) per second: memory vs model, and wrong answers;
  * - apply lag: a second instance (a child process with its own store and model, as another server would be)
@@ -18,12 +19,15 @@
  *   first nobody reads at the tokens (the model learns of the writes by NOTIFY and its poll timer only; the
  *   time is when a cycle moved the position over the token), then a reader here reads at each token as it
  *   arrives (its delivery to this process is included; the time is when the read was answered by the model),
- *   with the tailing cycles and event-loop delay here; `--lag-in-process` also runs the reading variant with
- *   the writing instance in this process.
+ *   with the tailing cycles and event-loop delay here; each line also gives the CPU used during the writes by
+ *   this process, the writing process and the PostgreSQL server. `--lag-rounds N` repeats both runs N times
+ *   (the spread on a shared machine); `--lag-in-process` also runs the reading variant with the writing
+ *   instance in this process. `--skip-checks` skips everything between the model's load and the apply lag.
  *
  *   node --import tsx bench/read-model.ts [--tuples 50000] [--checks 2000] [--concurrency 64]
  *     [--lookups 200] [--budget-ms 10000] [--write-rate 1000] [--write-seconds 5] [--uri postgres://...]
- *     [--skip-memory] [--skip-direct] [--skip-model] [--skip-lag] [--lag-in-process] [--processes 3]
+ *     [--skip-memory] [--skip-direct] [--skip-model] [--skip-lag] [--lag-in-process] [--lag-rounds 1]
+ *     [--skip-checks] [--processes 3]
  *
  * With `--processes N` (default 3), N-1 more processes each load the same tenant into their own model, one
  * after the other, and report their RSS (what a second and third server process costs).
@@ -64,6 +68,8 @@ const { values } = parseArgs({
     processes: { type: 'string', default: '3' },
     'skip-lag': { type: 'boolean', default: false },
     'lag-in-process': { type: 'boolean', default: false },
+    'lag-rounds': { type: 'string', default: '1' },
+    'skip-checks': { type: 'boolean', default: false },
     child: { type: 'string' },
     writer: { type: 'string' },
   },
@@ -165,19 +171,26 @@ async function runChecks(
   };
 }
 
-/** Checks issued at a fixed rate (open loop): latency includes queueing behind earlier checks. */
+/**
+ * Checks issued at a fixed rate (open loop): latency includes queueing behind earlier checks, and is counted
+ * from each check's due time, so a late issue counts too. Each check is issued at its due time: the generator
+ * sleeps until about 2 ms before it, then turns the event loop (setImmediate) until it is due. A timer alone
+ * cannot wait less than a millisecond, so it issued the checks in bursts of ten or more at this rate, and the
+ * last of each burst queued behind the others: that added 2-3 ms to the p99 even of a check that does nothing.
+ * The first `warmupMs` run at the same rate and are not counted (the first 100 ms after the forced GC that
+ * starts the run stalled for tens of milliseconds).
+ */
 async function runAtRate(
   engine: PermissionEngine,
   checks: readonly GoogleDocsCheck[],
   perSecond: number,
   ms: number,
+  warmupMs = 1_000,
 ): Promise<{
   p50: number;
   p99: number;
   count: number;
   lateP99: number;
-  /** CPU time of this process (generator and engine) per wall-clock time of the run. */
-  busy: number;
   loopP99: number;
   loopMax: number;
   gcMs: number;
@@ -191,12 +204,13 @@ async function runAtRate(
   let inFlight = 0;
   let drained: (() => void) | undefined;
   let failed: unknown;
-  // Where a tail comes from: event-loop stalls and garbage-collection pauses during the run.
+  // Where a tail comes from: event-loop stalls and garbage-collection pauses during the measured part.
   const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
   let gcMs = 0;
   let gcMaxMs = 0;
+  let measuring = false;
   const gcObserver = new PerformanceObserver((list) => {
+    if (!measuring) return;
     for (const e of list.getEntries()) {
       gcMs += e.duration;
       if (e.duration > gcMaxMs) gcMaxMs = e.duration;
@@ -204,18 +218,24 @@ async function runAtRate(
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   const start = performance.now();
-  const cpu0 = process.cpuUsage();
+  const measuredFrom = start + warmupMs;
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
   let i = 0;
-  while (performance.now() - start < ms) {
+  for (;;) {
     const due = start + (i * 1000) / perSecond;
+    if (due - start >= warmupMs + ms) break;
+    if (!measuring && due >= measuredFrom) {
+      measuring = true;
+      loop.enable();
+    }
     const now = performance.now();
-    // Always yield, so completions are handled while checks are issued.
-    if (due > now + 1) await sleep(due - now);
-    else if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+    if (due > now + 2) await sleep(due - now - 2);
+    while (performance.now() < due) await turn();
+    // Yield now and then even when behind, so completions are handled while checks are issued.
+    if (i % 8 === 0) await turn();
     const c = checks[i % checks.length] as GoogleDocsCheck;
-    // Latency from the moment the check was due (or issued, when issued early): a late issue counts.
-    const t0 = Math.min(start + (i * 1000) / perSecond, performance.now());
-    late.push(performance.now() - t0);
+    const counted = measuring;
+    if (counted) late.push(performance.now() - due);
     i += 1;
     inFlight += 1;
     void engine
@@ -227,7 +247,9 @@ async function runAtRate(
         subject: c.subject,
       })
       .then(
-        () => latencies.push(performance.now() - t0),
+        () => {
+          if (counted) latencies.push(performance.now() - due);
+        },
         (e: unknown) => (failed ??= e),
       )
       .finally(() => {
@@ -237,8 +259,6 @@ async function runAtRate(
   }
   if (inFlight > 0) await new Promise<void>((r) => (drained = r));
   if (failed !== undefined) throw failed;
-  const cpu = process.cpuUsage(cpu0);
-  const busy = (cpu.user + cpu.system) / 1000 / (performance.now() - start);
   loop.disable();
   gcObserver.disconnect();
   latencies.sort((a, b) => a - b);
@@ -248,7 +268,6 @@ async function runAtRate(
     p99: quantile(latencies, 0.99),
     count: latencies.length,
     lateP99: quantile(late, 0.99),
-    busy,
     loopP99: loop.percentile(99) / 1e6,
     loopMax: loop.max / 1e6,
     gcMs,
@@ -354,7 +373,7 @@ async function main(): Promise<void> {
     let memoryEngine: PermissionEngine | undefined;
     let memoryStore: Store | undefined;
     let memoryLookups: Awaited<ReturnType<typeof runLookups>> | undefined;
-    if (!values['skip-memory']) {
+    if (!values['skip-memory'] && !values['skip-checks']) {
       const mem = createMemoryStore();
       await loadInto(mem, dataset, Math.max(1, num('batch')));
       const engine = createEngine({ reader: mem.reader, schemas: mem.schemas, checkCacheSize: 0 });
@@ -397,50 +416,60 @@ async function main(): Promise<void> {
         `model load: ${fmt(rows)} rows in ${fmt(loadMs)} ms = ${fmt((rows / loadMs) * 1000)} rows/s; model estimate ${fmt(st.bytes / Math.max(1, rows), 1)} bytes/row; RSS +${fmt((rss1 - rss0) / 1048576, 1)} MiB = ${fmt((rss1 - rss0) / Math.max(1, rows), 1)} bytes/row (load ${load()})`,
       );
       const modelEngine = createEngine({ reader: model.reader, schemas: model.schemas, checkCacheSize: 0 });
-      await runChecks(modelEngine, checks.slice(0, 200), concurrency);
-      m = await runChecks(modelEngine, checks, concurrency);
-      const wrongChecks = memory ? wrong(memory.answers, m.answers) : -1;
-      console.log(
-        `postgres + read model: ${fmt(m.perSecond)} checks/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms; Node CPU ${fmt(m.cpuUs)} µs per check; PostgreSQL CPU ${fmt(m.pgCpuMs)} ms during the run; wrong answers ${wrongChecks}${memory ? `; ratio to memory ${fmt(m.perSecond / memory.perSecond, 2)}` : ''} (load ${load()})`,
-      );
-      if (memoryEngine !== undefined) {
-        // The two runs above are minutes apart on a shared machine: alternate short rounds (same heap, same
-        // load) and take the median of the per-round ratios.
-        const ratios: number[] = [];
-        const rounds: string[] = [];
-        const per = Math.max(1_000, budgetMs / 4);
-        for (let r = 0; r < 4; r += 1) {
-          const a = await runChecks(memoryEngine, checks, concurrency, per);
-          const b = await runChecks(modelEngine, checks, concurrency, per);
-          ratios.push(b.perSecond / a.perSecond);
-          rounds.push(
-            `${fmt(a.perSecond)} (${fmt(a.cpuUs)} µs) / ${fmt(b.perSecond)} (${fmt(b.cpuUs)} µs, PG ${fmt(b.pgCpuMs)} ms)`,
+      if (!values['skip-checks']) {
+        await runChecks(modelEngine, checks.slice(0, 200), concurrency);
+        m = await runChecks(modelEngine, checks, concurrency);
+        const wrongChecks = memory ? wrong(memory.answers, m.answers) : -1;
+        console.log(
+          `postgres + read model: ${fmt(m.perSecond)} checks/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms; Node CPU ${fmt(m.cpuUs)} µs per check; PostgreSQL CPU ${fmt(m.pgCpuMs)} ms during the run; wrong answers ${wrongChecks}${memory ? `; ratio to memory ${fmt(m.perSecond / memory.perSecond, 2)}` : ''} (load ${load()})`,
+        );
+        if (memoryEngine !== undefined) {
+          // The two runs above are minutes apart on a shared machine: alternate short rounds (same heap, same
+          // load) and take the median of the per-round ratios.
+          const ratios: number[] = [];
+          const rounds: string[] = [];
+          const per = Math.max(1_000, budgetMs / 4);
+          for (let r = 0; r < 4; r += 1) {
+            const a = await runChecks(memoryEngine, checks, concurrency, per);
+            const b = await runChecks(modelEngine, checks, concurrency, per);
+            ratios.push(b.perSecond / a.perSecond);
+            rounds.push(
+              `${fmt(a.perSecond)} (${fmt(a.cpuUs)} µs) / ${fmt(b.perSecond)} (${fmt(b.cpuUs)} µs, PG ${fmt(b.pgCpuMs)} ms)`,
+            );
+          }
+          ratios.sort((x, y) => x - y);
+          console.log(
+            `alternating rounds, memory / model checks/s (Node CPU per check): ${rounds.join('; ')}; ratio model/memory median ${fmt(((ratios[1] as number) + (ratios[2] as number)) / 2, 2)}, range ${fmt(ratios[0] as number, 2)}-${fmt(ratios[3] as number, 2)} (load ${load()})`,
           );
         }
-        ratios.sort((x, y) => x - y);
+        // The memory store at the same rate, for reference (its heap holds the model as well).
+        if (memoryEngine !== undefined) {
+          global.gc?.();
+          const ref = await runAtRate(memoryEngine, checks, m.perSecond / 2, Math.min(budgetMs, 5_000));
+          console.log(
+            `memory store at the same rate (${fmt(m.perSecond / 2)} checks/s), for reference: p50 ${fmt(ref.p50, 2)} ms, p99 ${fmt(ref.p99, 2)} ms (issued late by p99 ${fmt(ref.lateP99, 2)} ms); event-loop delay max ${fmt(ref.loopMax, 1)} ms; GC longest pause ${fmt(ref.gcMaxMs, 1)} ms (load ${load()})`,
+          );
+        }
+        // A server does not hold a memory store beside its model: its heap would lengthen the GC pauses that
+        // the latency run below measures.
+        await memoryStore?.close();
+        memoryStore = undefined;
+        memoryEngine = undefined;
+        // Start from a collected heap: the garbage of earlier phases (memory store, written rows) is the
+        // benchmark's, not a server's.
+        global.gc?.();
+        const half = await runAtRate(modelEngine, checks, m.perSecond / 2, Math.min(budgetMs, 5_000));
         console.log(
-          `alternating rounds, memory / model checks/s (Node CPU per check): ${rounds.join('; ')}; ratio model/memory median ${fmt(((ratios[1] as number) + (ratios[2] as number)) / 2, 2)}, range ${fmt(ratios[0] as number, 2)}-${fmt(ratios[3] as number, 2)} (load ${load()})`,
+          `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${fmt(half.count)} checks after 1 s of warm-up at the rate; issued late by p99 ${fmt(half.lateP99, 2)} ms, included); event-loop delay p99 ${fmt(half.loopP99, 1)} ms, max ${fmt(half.loopMax, 1)} ms; GC ${fmt(half.gcMs)} ms in all, longest pause ${fmt(half.gcMaxMs, 1)} ms (load ${load()})`,
         );
+        const ml = await runLookups(modelEngine, users);
+        console.log(
+          `postgres + read model: lookupEntity ${fmt(ml.perSecond, 1)}/s, p99 ${fmt(ml.p99, 2)} ms; wrong answers ${memoryLookups ? wrong(memoryLookups.answers, ml.answers) : -1}${memoryLookups ? `; ratio to memory ${fmt(ml.perSecond / memoryLookups.perSecond, 2)}` : ''}`,
+        );
+        const fb = model.readModel.state();
+        console.log(`model reads ${fmt(fb.modelReads)}, fallbacks to PostgreSQL ${fmt(fb.fallbacks)}`);
       }
-      // A server does not hold a memory store beside its model: its heap would lengthen the GC pauses that
-      // the latency run below measures.
-      await memoryStore?.close();
-      memoryStore = undefined;
-      memoryEngine = undefined;
-      // Start from a collected heap: the garbage of earlier phases (memory store, written rows) is the
-      // benchmark's, not a server's.
-      global.gc?.();
-      const half = await runAtRate(modelEngine, checks, m.perSecond / 2, Math.min(budgetMs, 5_000));
-      console.log(
-        `postgres + read model at half saturation (${fmt(m.perSecond / 2)} checks/s): p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms (${half.count} checks; issued late by p99 ${fmt(half.lateP99, 2)} ms, included); process CPU ${fmt(half.busy * 100)} % of a core; event-loop delay p99 ${fmt(half.loopP99, 1)} ms, max ${fmt(half.loopMax, 1)} ms; GC ${fmt(half.gcMs)} ms in all, longest pause ${fmt(half.gcMaxMs, 1)} ms (load ${load()})`,
-      );
-      const ml = await runLookups(modelEngine, users);
-      console.log(
-        `postgres + read model: lookupEntity ${fmt(ml.perSecond, 1)}/s, p99 ${fmt(ml.p99, 2)} ms; wrong answers ${memoryLookups ? wrong(memoryLookups.answers, ml.answers) : -1}${memoryLookups ? `; ratio to memory ${fmt(ml.perSecond / memoryLookups.perSecond, 2)}` : ''}`,
-      );
-      const fb = model.readModel.state();
       if (num('processes') > 1) await extraProcesses(db.uri, num('processes'));
-      console.log(`model reads ${fmt(fb.modelReads)}, fallbacks to PostgreSQL ${fmt(fb.fallbacks)}`);
 
       if (!values['skip-lag']) {
         // Apply lag: another instance writes; this instance's model must cover each returned token. The other
@@ -450,20 +479,25 @@ async function main(): Promise<void> {
         const seconds = num('write-seconds');
         // First nobody reads at the written tokens (cycles run on NOTIFY and the poll timer only): the lag is
         // when the model's position covered each token. Then a reader here reads at each token as it arrives.
-        const p = await measureApplyLag(db.uri, model.readModel, rate, seconds, false, true);
-        console.log(
-          `apply lag at ${fmt(p.writesPerSecond)} writes/s achieved (${fmt(rate)} asked) from another instance (a child process), nobody reading at the tokens: the model covered each write's token p50 ${fmt(p.appliedP50, 2)} ms, p99 ${fmt(p.appliedP99, 2)} ms after the write returned; its writes took p50 ${fmt(p.writeP50, 1)} ms, p99 ${fmt(p.writeP99, 1)} ms (load ${load()})`,
-        );
-        const s0 = { ...model.readModel.stats };
-        const loop = monitorEventLoopDelay({ resolution: 1 });
-        loop.enable();
-        const r = await measureApplyLag(db.uri, model.readModel, rate, seconds, false);
-        loop.disable();
-        const s1 = model.readModel.stats;
-        const cycles = s1.cycles - s0.cycles;
-        console.log(
-          `apply lag at ${fmt(r.writesPerSecond)} writes/s achieved (${fmt(rate)} asked) from another instance (a child process), a reader here reading at each token: p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms until its read was answered by the model (misses after ${model.readModel.options.waitTimeoutMs} ms count as infinite), of which token delivery to this process p50 ${fmt(r.ipcP50, 2)} ms, p99 ${fmt(r.ipcP99, 2)} ms; the model covered the tokens p50 ${fmt(r.appliedP50, 2)} ms, p99 ${fmt(r.appliedP99, 2)} ms after the writes returned; its writes took p50 ${fmt(r.writeP50, 1)} ms, p99 ${fmt(r.writeP99, 1)} ms; tailing cycles here ${fmt(cycles)}, avg ${fmt((s1.cycleMsTotal - s0.cycleMsTotal) / Math.max(1, cycles), 2)} ms, max ${fmt(s1.cycleMsMax, 1)} ms (whole run); event-loop delay p99 ${fmt(loop.percentile(99) / 1e6, 1)} ms, max ${fmt(loop.max / 1e6, 1)} ms (load ${load()})`,
-        );
+        const cpuText = (x: LagRun): string =>
+          `CPU during the writes: this process ${fmt(x.cpu.here)} %, the writing process ${fmt(x.cpu.writer)} %, PostgreSQL ${fmt(x.cpu.postgres)} % of a core; GC pauses here ${fmt(x.gcMs)} ms in all, longest ${fmt(x.gcMaxMs, 1)} ms`;
+        for (let round = 1; round <= Math.max(1, num('lag-rounds')); round += 1) {
+          const tag = num('lag-rounds') > 1 ? `[round ${round}] ` : '';
+          const p = await measureApplyLag(db.uri, model.readModel, rate, seconds, false, true);
+          console.log(
+            `${tag}apply lag at ${fmt(p.writesPerSecond)} writes/s achieved (${fmt(rate)} asked) from another instance (a child process), nobody reading at the tokens: the model covered each write's token p50 ${fmt(p.appliedP50, 2)} ms, p99 ${fmt(p.appliedP99, 2)} ms after the write returned; its writes took p50 ${fmt(p.writeP50, 1)} ms, p99 ${fmt(p.writeP99, 1)} ms; ${cpuText(p)} (load ${load()})`,
+          );
+          const s0 = { ...model.readModel.stats };
+          const loop = monitorEventLoopDelay({ resolution: 1 });
+          loop.enable();
+          const r = await measureApplyLag(db.uri, model.readModel, rate, seconds, false);
+          loop.disable();
+          const s1 = model.readModel.stats;
+          const cycles = s1.cycles - s0.cycles;
+          console.log(
+            `${tag}apply lag at ${fmt(r.writesPerSecond)} writes/s achieved (${fmt(rate)} asked) from another instance (a child process), a reader here reading at each token: p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms until its read was answered by the model (misses after ${model.readModel.options.waitTimeoutMs} ms count as infinite), of which token delivery to this process p50 ${fmt(r.ipcP50, 2)} ms, p99 ${fmt(r.ipcP99, 2)} ms; the model covered the tokens p50 ${fmt(r.appliedP50, 2)} ms, p99 ${fmt(r.appliedP99, 2)} ms after the writes returned; its writes took p50 ${fmt(r.writeP50, 1)} ms, p99 ${fmt(r.writeP99, 1)} ms; tailing cycles here ${fmt(cycles)}, avg ${fmt((s1.cycleMsTotal - s0.cycleMsTotal) / Math.max(1, cycles), 2)} ms, max ${fmt(s1.cycleMsMax, 1)} ms (whole run); event-loop delay p99 ${fmt(loop.percentile(99) / 1e6, 1)} ms, max ${fmt(loop.max / 1e6, 1)} ms; ${cpuText(r)} (load ${load()})`,
+          );
+        }
         if (values['lag-in-process']) {
           // The same with the writing instance in this process (how this figure was first measured).
           const q = await measureApplyLag(db.uri, model.readModel, rate, seconds, true);
@@ -538,6 +572,11 @@ interface LagRun {
   ipcP99: number;
   writeP50: number;
   writeP99: number;
+  /** CPU (% of one core) during the writes: this process, the writing process, the PostgreSQL server. */
+  cpu: { here: number; writer: number; postgres: number };
+  /** Garbage-collection pauses in this process during the writes: longest, and all together (ms). */
+  gcMaxMs: number;
+  gcMs: number;
 }
 
 /** One tuple written through `store` at `rate` writes/s for `seconds`; `onToken` gets each token and return time. */
@@ -646,12 +685,28 @@ async function measureApplyLag(
     );
   };
   let done: { writes: number; seconds: number; latencies: number[] };
+  // CPU is counted over the measured writes only (not the writer's start and warm-up).
+  let cpu0 = { here: process.cpuUsage(), postgres: postgresCpuMs(), at: performance.now() };
+  let gcMaxMs = 0;
+  let gcMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      if (e.duration > gcMaxMs) gcMaxMs = e.duration;
+    }
+  });
+  const mark = (): void => {
+    cpu0 = { here: process.cpuUsage(), postgres: postgresCpuMs(), at: performance.now() };
+    gcObserver.observe({ entryTypes: ['gc'] });
+  };
+  let writerCpuMs = Number.NaN;
   if (inProcess) {
     const inner = await createPostgresStore({ uri, maxOpenConnections: 16, statementTimeoutMs: 600_000 });
     await inner.ready();
     const other = createReadModelStore(inner, { logger: silentLogger });
     try {
       await writeAtRate(other, rate, Math.min(1, seconds), 'laginwarm', () => undefined);
+      mark();
       done = await writeAtRate(other, rate, seconds, 'lagin', cover);
     } finally {
       await other.close();
@@ -675,9 +730,13 @@ async function measureApplyLag(
     );
     done = await new Promise((resolve, reject) => {
       let result: typeof done | undefined;
-      c.on('message', (m: { token?: string; at?: number; done?: typeof done }) => {
+      c.on('message', (m: { token?: string; at?: number; done?: typeof done; started?: true; cpuMs?: number }) => {
         if (m.token !== undefined && m.at !== undefined) cover(m.token, m.at);
-        else if (m.done !== undefined) result = m.done;
+        else if (m.started === true) mark();
+        else if (m.done !== undefined) {
+          result = m.done;
+          writerCpuMs = m.cpuMs ?? Number.NaN;
+        }
       });
       c.on('error', reject);
       c.on('exit', (code) =>
@@ -685,6 +744,15 @@ async function measureApplyLag(
       );
     });
   }
+  const wallMs = performance.now() - cpu0.at;
+  gcObserver.disconnect();
+  if (inProcess) writerCpuMs = 0; // counted in this process's
+  const hereCpu = process.cpuUsage(cpu0.here);
+  const cpu = {
+    here: ((hereCpu.user + hereCpu.system) / 1000 / wallMs) * 100,
+    writer: (writerCpuMs / wallMs) * 100,
+    postgres: ((postgresCpuMs() - cpu0.postgres) / wallMs) * 100,
+  };
   await Promise.all(views);
   // Passive: tokens not covered yet get the model's wait timeout to be, as a read would; then they count as misses.
   const deadline = performance.now() + model.options.waitTimeoutMs;
@@ -702,6 +770,9 @@ async function measureApplyLag(
     ipcP99: inProcess ? 0 : quantile(ipc, 0.99),
     writeP50: quantile(done.latencies, 0.5),
     writeP99: quantile(done.latencies, 0.99),
+    cpu,
+    gcMaxMs,
+    gcMs,
   };
 }
 
@@ -715,11 +786,14 @@ async function writer(uri: string): Promise<void> {
   // Warm-up (not measured): this process's code is cold, and its pool opens its connections.
   await writeAtRate(other, num('write-rate'), Math.min(1, num('write-seconds')), 'lagwarm', () => undefined);
   const sent: Promise<void>[] = [];
+  await send({ started: true });
+  const cpu0 = process.cpuUsage();
   const done = await writeAtRate(other, num('write-rate'), num('write-seconds'), 'lag', (token, at) => {
     sent.push(send({ token, at }));
   });
   await Promise.all(sent);
-  await send({ done });
+  const cpu = process.cpuUsage(cpu0);
+  await send({ done, cpuMs: (cpu.user + cpu.system) / 1000 });
   await other.close();
   process.disconnect();
 }
