@@ -304,6 +304,8 @@ export class ReadModel {
   /** Bumped whenever a tenant is dropped: an in-flight load or cycle result for it is discarded. */
   private readonly epochs = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** When `timer` fires (performance.now() time). */
+  private timerDue = 0;
   private readonly cycling = new Set<Promise<void>>();
   /** Numbers of the cycles in flight (cycles are numbered as they start; `startedCycles` is the last). */
   private readonly cyclingNumbers = new Set<number>();
@@ -619,9 +621,17 @@ export class ReadModel {
     });
   }
 
+  /**
+   * Starts a cycle after `delayMs`, unless one is already set to start no later: a kick must not postpone the
+   * start that an earlier kick asked for (at 1,000 writes/s, NOTIFYs and waiting reads arrive less than a
+   * millisecond apart, and each one re-arming the timer kept pushing the cycle back).
+   */
   private schedule(delayMs: number): void {
     if (this.closed) return;
+    const due = performance.now() + delayMs;
+    if (this.timer !== undefined && this.timerDue <= due) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.runCycle();
