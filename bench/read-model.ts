@@ -12,7 +12,8 @@
  * - p50/p99 of checks issued at half of the model's saturation rate (open loop), and of the memory store's
  *   checks at the same rate for reference;
  * - SQL statements per uncached check with direct reads (reader pool statements / checks);
- * - LookupEntity first page (100) per second: memory vs model, and wrong answers;
+ * - LookupEntity first page (100) per second: memory vs model, and wrong answers; then three alternating
+ *   rounds (users of their own each), with the median ratio;
  * - apply lag: a second instance (a child process with its own store and model, as another server would be)
  *   writes at `--write-rate` writes/s (one tuple each) and sends each returned token here; from the write's
  *   return (a clock both processes share) until this instance's model covers its token (p50/p99). Two runs:
@@ -354,7 +355,10 @@ async function main(): Promise<void> {
   const dataset = generateGoogleDocsDataset({ tuples: num('tuples'), seed: num('seed'), sampleChecks: num('checks') });
   const checks = dataset.sampleChecks;
   const step = Math.max(1, Math.floor(dataset.users.length / num('lookups')));
-  const users = dataset.users.filter((_, i) => i % step === 0).slice(0, num('lookups'));
+  /** The users of the lookups: every `step`-th, from offset `round` (round 0: the single runs). */
+  const lookupUsers = (round: number): string[] =>
+    dataset.users.filter((_, i) => i % step === round % step).slice(0, num('lookups'));
+  const users = lookupUsers(0);
   console.log(
     `dataset: ${fmt(dataset.tuples.length)} tuples, ${fmt(dataset.attributes.length)} attributes; ${checks.length} distinct checks, ${users.length} lookups; ${concurrency} in flight; load average ${load()}`,
   );
@@ -440,6 +444,27 @@ async function main(): Promise<void> {
           ratios.sort((x, y) => x - y);
           console.log(
             `alternating rounds, memory / model checks/s (Node CPU per check): ${rounds.join('; ')}; ratio model/memory median ${fmt(((ratios[1] as number) + (ratios[2] as number)) / 2, 2)}, range ${fmt(ratios[0] as number, 2)}-${fmt(ratios[3] as number, 2)} (load ${load()})`,
+          );
+          // LookupEntity the same way: three rounds, each with users of its own (a first page asked again
+          // would come from the candidate cache), the two stores in turn, the first of a round alternating.
+          const lookupRatios: number[] = [];
+          const lookupRounds: string[] = [];
+          for (let r = 1; r <= 3; r += 1) {
+            const roundUsers = lookupUsers(r);
+            const runMemory = (): ReturnType<typeof runLookups> =>
+              runLookups(memoryEngine as PermissionEngine, roundUsers);
+            const runModel = (): ReturnType<typeof runLookups> => runLookups(modelEngine, roundUsers);
+            const a = r % 2 === 1 ? await runMemory() : undefined;
+            const b = await runModel();
+            const a2 = a ?? (await runMemory());
+            lookupRatios.push(b.perSecond / a2.perSecond);
+            lookupRounds.push(
+              `${fmt(a2.perSecond, 1)} / ${fmt(b.perSecond, 1)} (wrong ${wrong(a2.answers, b.answers)})`,
+            );
+          }
+          lookupRatios.sort((x, y) => x - y);
+          console.log(
+            `alternating rounds, memory / model lookupEntity/s: ${lookupRounds.join('; ')}; ratio model/memory median ${fmt(lookupRatios[1] as number, 2)}, range ${fmt(lookupRatios[0] as number, 2)}-${fmt(lookupRatios[2] as number, 2)} (load ${load()})`,
           );
         }
         // The memory store at the same rate, for reference (its heap holds the model as well).
