@@ -5,6 +5,8 @@
  * second process would have) answers a token written through the first with the write visible; tokens older
  * than the model's load fall through (still exact); a tenant deleted elsewhere leaves the model.
  */
+import { Worker } from 'node:worker_threads';
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Attribute, Tuple } from '../../src/data/types.js';
@@ -274,6 +276,40 @@ describe('read model', () => {
       await fresh.drop();
     }
   }, 30_000);
+
+  it('keeps cycling while wake-ups arrive less than a millisecond apart (one never postpones another)', async () => {
+    // At 1,000 writes/s, NOTIFYs and waiting reads wake an idle model from socket events every half
+    // millisecond or so. Each one re-armed the start timer (after the event loop's clock had moved past its
+    // due time), so the next cycle kept being pushed back while they went on.
+    const model = modelA.readModel;
+    expect(await model.whenLoaded('t1')).toBe(true);
+    const server = net.createServer((socket) => socket.on('data', () => model.kick()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    // Another thread sends a byte every 0.5 ms, so the events reach this thread while its loop is idle.
+    const sender = new Worker(
+      `const net = require('node:net');
+       const { workerData } = require('node:worker_threads');
+       const pause = new Int32Array(new SharedArrayBuffer(4));
+       const socket = net.connect(workerData.port, '127.0.0.1', () => {
+         socket.setNoDelay(true);
+         const until = Date.now() + workerData.ms;
+         const tick = () => {
+           if (Date.now() >= until) return socket.end();
+           Atomics.wait(pause, 0, 0, 0.5);
+           socket.write('x', tick);
+         };
+         tick();
+       });`,
+      { eval: true, workerData: { port, ms: 500 } },
+    );
+    const before = model.stats.cycles;
+    await new Promise((resolve) => sender.once('exit', resolve));
+    const cycles = model.stats.cycles - before;
+    await new Promise((resolve) => server.close(resolve));
+    // About 310-325 here; 54 when each wake-up re-armed the timer.
+    expect(cycles).toBeGreaterThanOrEqual(120);
+  });
 
   it('a tenant deleted on another instance leaves the model', async () => {
     await direct.tenants.createTenant('gone', 'gone');
