@@ -10,6 +10,8 @@ export class ApiError extends Error {
     /** gRPC status code from the error body (5 = NOT_FOUND, 12 = UNIMPLEMENTED, 16 = UNAUTHENTICATED...). */
     readonly code: number,
     message: string,
+    /** The token the request was sent with ('' = none). */
+    readonly token = '',
   ) {
     super(message);
   }
@@ -53,6 +55,7 @@ export function createApiClient(getToken: () => string, fetchImpl: typeof fetch 
           res.status,
           typeof err.code === 'number' ? err.code : 0,
           err.message ?? (text || res.statusText),
+          token,
         );
       }
     },

@@ -120,10 +120,21 @@ export function App() {
   const [tuples, setTuples] = useState<Tuple[]>([]);
   const [attributes, setAttributes] = useState<Attribute[]>([]);
 
-  const note = useCallback((e: unknown) => {
-    if (e instanceof ApiError && e.code === 16) setAuthRequired(true);
-    setStatus(errorText(e));
-  }, []);
+  /**
+   * A 401 for the token in the field now. One for a request sent before the token was entered (a lint or a
+   * load still under way) must not mark the new token as refused.
+   */
+  const refused = useCallback(
+    (e: unknown): boolean => e instanceof ApiError && e.code === 16 && e.token === tokenRef.current.trim(),
+    [],
+  );
+  const note = useCallback(
+    (e: unknown) => {
+      if (refused(e)) setAuthRequired(true);
+      setStatus(errorText(e));
+    },
+    [refused],
+  );
 
   // Live diagnostics compile the editor's text on a scratch tenant of this page, so typing never creates
   // schema versions in the tenant being worked on.
@@ -165,7 +176,7 @@ export function App() {
         setAuthRequired(false);
         return [];
       } catch (e) {
-        if (e instanceof ApiError && e.code === 16) setAuthRequired(true);
+        if (refused(e)) setAuthRequired(true);
         const located = e instanceof ApiError ? parseSchemaError(e.message) : undefined;
         const d = located ?? { line: 1, column: 2, message: errorText(e) };
         setDiagnostics([d]);
@@ -182,7 +193,7 @@ export function App() {
         ];
       }
     },
-    [api, scratchTenant],
+    [api, scratchTenant, refused],
   );
 
   const entityTypes = useMemo(() => Object.keys(storedSchema?.entity_definitions ?? {}), [storedSchema]);
@@ -237,6 +248,7 @@ export function App() {
       });
       setSchemaVersion(w.schema_version);
       setStoredSchema(r.schema);
+      setAuthRequired(false);
       setStatus(`schema saved: version ${w.schema_version}`);
       await reloadData(Object.keys(r.schema.entity_definitions ?? {}), snapToken);
     } catch (e) {
